@@ -1,0 +1,306 @@
+// dnnx.matmul (np.matmul semantics) and the low-level gemm entry points used by tests.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+#include <vector>
+
+#include "arrays.hpp"
+#include "dnnx/gemm.hpp"
+
+namespace py = pybind11;
+
+namespace dnnx::py_detail {
+namespace {
+
+// One operand's 2-D core as seen by gemm: Trans flag + leading dimension, or "needs a copy".
+struct Layout {
+  bool ok = false;
+  Trans t = Trans::N;
+  index_t ld = 0;
+};
+
+Layout layout_of(index_t rows, index_t cols, py::ssize_t s_r, py::ssize_t s_c, py::ssize_t item) {
+  Layout L;
+  auto div = [&](py::ssize_t s, index_t& out) {
+    if (s < 0 || s % item) return false;
+    out = static_cast<index_t>(s / item);
+    return true;
+  };
+  index_t lr = 0, lc = 0;
+  bool dr = div(s_r, lr), dc = div(s_c, lc);
+  // Row-major: unit column stride (or a single column), row stride covers a row.
+  if ((cols <= 1 || (dc && lc == 1)) && (rows <= 1 || (dr && lr >= cols))) {
+    L.ok = true; L.t = Trans::N; L.ld = rows <= 1 ? std::max<index_t>(cols, 1) : lr;
+    return L;
+  }
+  // Column-major (a transposed view of a row-major array).
+  if ((rows <= 1 || (dr && lr == 1)) && (cols <= 1 || (dc && lc >= rows))) {
+    L.ok = true; L.t = Trans::T; L.ld = cols <= 1 ? std::max<index_t>(rows, 1) : lc;
+    return L;
+  }
+  return L;
+}
+
+std::string shp(const std::vector<py::ssize_t>& s) {
+  std::ostringstream o;
+  o << '(';
+  for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+  if (s.size() == 1) o << ',';
+  o << ')';
+  return o.str();
+}
+
+bool overlaps(const py::array& x, const py::array& y) {
+  if (x.size() == 0 || y.size() == 0) return false;
+  auto bounds = [](const py::array& a, const char*& lo, const char*& hi) {
+    const char* p = static_cast<const char*>(a.data());
+    lo = hi = p;
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+      py::ssize_t ext = (a.shape(i) - 1) * a.strides(i);
+      if (ext < 0) lo += ext; else hi += ext;
+    }
+    hi += a.itemsize();
+  };
+  const char *xl, *xh, *yl, *yh;
+  bounds(x, xl, xh);
+  bounds(y, yl, yh);
+  return xl < yh && yl < xh;
+}
+
+template <class T>
+struct Operand {
+  std::vector<py::ssize_t> batch_strides;  // bytes, 0 where broadcast
+  py::ssize_t s_r = 0, s_c = 0;
+  const char* base = nullptr;
+};
+
+template <class T>
+void run_batches(const std::vector<py::ssize_t>& bshape, index_t m, index_t n, index_t k, const Operand<T>& A,
+                 const Operand<T>& B, char* cbase, const std::vector<py::ssize_t>& cbstr, index_t ldc) {
+  const py::ssize_t item = sizeof(T);
+  index_t nb = 1;
+  for (auto d : bshape) nb *= d;
+  const size_t nd = bshape.size();
+  Layout la = layout_of(m, k, A.s_r, A.s_c, item);
+  Layout lb = layout_of(k, n, B.s_r, B.s_c, item);
+  AlignedBuffer<T> ta, tb;  // copies for operands whose strides gemm cannot read directly
+  if (!la.ok) ta.reserve(static_cast<size_t>(std::max<index_t>(m * k, 1)));
+  if (!lb.ok) tb.reserve(static_cast<size_t>(std::max<index_t>(k * n, 1)));
+  std::vector<py::ssize_t> idx(nd, 0);
+  for (index_t b = 0; b < nb; ++b) {
+    const char* pa = A.base; const char* pb = B.base; char* pc = cbase;
+    for (size_t d = 0; d < nd; ++d) {
+      pa += idx[d] * A.batch_strides[d];
+      pb += idx[d] * B.batch_strides[d];
+      pc += idx[d] * cbstr[d];
+    }
+    const T* a = reinterpret_cast<const T*>(pa);
+    const T* bb = reinterpret_cast<const T*>(pb);
+    Layout ua = la, ub = lb;
+    if (!la.ok) {
+      for (index_t i = 0; i < m; ++i)
+        for (index_t p = 0; p < k; ++p) ta[i * k + p] = *reinterpret_cast<const T*>(pa + i * A.s_r + p * A.s_c);
+      a = ta.data(); ua = {true, Trans::N, std::max<index_t>(k, 1)};
+    }
+    if (!lb.ok) {
+      for (index_t p = 0; p < k; ++p)
+        for (index_t j = 0; j < n; ++j) tb[p * n + j] = *reinterpret_cast<const T*>(pb + p * B.s_r + j * B.s_c);
+      bb = tb.data(); ub = {true, Trans::N, std::max<index_t>(n, 1)};
+    }
+    gemm<T>(ua.t, ub.t, m, n, k, T(1), a, ua.ld, bb, ub.ld, T(0), reinterpret_cast<T*>(pc), ldc);
+    for (size_t d = nd; d-- > 0;) {  // odometer increment
+      if (++idx[d] < bshape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+py::object matmul(py::array a, py::array b, py::object out_obj) {
+  if (a.ndim() == 0 || b.ndim() == 0)
+    throw py::value_error("dnnx.matmul: operands must have at least 1 dimension; received a with shape " +
+                          shape_str(a) + " and b with shape " + shape_str(b) + " (use * for scalars)");
+  const bool a64 = is_f64(a, "dnnx.matmul: a");
+  const bool b64 = is_f64(b, "dnnx.matmul: b");
+  const bool f64 = a64 || b64;
+  py::dtype dt = f64 ? py::dtype::of<double>() : py::dtype::of<float>();
+  // Mixed precision follows NumPy's result type: promote the float32 operand once.
+  if (f64 && !a64) a = py::array::ensure(a.attr("astype")(dt));
+  if (f64 && !b64) b = py::array::ensure(b.attr("astype")(dt));
+
+  // Shapes with 1-D promotion (np.matmul rules).
+  std::vector<py::ssize_t> sa(a.shape(), a.shape() + a.ndim()), sb(b.shape(), b.shape() + b.ndim());
+  std::vector<py::ssize_t> ta(a.strides(), a.strides() + a.ndim()), tb(b.strides(), b.strides() + b.ndim());
+  const bool a1 = a.ndim() == 1, b1 = b.ndim() == 1;
+  if (a1) { sa.insert(sa.begin(), 1); ta.insert(ta.begin(), 0); }
+  if (b1) { sb.push_back(1); tb.push_back(0); }
+  const index_t m = sa[sa.size() - 2], k = sa.back(), k2 = sb[sb.size() - 2], n = sb.back();
+  if (k != k2) {
+    std::ostringstream o;
+    o << "dnnx.matmul: the contracted dimensions disagree: a has shape " << shape_str(a) << " (k=" << k
+      << ") but b has shape " << shape_str(b) << " (k=" << k2 << ")";
+    throw py::value_error(o.str());
+  }
+  // Broadcast batch dimensions.
+  const size_t nba = sa.size() - 2, nbb = sb.size() - 2, nd = std::max(nba, nbb);
+  std::vector<py::ssize_t> bshape(nd), bsa(nd, 0), bsb(nd, 0);
+  for (size_t d = 0; d < nd; ++d) {
+    py::ssize_t da = 1, db = 1, stra = 0, strb = 0;
+    if (d + nba >= nd) { da = sa[d + nba - nd]; stra = ta[d + nba - nd]; }
+    if (d + nbb >= nd) { db = sb[d + nbb - nd]; strb = tb[d + nbb - nd]; }
+    if (da != db && da != 1 && db != 1)
+      throw py::value_error("dnnx.matmul: batch dimensions cannot be broadcast together: a has shape " +
+                            shape_str(a) + ", b has shape " + shape_str(b) + " (batch sizes " +
+                            std::to_string(da) + " and " + std::to_string(db) + ")");
+    bshape[d] = da == 1 ? db : da;
+    bsa[d] = da == 1 ? 0 : stra;
+    bsb[d] = db == 1 ? 0 : strb;
+  }
+  // Result shape (1-D promotions removed again).
+  std::vector<py::ssize_t> rshape = bshape;
+  if (!a1) rshape.push_back(m);
+  if (!b1) rshape.push_back(n);
+
+  py::array out;
+  bool copy_back = false;
+  py::array target;
+  if (!out_obj.is_none()) {
+    if (!py::isinstance<py::array>(out_obj))
+      throw py::type_error("dnnx.matmul: out must be a numpy.ndarray; received " +
+                           py::str(py::type::of(out_obj)).cast<std::string>());
+    out = py::reinterpret_borrow<py::array>(out_obj);
+    if (!out.dtype().is(dt))
+      throw py::type_error(std::string("dnnx.matmul: out must have dtype ") + (f64 ? "float64" : "float32") +
+                           " (the result type); received " + dtype_str(out));
+    std::vector<py::ssize_t> os(out.shape(), out.shape() + out.ndim());
+    if (os != rshape)
+      throw py::value_error("dnnx.matmul: out must have shape " + shp(rshape) + "; received " + shape_str(out));
+    if (!out.writeable()) throw py::value_error("dnnx.matmul: out is read-only");
+    target = out;
+    // gemm writes row-major C blocks; anything else (or out overlapping an input) is
+    // computed into a fresh array and copied into out.
+    bool rowmajor = true;
+    if (!b1 && n > 1 && out.strides(out.ndim() - 1) != out.itemsize()) rowmajor = false;
+    if (!a1 && m > 1) {
+      py::ssize_t sr = out.strides(out.ndim() - (b1 ? 1 : 2));
+      if (sr < 0 || sr % out.itemsize() || sr / out.itemsize() < (b1 ? 1 : n)) rowmajor = false;
+    }
+    for (py::ssize_t d = 0; d < static_cast<py::ssize_t>(nd); ++d) if (out.strides(d) < 0) rowmajor = false;
+    if (!rowmajor || overlaps(out, a) || overlaps(out, b)) {
+      copy_back = true;
+      target = py::array(dt, rshape);
+    }
+  } else {
+    target = py::array(dt, rshape);
+  }
+
+  // Strides of the target as an (..., m, n) array.
+  std::vector<py::ssize_t> cb(nd);
+  for (size_t d = 0; d < nd; ++d) cb[d] = target.strides(static_cast<py::ssize_t>(d));
+  index_t ldc;
+  const py::ssize_t item = target.itemsize();
+  if (!a1) ldc = static_cast<index_t>(target.strides(static_cast<py::ssize_t>(nd)) / item);
+  else ldc = std::max<index_t>(n, 1);
+  if (!a1 && m <= 1) ldc = std::max<index_t>(n, 1);
+  char* cbase = static_cast<char*>(target.mutable_data());
+
+  bool empty = m == 0 || n == 0;
+  for (auto d : bshape) if (d == 0) empty = true;
+  if (!empty) {
+    if (f64) {
+      Operand<double> A{bsa, ta[ta.size() - 2], ta.back(), static_cast<const char*>(a.data())};
+      Operand<double> B{bsb, tb[tb.size() - 2], tb.back(), static_cast<const char*>(b.data())};
+      // Safe without the GIL: only raw pointers into arrays this frame keeps alive.
+      py::gil_scoped_release nogil;
+      run_batches<double>(bshape, m, n, k, A, B, cbase, cb, ldc);
+    } else {
+      Operand<float> A{bsa, ta[ta.size() - 2], ta.back(), static_cast<const char*>(a.data())};
+      Operand<float> B{bsb, tb[tb.size() - 2], tb.back(), static_cast<const char*>(b.data())};
+      py::gil_scoped_release nogil;
+      run_batches<float>(bshape, m, n, k, A, B, cbase, cb, ldc);
+    }
+  }
+  if (copy_back) {
+    out[py::ellipsis()] = target;
+    target = out;
+  }
+  if (rshape.empty() && out_obj.is_none()) return target[py::tuple()];  // 1-D @ 1-D: a scalar, as NumPy
+  return target;
+}
+
+template <class T>
+void gemm_py(py::array a, py::array b, py::array c, bool trans_a, bool trans_b, double alpha, double beta,
+             py::object bias, const std::string& activation, py::object act_alpha, py::object preact,
+             bool reference) {
+  require<T>(a, "a", 2);
+  require<T>(b, "b", 2);
+  require<T>(c, "c", 2, true);
+  const index_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
+  const index_t kb = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
+  if (k != kb)
+    throw py::value_error("gemm: op(a) is " + std::to_string(m) + "x" + std::to_string(k) + " but op(b) is " +
+                          std::to_string(kb) + "x" + std::to_string(n));
+  if (c.shape(0) != m || c.shape(1) != n)
+    throw py::value_error("gemm: c must have shape (" + std::to_string(m) + ", " + std::to_string(n) +
+                          "); received " + shape_str(c));
+  Epilogue<T> ep;
+  bool use_ep = false;
+  py::array bias_arr, pre_arr;
+  if (!bias.is_none()) {
+    bias_arr = py::reinterpret_borrow<py::array>(bias);
+    require<T>(bias_arr, "bias", 1);
+    if (bias_arr.shape(0) != n) throw py::value_error("gemm: bias must have shape (" + std::to_string(n) + ",)");
+    ep.bias = cptr<T>(bias_arr);
+    use_ep = true;
+  }
+  ep.act.kind = act_from_name(activation);
+  ep.act.alpha = act_alpha.is_none() ? act_default_alpha(ep.act.kind) : act_alpha.cast<double>();
+  if (act_is_rowwise(ep.act.kind)) throw py::value_error("gemm: activation '" + activation + "' cannot be fused");
+  if (ep.act.kind != Act::linear) use_ep = true;
+  if (!preact.is_none()) {
+    pre_arr = py::reinterpret_borrow<py::array>(preact);
+    require<T>(pre_arr, "preact", 2, true);
+    if (pre_arr.shape(0) != m || pre_arr.shape(1) != n)
+      throw py::value_error("gemm: preact must have the shape of c");
+    ep.preact = mptr<T>(pre_arr);
+    ep.ldp = n;
+    use_ep = true;
+  }
+  const T* A = cptr<T>(a);
+  const T* B = cptr<T>(b);
+  T* C = mptr<T>(c);
+  const index_t lda = a.shape(1), ldb = b.shape(1), ldc = n;
+  const Trans ta = trans_a ? Trans::T : Trans::N, tb = trans_b ? Trans::T : Trans::N;
+  // Safe without the GIL: raw pointers into arrays held by this frame.
+  py::gil_scoped_release nogil;
+  if (reference)
+    gemm_reference<T>(ta, tb, m, n, k, T(alpha), A, lda, B, ldb, T(beta), C, ldc, use_ep ? &ep : nullptr);
+  else
+    gemm<T>(ta, tb, m, n, k, T(alpha), A, lda, B, ldb, T(beta), C, ldc, use_ep ? &ep : nullptr);
+}
+
+}  // namespace
+
+void register_gemm(py::module_& m) {
+  m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
+        R"(np.matmul for float32/float64 arrays (see dnnx.matmul).)");
+  m.def(
+      "gemm",
+      [](py::array a, py::array b, py::array c, bool trans_a, bool trans_b, double alpha, double beta,
+         py::object bias, const std::string& activation, py::object act_alpha, py::object preact, bool reference) {
+        if (is_f64(c, "c"))
+          gemm_py<double>(a, b, c, trans_a, trans_b, alpha, beta, bias, activation, act_alpha, preact, reference);
+        else
+          gemm_py<float>(a, b, c, trans_a, trans_b, alpha, beta, bias, activation, act_alpha, preact, reference);
+      },
+      py::arg("a"), py::arg("b"), py::arg("c"), py::arg("trans_a") = false, py::arg("trans_b") = false,
+      py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("bias") = py::none(),
+      py::arg("activation") = "linear", py::arg("activation_alpha") = py::none(), py::arg("preact") = py::none(),
+      py::arg("reference") = false,
+      R"(c = act(alpha*op(a)@op(b) + beta*c + bias) in place (C-contiguous 2-D arrays of one dtype).)");
+}
+
+}  // namespace dnnx::py_detail

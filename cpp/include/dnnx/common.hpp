@@ -1,0 +1,69 @@
+// dnnx public C++ API: basic types shared by every part of the core.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace dnnx {
+
+using index_t = std::int64_t;
+
+/// 64-byte aligned, owning, uninitialised buffer of T. Move-only. Growing it (reserve)
+/// is the only place the core allocates; hot loops only ever reuse an existing buffer.
+template <class T>
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(std::size_t n) { reserve(n); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  AlignedBuffer(AlignedBuffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+  AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
+    if (this != &o) { release(); p_ = o.p_; n_ = o.n_; o.p_ = nullptr; o.n_ = 0; }
+    return *this;
+  }
+  ~AlignedBuffer() { release(); }
+
+  /// Ensure capacity for n elements. Contents are NOT preserved when it grows.
+  void reserve(std::size_t n) {
+    if (n <= n_) return;
+    release();
+    std::size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
+    void* p = nullptr;
+#if defined(_MSC_VER)
+    p = _aligned_malloc(bytes, 64);
+#else
+    if (posix_memalign(&p, 64, bytes) != 0) p = nullptr;
+#endif
+    if (!p) throw std::bad_alloc();
+    p_ = static_cast<T*>(p);
+    n_ = n;
+  }
+  void zero() { if (p_) std::memset(static_cast<void*>(p_), 0, n_ * sizeof(T)); }
+  T* data() noexcept { return p_; }
+  const T* data() const noexcept { return p_; }
+  std::size_t size() const noexcept { return n_; }
+  T& operator[](std::size_t i) noexcept { return p_[i]; }
+  const T& operator[](std::size_t i) const noexcept { return p_[i]; }
+
+ private:
+  void release() noexcept {
+    if (!p_) return;
+#if defined(_MSC_VER)
+    _aligned_free(p_);
+#else
+    std::free(p_);
+#endif
+    p_ = nullptr;
+    n_ = 0;
+  }
+  T* p_ = nullptr;
+  std::size_t n_ = 0;
+};
+
+}  // namespace dnnx

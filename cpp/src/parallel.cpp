@@ -1,0 +1,77 @@
+#include "dnnx/parallel.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+namespace dnnx {
+namespace {
+
+int cpus_available() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+int initial_threads() {
+  if (const char* s = std::getenv("DNNX_NUM_THREADS")) {
+    char* end = nullptr;
+    long v = std::strtol(s, &end, 10);
+    if (end != s && *end == '\0' && v >= 1 && v <= 4096) return static_cast<int>(v);
+    // An unusable value is ignored rather than fatal at import; show_config reports it.
+  }
+  return cpus_available();
+}
+
+std::atomic<int>& threads_ref() {
+  static std::atomic<int> n{initial_threads()};
+  return n;
+}
+
+}  // namespace
+
+int num_threads() noexcept {
+#if defined(_OPENMP)
+  return threads_ref().load(std::memory_order_relaxed);
+#else
+  return 1;
+#endif
+}
+
+void set_num_threads(int n) {
+  if (n < 1) throw std::invalid_argument("set_num_threads: n must be >= 1; received " + std::to_string(n));
+  threads_ref().store(n, std::memory_order_relaxed);
+}
+
+bool have_openmp() noexcept {
+#if defined(_OPENMP)
+  return true;
+#else
+  return false;
+#endif
+}
+
+int thread_index() noexcept {
+#if defined(_OPENMP)
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+}  // namespace dnnx
