@@ -1,0 +1,117 @@
+"""Type stubs for dnnx._core, the compiled core (kept in sync with dir(_core) by a test)."""
+
+from typing import Any, Callable, Optional
+
+import numpy as np
+from numpy.typing import NDArray
+
+__version__: str
+
+# ---- configuration ---------------------------------------------------------------
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...
+def available_kernels() -> list[str]: ...
+def compiled_kernels() -> list[str]: ...
+def active_kernel() -> str: ...
+def set_kernel(name: str) -> None: ...
+def build_info() -> dict[str, str]: ...
+
+# ---- GEMM --------------------------------------------------------------------------
+def matmul(a: NDArray[Any], b: NDArray[Any], out: Optional[NDArray[Any]] = None) -> Any: ...
+def gemm(
+    a: NDArray[Any],
+    b: NDArray[Any],
+    c: NDArray[Any],
+    trans_a: bool = False,
+    trans_b: bool = False,
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    bias: Optional[NDArray[Any]] = None,
+    activation: str = "linear",
+    activation_alpha: Optional[float] = None,
+    preact: Optional[NDArray[Any]] = None,
+    reference: bool = False,
+) -> None: ...
+
+# ---- network -----------------------------------------------------------------------
+class Network:
+    """A stack of layers with a loss, an optimizer and metrics, run entirely in C++.
+
+    spec (all keys validated; unknown keys or names raise ValueError):
+      dtype: "float32" | "float64"
+      input_dim: int
+      seed: int                      # counter-based RNG key (init, dropout, shuffle)
+      layers: list of dicts, one per layer:
+        {"type": "dense", "units": int, "activation": str, "activation_alpha": float|None,
+         "use_bias": bool,
+         "kernel_initializer": {"name": str, "value": float, "seed": int|None},
+         "bias_initializer": {...same...},
+         "kernel_regularizer": {"l1": float, "l2": float} | None,
+         "bias_regularizer": {"l1": float, "l2": float} | None}
+        {"type": "activation", "activation": str, "activation_alpha": float|None}
+        {"type": "dropout", "rate": float, "seed": int|None}
+        {"type": "batch_normalization", "momentum": float, "epsilon": float,
+         "center": bool, "scale": bool}
+        {"type": "layer_normalization", "epsilon": float, "center": bool, "scale": bool}
+      loss: None | {"name": "mean_squared_error" | "mean_absolute_error" | "huber" |
+                    "binary_crossentropy" | "categorical_crossentropy" |
+                    "sparse_categorical_crossentropy", "from_logits": bool, "delta": float}
+      optimizer: None | {"name": "sgd"|"adam"|"adamw"|"rmsprop"|"adagrad"|"nadam",
+                         "learning_rate": float, <Keras 3 hyper-parameters by Keras name:
+                         momentum, nesterov, beta_1, beta_2, epsilon, amsgrad, rho,
+                         initial_accumulator_value, centered>, "weight_decay": float|None,
+                         "clipnorm": float|None, "clipvalue": float|None,
+                         "global_clipnorm": float|None}
+      metrics: list of {"name": "binary_accuracy" | "categorical_accuracy" |
+                        "sparse_categorical_accuracy" | "top_k_categorical_accuracy" |
+                        "sparse_top_k_categorical_accuracy" | "mse" | "mae" | "auc" |
+                        "precision" | "recall", "k": int, "num_thresholds": int,
+                        "threshold": float, "key": str  # the name reported in logs}
+
+    Arrays: x is (n, input_dim), C-contiguous, of the network dtype. y is (n, output_dim),
+    or (n, 1) holding class indices for the sparse losses/metrics, of the network dtype.
+    sample_weight is None or (n,) of the network dtype. Wrong dtype: TypeError; wrong
+    shape/layout: ValueError naming the argument. The Python layer converts user input.
+    """
+
+    def __init__(self, spec: dict[str, Any]) -> None: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def input_dim(self) -> int: ...
+    @property
+    def output_dim(self) -> int: ...
+    @property
+    def iterations(self) -> int: ...  # optimizer steps taken (also the dropout RNG counter)
+    @iterations.setter
+    def iterations(self, value: int) -> None: ...
+    def output_shapes(self) -> list[int]: ...  # features after each layer
+    def param_names(self) -> list[str]: ...  # e.g. "dense/kernel", "batch_normalization/moving_mean"
+    def param_trainable(self) -> list[bool]: ...
+    def params(self) -> list[NDArray[Any]]: ...  # zero-copy views, Keras get_weights order
+    def grads(self) -> list[NDArray[Any]]: ...  # zero-copy views of the gradients, same order
+    def param_arena(self) -> NDArray[Any]: ...  # 1-D view of all parameters
+    def grad_arena(self) -> NDArray[Any]: ...  # 1-D view of all gradients
+    def optimizer_state(self) -> list[NDArray[Any]]: ...  # 1-D views of the optimizer slots
+    def get_rng_state(self) -> tuple[int, int]: ...  # (seed, counter)
+    def set_rng_state(self, seed: int, counter: int) -> None: ...
+    def set_training_config(self, loss: Optional[dict[str, Any]], optimizer: Optional[dict[str, Any]],
+                            metrics: list[dict[str, Any]]) -> None: ...  # compile() again
+    def train_batch(self, x: NDArray[Any], y: NDArray[Any], sample_weight: Optional[NDArray[Any]],
+                    learning_rate: float) -> dict[str, float]: ...
+    def train_epoch(
+        self,
+        x: NDArray[Any],
+        y: NDArray[Any],
+        sample_weight: Optional[NDArray[Any]],
+        batch_size: int,
+        shuffle: bool,
+        epoch: int,
+        learning_rates: NDArray[np.float64],  # one per step of this epoch
+        callback: Optional[Callable[[int, dict[str, float]], bool]],
+        callback_every: int,
+    ) -> dict[str, float]: ...
+    def evaluate(self, x: NDArray[Any], y: NDArray[Any], sample_weight: Optional[NDArray[Any]],
+                 batch_size: int) -> dict[str, float]: ...
+    def predict(self, x: NDArray[Any], batch_size: int = 0, out: Optional[NDArray[Any]] = None) -> NDArray[Any]: ...
+    def compute_gradients(self, x: NDArray[Any], y: NDArray[Any], sample_weight: Optional[NDArray[Any]]) -> float: ...
