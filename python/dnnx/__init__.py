@@ -2,13 +2,15 @@
 
 from . import _core
 from ._core import __version__
+from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers, regularizers, utils
 from .config import get_num_threads, set_num_threads, show_config
+from .layers import Input
 from .linalg import matmul
+from .models import Model, Sequential
+from .saving import load_model
 
 __all__ = [
-    "__version__",
-    "get_num_threads",
-    "matmul",
-    "set_num_threads",
-    "show_config",
+    "__version__", "activations", "callbacks", "datasets", "get_num_threads", "initializers", "Input",
+    "layers", "load_model", "losses", "matmul", "metrics", "Model", "optimizers", "regularizers",
+    "Sequential", "set_num_threads", "show_config", "utils",
 ]

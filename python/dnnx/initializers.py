@@ -1,0 +1,111 @@
+"""Weight initializers (Keras names and formulas), drawn in C++ from the seeded RNG.
+
+fan_in/fan_out are the kernel's (in, out). Uniform variants draw from U(-limit, limit);
+normal variants from a truncated normal (2 sigma) as Keras does.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ._registry import check_number, lookup
+
+
+class Initializer:
+    name = "initializer"
+
+    def __init__(self, seed: Optional[int] = None):
+        if seed is not None:
+            check_number(type(self).__name__, "seed", seed, low=0, integer=True)
+        self.seed = seed
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "value": 0.0, "seed": self.seed}
+
+    def spec(self) -> dict:
+        return self.get_config()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class GlorotUniform(Initializer):
+    """U(-l, l), ``l = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio, 2010)."""
+
+    name = "glorot_uniform"
+
+
+class GlorotNormal(Initializer):
+    """Truncated normal, ``stddev = sqrt(2 / (fan_in + fan_out))``."""
+
+    name = "glorot_normal"
+
+
+class HeUniform(Initializer):
+    """U(-l, l), ``l = sqrt(6 / fan_in)`` (He et al., 2015)."""
+
+    name = "he_uniform"
+
+
+class HeNormal(Initializer):
+    """Truncated normal, ``stddev = sqrt(2 / fan_in)``."""
+
+    name = "he_normal"
+
+
+class LecunUniform(Initializer):
+    """U(-l, l), ``l = sqrt(3 / fan_in)``."""
+
+    name = "lecun_uniform"
+
+
+class LecunNormal(Initializer):
+    """Truncated normal, ``stddev = sqrt(1 / fan_in)``."""
+
+    name = "lecun_normal"
+
+
+class Zeros(Initializer):
+    name = "zeros"
+
+
+class Ones(Initializer):
+    name = "ones"
+
+
+class Constant(Initializer):
+    """Every entry equals ``value``."""
+
+    name = "constant"
+
+    def __init__(self, value: float = 0.0):
+        super().__init__()
+        self.value = float(check_number("Constant", "value", value))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "value": self.value, "seed": None}
+
+
+_TABLE = {
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
+    "he_normal": HeNormal, "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+    "zeros": Zeros, "ones": Ones, "constant": Constant,
+}
+
+
+def get(identifier) -> Initializer:
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        return lookup("initializer", _TABLE, identifier)()
+    raise TypeError(f"initializer must be a name or an Initializer; received {identifier!r}. "
+                    f"Valid names: {', '.join(sorted(_TABLE))}")
+
+
+def deserialize(config: dict) -> Initializer:
+    if not isinstance(config, dict) or not isinstance(config.get("name"), str):
+        raise ValueError(f"invalid initializer config: {config!r}")
+    cls = lookup("initializer", _TABLE, config["name"])
+    if cls is Constant:
+        return Constant(config.get("value", 0.0))
+    return cls(seed=config.get("seed"))

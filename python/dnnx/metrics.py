@@ -1,0 +1,182 @@
+"""Metrics, computed in C++ during the epoch (sample-weighted, as Keras does).
+
+``"accuracy"`` resolves from the loss like Keras: sparse categorical with sparse labels,
+categorical with one-hot targets, binary for a single sigmoid output.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ._registry import check_number, lookup
+
+
+class Metric:
+    kind = "metric"
+
+    def __init__(self, name: Optional[str] = None):
+        self.name = name or self.kind
+
+    def spec(self, key: str) -> dict:
+        return {"name": self.kind, "key": key, "k": 5, "num_thresholds": 200, "threshold": 0.5}
+
+    def get_config(self) -> dict:
+        return {"class": type(self).__name__, "name": self.name}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Accuracy(Metric):
+    """Resolved from the loss (binary / categorical / sparse categorical)."""
+
+    kind = "accuracy"
+
+
+class BinaryAccuracy(Metric):
+    kind = "binary_accuracy"
+
+    def __init__(self, name: Optional[str] = None, threshold: float = 0.5):
+        super().__init__(name)
+        self.threshold = float(check_number("BinaryAccuracy", "threshold", threshold, low=0, high=1))
+
+    def spec(self, key: str) -> dict:
+        d = super().spec(key)
+        d["threshold"] = self.threshold
+        return d
+
+
+class CategoricalAccuracy(Metric):
+    kind = "categorical_accuracy"
+
+
+class SparseCategoricalAccuracy(Metric):
+    kind = "sparse_categorical_accuracy"
+
+
+class TopKCategoricalAccuracy(Metric):
+    kind = "top_k_categorical_accuracy"
+
+    def __init__(self, k: int = 5, name: Optional[str] = None):
+        super().__init__(name)
+        self.k = int(check_number(type(self).__name__, "k", k, low=1, integer=True))
+
+    def spec(self, key: str) -> dict:
+        d = super().spec(key)
+        d["k"] = self.k
+        return d
+
+
+class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
+    kind = "sparse_top_k_categorical_accuracy"
+
+
+class MeanSquaredError(Metric):
+    kind = "mse"
+
+
+class MeanAbsoluteError(Metric):
+    kind = "mae"
+
+
+class AUC(Metric):
+    """ROC AUC from confusion counts at ``num_thresholds`` thresholds (trapezoidal rule)."""
+
+    kind = "auc"
+
+    def __init__(self, num_thresholds: int = 200, name: Optional[str] = None):
+        super().__init__(name)
+        self.num_thresholds = int(check_number("AUC", "num_thresholds", num_thresholds, low=2, integer=True))
+
+    def spec(self, key: str) -> dict:
+        d = super().spec(key)
+        d["num_thresholds"] = self.num_thresholds
+        return d
+
+
+class Precision(Metric):
+    kind = "precision"
+
+    def __init__(self, thresholds: float = 0.5, name: Optional[str] = None):
+        super().__init__(name)
+        self.threshold = float(check_number(type(self).__name__, "thresholds", thresholds, low=0, high=1))
+
+    def spec(self, key: str) -> dict:
+        d = super().spec(key)
+        d["threshold"] = self.threshold
+        return d
+
+
+class Recall(Precision):
+    kind = "recall"
+
+
+_TABLE = {
+    "accuracy": Accuracy, "acc": Accuracy,
+    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "auc": AUC, "precision": Precision, "recall": Recall,
+}
+
+
+def get(identifier) -> Metric:
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        m = lookup("metric", _TABLE, identifier)()
+        m.name = identifier
+        return m
+    raise TypeError(f"metric must be a name or a dnnx.metrics.Metric; received {identifier!r}. "
+                    f"Valid names: {', '.join(sorted(_TABLE))}")
+
+
+def resolve(metric: Metric, loss, output_dim: int) -> dict:
+    """The C++ spec for one metric, with 'accuracy' resolved from the loss (Keras rules)."""
+    spec = metric.spec(metric.name)
+    if metric.kind == "accuracy":
+        lname = getattr(loss, "name", "")
+        if lname == "sparse_categorical_crossentropy":
+            spec["name"] = "sparse_categorical_accuracy"
+        elif lname == "categorical_crossentropy":
+            spec["name"] = "categorical_accuracy"
+        elif lname == "binary_crossentropy" or output_dim == 1:
+            spec["name"] = "binary_accuracy"
+        else:
+            spec["name"] = "categorical_accuracy"
+    elif metric.kind == "top_k_categorical_accuracy" and getattr(loss, "sparse", False):
+        spec["name"] = "sparse_top_k_categorical_accuracy"
+    return spec
+
+
+def serialize(metric: Metric) -> dict:
+    d = {"class": metric.kind, "name": metric.name}
+    if hasattr(metric, "k"):
+        d["k"] = metric.k
+    if hasattr(metric, "num_thresholds"):
+        d["num_thresholds"] = metric.num_thresholds
+    if hasattr(metric, "threshold"):
+        d["threshold"] = metric.threshold
+    return d
+
+
+def deserialize(config: dict) -> Metric:
+    if not isinstance(config, dict) or not isinstance(config.get("class"), str) \
+            or not isinstance(config.get("name"), str):
+        raise ValueError(f"invalid metric config: {config!r}")
+    cls = lookup("metric", _TABLE, config["class"])
+    if cls in (TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy):
+        m = cls(k=config.get("k", 5))
+    elif cls is AUC:
+        m = cls(num_thresholds=config.get("num_thresholds", 200))
+    elif cls in (Precision, Recall):
+        m = cls(thresholds=config.get("threshold", 0.5))
+    elif cls is BinaryAccuracy:
+        m = cls(threshold=config.get("threshold", 0.5))
+    else:
+        m = cls()
+    m.name = config["name"]
+    return m
