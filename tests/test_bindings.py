@@ -1,0 +1,95 @@
+"""The binding layer: stubs in sync, views keep their owner alive, threaded predict."""
+
+import ast
+import gc
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import dnnx
+from dnnx import _core, layers
+
+
+def _stub_names():
+    path = os.path.join(os.path.dirname(dnnx.__file__), "_core.pyi")
+    tree = ast.parse(open(path).read())
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names, tree
+
+
+def test_stubs_match_core():
+    names, tree = _stub_names()
+    public = {n for n in dir(_core) if not n.startswith("_")} | {"__version__"}
+    assert names == public, f"in stubs only: {names - public}; in _core only: {public - names}"
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            cls = getattr(_core, node.name)
+            stub_methods = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+            real = {n for n in dir(cls) if not n.startswith("_")} | {"__init__"}
+            assert stub_methods == real, f"{node.name}: stubs only {stub_methods - real}, real only {real - stub_methods}"
+
+
+def test_py_typed_shipped():
+    assert os.path.exists(os.path.join(os.path.dirname(dnnx.__file__), "py.typed"))
+
+
+def test_view_outlives_model():
+    m = dnnx.Sequential([dnnx.Input(shape=(3,)), layers.Dense(2)])
+    m.build()
+    k = m.layers[0].kernel
+    expected = k.copy()
+    del m
+    gc.collect()
+    np.testing.assert_array_equal(k, expected)  # the view keeps the network alive
+    k[...] = 1.0
+
+
+def test_threaded_predict_is_safe():
+    m = dnnx.Sequential([dnnx.Input(shape=(32,)), layers.Dense(64, activation="relu"), layers.Dense(8)], seed=0)
+    m.build()
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((n, 32)).astype(np.float32) for n in (1, 7, 64, 300)]
+    expected = [m.predict(x) for x in xs]
+    errors = []
+
+    def work(i):
+        try:
+            for _ in range(30):
+                j = (i + _) % len(xs)
+                np.testing.assert_array_equal(m.predict(xs[j]), expected[j])
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+
+
+def test_dnnx_kernel_env_forces_and_rejects():
+    env = dict(os.environ, DNNX_KERNEL="ref")
+    out = subprocess.run([sys.executable, "-c", "import dnnx; print(dnnx._core.active_kernel())"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ref"
+    env["DNNX_KERNEL"] = "sse9"
+    out = subprocess.run([sys.executable, "-c", "import dnnx; dnnx.matmul([[1.0]], [[1.0]])"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "sse9" in out.stderr and "Segmentation" not in out.stderr
+
+
+def test_dnnx_num_threads_env():
+    env = dict(os.environ, DNNX_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", "import dnnx; print(dnnx.get_num_threads())"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "1"
