@@ -30,8 +30,8 @@ void pack_b(Trans tb, index_t kc, index_t nc, const T* b, index_t ldb, int NR, i
 
 /// A block of op(A) (mc x kc) or op(B) (kc x nc) as the micro-kernel reads it: panel r
 /// starts at ptr + r*panel_stride; inside it A element (i,p) is at [i*rs + p*cs] and B row
-/// p at [p*rs]. A last partial panel is read from `edge` instead when it is set (packed,
-/// zero-padded: A rs = 1, cs = MR; B rs = NR), because an unpacked operand has no padding.
+/// p at [p*rs]. For B, a last partial panel is read from `edge` instead when it is set
+/// (packed, zero-padded, rs = NR), because B read in place has no padding columns.
 template <class T>
 struct Operand {
   const T* ptr = nullptr;

@@ -34,7 +34,7 @@ index_t balanced_kc(index_t k, index_t KC) { return ceil_div(k, ceil_div(k, KC))
 // Per-thread scratch, grown on first use and then reused: no allocation in steady state.
 template <class T>
 struct Workspace {
-  AlignedBuffer<T> a;       // packed A block (MC x KC) or the edge panel of an in-place A
+  AlignedBuffer<T> a;       // packed A block (MC x KC)
   AlignedBuffer<T> b_edge;  // edge panel of an in-place B
   AlignedBuffer<T> b;       // packed B block, shared by the threads of one product
 };
@@ -112,7 +112,7 @@ void run_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, T
   const index_t mc_step = n_ic > 0 ? round_up(ceil_div(i1 - i0, n_ic), MR) : 0;
 
   Workspace<T>& ws = workspace<T>();
-  ws.a.reserve(static_cast<size_t>(round_up(std::max<index_t>(mc_step, MR), MR) * pl.kc));
+  if (pl.pack_a) ws.a.reserve(static_cast<size_t>(round_up(std::max<index_t>(mc_step, MR), MR) * pl.kc));
   if (!pl.pack_b && !pr.Bp) ws.b_edge.reserve(static_cast<size_t>(NR * pl.kc));
   const Epilogue<T>* ep = pr.ep;
 
@@ -163,11 +163,6 @@ void run_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, T
         } else {
           if (pr.ta == Trans::N) ao = {src, pr.lda, 1, MR * pr.lda, nullptr};
           else ao = {src, 1, pr.lda, MR, nullptr};
-          if (mc % MR != 0) {
-            const index_t il = mc / MR * MR;
-            pack_a(pr.ta, mc - il, kc, pr.ta == Trans::N ? src + il * pr.lda : src + il, pr.lda, MR, ws.a.data());
-            ao.edge = ws.a.data();
-          }
         }
         be.preact = ep && ep->preact ? ep->preact + ic * ep->ldp + jc : nullptr;
         macro_kernel(kd, mc, nc, kc, q0, q1, ao, bo, pr.C + ic * pr.ldc + jc, pr.ldc, be);

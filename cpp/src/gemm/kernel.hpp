@@ -60,9 +60,12 @@ using MicroKernel = void (*)(index_t k, const T* a, index_t rs_a, index_t cs_a, 
 /// A micro-kernel and the cache block sizes it was tuned with, registered together (BLIS
 /// cntx_init): MR x NR register tile; KC x NR B micro-panel kept in L1; MC x KC packed A
 /// block kept in L2; KC x NC packed B block kept in L3.
+/// ukr_rows[r - 1] computes only the first r rows of the tile (r = 1..MR; ukr_rows[MR - 1]
+/// is the full kernel): edge row panels and skinny products (batch 1..MR-1) then neither
+/// compute nor read rows that do not exist, so A can be read in place without padding.
 template <class T>
 struct KernelDesc {
-  MicroKernel<T> ukr;
+  const MicroKernel<T>* ukr_rows;
   int MR, NR;
   index_t MC, KC, NC;
 };

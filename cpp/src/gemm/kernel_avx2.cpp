@@ -43,9 +43,9 @@ struct F64 {
 
 // The k loop, for A either packed (RS = 1, CS = MR known at compile time: constant
 // offsets, one pointer) or strided (row pointers computed once, one shared offset).
-template <class S, int MR, int NV, bool kPacked>
+template <class S, int MR, int R, int NV, bool kPacked>
 inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const typename S::T* b,
-                   index_t rs_b, typename S::V (&acc)[MR][NV]) {
+                   index_t rs_b, typename S::V (&acc)[R][NV]) {
   using V = typename S::V;
   if (kPacked) {
 #pragma GCC unroll 4
@@ -54,7 +54,7 @@ inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * S::W);
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < R; ++i) {
         const V av = S::bcast(a + i);
 #pragma GCC unroll 8
         for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
@@ -63,8 +63,8 @@ inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a
       b += rs_b;
     }
   } else {
-    const typename S::T* rows[MR];
-    for (int i = 0; i < MR; ++i) rows[i] = a + i * rs_a;
+    const typename S::T* rows[R];
+    for (int i = 0; i < R; ++i) rows[i] = a + i * rs_a;
     index_t off = 0;
 #pragma GCC unroll 2
     for (index_t p = 0; p < k; ++p) {
@@ -72,7 +72,7 @@ inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * S::W);
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < R; ++i) {
         const V av = S::bcast(rows[i] + off);
 #pragma GCC unroll 8
         for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
@@ -83,25 +83,26 @@ inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a
   }
 }
 
-template <class S, int MR, int NV>
+// The first R rows of an MR x (NV * W) tile.
+template <class S, int MR, int R, int NV>
 void ukr(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const typename S::T* b, index_t rs_b,
          typename S::T* c, index_t ldc, const TileEpilogue<typename S::T>& ep) {
   using V = typename S::V;
-  V acc[MR][NV];
+  V acc[R][NV];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < R; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
   }
   if (rs_a == 1 && cs_a == MR)
-    k_loop<S, MR, NV, true>(k, a, rs_a, cs_a, b, rs_b, acc);
+    k_loop<S, MR, R, NV, true>(k, a, rs_a, cs_a, b, rs_b, acc);
   else
-    k_loop<S, MR, NV, false>(k, a, rs_a, cs_a, b, rs_b, acc);
+    k_loop<S, MR, R, NV, false>(k, a, rs_a, cs_a, b, rs_b, acc);
 
   const V va = S::set1(ep.alpha), vb = S::set1(ep.beta), z = S::zero();
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < R; ++i) {
     typename S::T* ci = c + i * ldc;
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) {
@@ -115,8 +116,6 @@ void ukr(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const ty
   }
 }
 
-}  // namespace
-
 // Block sizes (Zen 4 / Haswell-class: 32 KiB L1d, >= 256 KiB L2, shared L3):
 //   KC = 256: the KC x NR B micro-panel is 16 KiB (float) / 16 KiB (double), half of L1,
 //             leaving room for the A sliver and C tile.
@@ -124,10 +123,15 @@ void ukr(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const ty
 //             the streaming B panels; multiples of MR = 6.
 //   NC = 4080 (multiple of NR): the KC x NC B block (4 MiB f32) lives in L3.
 // These are the BLIS haswell/zen values, confirmed by bench_gemm on this machine.
+template <class S, int MR, int NV, int... R>
+constexpr MicroKernel<typename S::T> kRows[] = {&ukr<S, MR, R, NV>...};
+
+}  // namespace
+
 const KernelSet kAvx2Kernels = {
     "avx2",
-    {&ukr<F32, 6, 2>, 6, 16, 144, 256, 4080},
-    {&ukr<F64, 6, 2>, 6, 8, 72, 256, 4080},
+    {kRows<F32, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 16, 144, 256, 4080},
+    {kRows<F64, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 8, 72, 256, 4080},
 };
 
 }  // namespace dnnx::blis

@@ -50,9 +50,9 @@ struct F64 {
 
 // The k loop, for A either packed (RS = 1, CS = MR known at compile time: constant
 // offsets, one pointer) or strided (row pointers computed once, one shared offset).
-template <class S, int MR, int NV, bool kPacked>
+template <class S, int MR, int R, int NV, bool kPacked>
 inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const typename S::T* b,
-                   index_t rs_b, typename S::V (&acc)[MR][NV]) {
+                   index_t rs_b, typename S::V (&acc)[R][NV]) {
   using V = typename S::V;
   if (kPacked) {
 #pragma GCC unroll 4
@@ -61,7 +61,7 @@ inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * S::W);
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < R; ++i) {
         const V av = S::bcast(a + i);
 #pragma GCC unroll 8
         for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
@@ -70,8 +70,8 @@ inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a
       b += rs_b;
     }
   } else {
-    const typename S::T* rows[MR];
-    for (int i = 0; i < MR; ++i) rows[i] = a + i * rs_a;
+    const typename S::T* rows[R];
+    for (int i = 0; i < R; ++i) rows[i] = a + i * rs_a;
     index_t off = 0;
 #pragma GCC unroll 2
     for (index_t p = 0; p < k; ++p) {
@@ -79,7 +79,7 @@ inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * S::W);
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < R; ++i) {
         const V av = S::bcast(rows[i] + off);
 #pragma GCC unroll 8
         for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
@@ -90,25 +90,26 @@ inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a
   }
 }
 
-template <class S, int MR, int NV>
+// The first R rows of an MR x (NV * W) tile.
+template <class S, int MR, int R, int NV>
 void ukr(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const typename S::T* b, index_t rs_b,
          typename S::T* c, index_t ldc, const TileEpilogue<typename S::T>& ep) {
   using V = typename S::V;
-  V acc[MR][NV];
+  V acc[R][NV];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < R; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
   }
   if (rs_a == 1 && cs_a == MR)
-    k_loop<S, MR, NV, true>(k, a, rs_a, cs_a, b, rs_b, acc);
+    k_loop<S, MR, R, NV, true>(k, a, rs_a, cs_a, b, rs_b, acc);
   else
-    k_loop<S, MR, NV, false>(k, a, rs_a, cs_a, b, rs_b, acc);
+    k_loop<S, MR, R, NV, false>(k, a, rs_a, cs_a, b, rs_b, acc);
 
   const V va = S::set1(ep.alpha), vb = S::set1(ep.beta), z = S::zero();
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < R; ++i) {
     typename S::T* ci = c + i * ldc;
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) {
@@ -122,6 +123,9 @@ void ukr(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const ty
   }
 }
 
+template <class S, int MR, int NV, int... R>
+constexpr MicroKernel<typename S::T> kRows[] = {&ukr<S, MR, R, NV>...};
+
 }  // namespace
 
 // Block sizes (Skylake-X / Zen 4: 32 KiB L1d, >= 1 MiB L2):
@@ -131,8 +135,8 @@ void ukr(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const ty
 //   NC = 4096 (multiple of NR): the KC x NC B block (4 MiB f32) lives in L3.
 const KernelSet kAvx512Kernels = {
     "avx512",
-    {&ukr<F32, 12, 2>, 12, 32, 144, 256, 4096},
-    {&ukr<F64, 12, 2>, 12, 16, 72, 256, 4096},
+    {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096},
+    {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 72, 256, 4096},
 };
 
 }  // namespace dnnx::blis

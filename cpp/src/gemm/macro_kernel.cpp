@@ -8,14 +8,15 @@ namespace dnnx::blis {
 
 // Assumptions:
 //   - a describes an mc x kc block of op(A) as ceil(mc/MR) MR-tall panels (Operand): packed
-//     (rs = 1, cs = MR, panel_stride = MR*kc) or read in place (any rs/cs); when read in
-//     place and mc % MR != 0, a.edge holds the last panel packed and zero-padded.
+//     (rs = 1, cs = MR, panel_stride = MR*kc) or read in place (any rs/cs). A last panel
+//     of mr < MR rows goes to ukr_rows[mr - 1], which reads and writes only those rows.
 //   - b describes the kc x nc block of op(B) as NR-wide panels whose rows hold NR
 //     contiguous values: packed (rs = NR, panel_stride = NR*kc) or row-major B in place
 //     (rs = ldb, panel_stride = NR); b.edge as for a. Only panels [q0, q1) are touched.
 //   - Nothing is assumed about C (row-major, any ldc, any alignment). Full tiles are
-//     written in place; edge tiles go through a stack buffer, so the micro-kernel always
-//     computes a full MR x NR tile and never touches memory outside C.
+//     written in place (tiles of fewer rows too); tiles narrower than NR go through a
+//     stack buffer, so the micro-kernel always computes NR columns and never touches
+//     memory outside C.
 //   - ep.beta == 0 means C is not read. bias/preact/activation apply on the last k-block
 //     only; relu runs in registers, other elementwise activations on the tile while it is
 //     still in L1.
@@ -47,22 +48,24 @@ void macro_kernel(const KernelDesc<T>& kd, index_t mc, index_t nc, index_t kc, i
     for (index_t r = 0; r < n_ir; ++r) {
       const index_t i = r * MR;
       const index_t mr = std::min<index_t>(MR, mc - i);
-      const bool a_edge = mr < MR && a.edge;
-      const T* ap = a_edge ? a.edge : a.ptr + r * a.panel_stride;
-      const index_t rs_a = a_edge ? 1 : a.rs, cs_a = a_edge ? MR : a.cs;
+      const T* ap = a.ptr + r * a.panel_stride;
+      const index_t rs_a = a.rs, cs_a = a.cs;
       T* ct = c + i * ldc + j;
       T* pt = ep.last && ep.preact ? ep.preact + i * ep.ldp + j : nullptr;
       TileEpilogue<T> te{ep.alpha, ep.beta, bias, pt, ep.ldp, relu};
-      if (mr == MR && nr == NR) {
-        kd.ukr(kc, ap, rs_a, cs_a, bp, rs_b, ct, ldc, te);
+      const MicroKernel<T> ukr = kd.ukr_rows[mr - 1];  // only the rows that exist
+      if (nr == NR) {
+        ukr(kc, ap, rs_a, cs_a, bp, rs_b, ct, ldc, te);
       } else {
         if (ep.beta != T(0)) {
-          std::fill(c_edge, c_edge + MR * NR, T(0));
-          for (index_t ii = 0; ii < mr; ++ii) std::copy(ct + ii * ldc, ct + ii * ldc + nr, c_edge + ii * NR);
+          for (index_t ii = 0; ii < mr; ++ii) {
+            std::copy(ct + ii * ldc, ct + ii * ldc + nr, c_edge + ii * NR);
+            std::fill(c_edge + ii * NR + nr, c_edge + (ii + 1) * NR, T(0));
+          }
         }
         te.preact = pt ? p_edge : nullptr;
         te.ldp = NR;
-        kd.ukr(kc, ap, rs_a, cs_a, bp, rs_b, c_edge, NR, te);
+        ukr(kc, ap, rs_a, cs_a, bp, rs_b, c_edge, NR, te);
         for (index_t ii = 0; ii < mr; ++ii) {
           std::copy(c_edge + ii * NR, c_edge + ii * NR + nr, ct + ii * ldc);
           if (pt) std::copy(p_edge + ii * NR, p_edge + ii * NR + nr, pt + ii * ep.ldp);
