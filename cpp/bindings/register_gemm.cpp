@@ -87,36 +87,46 @@ void run_batches(const std::vector<py::ssize_t>& bshape, index_t m, index_t n, i
   const size_t nd = bshape.size();
   Layout la = layout_of(m, k, A.s_r, A.s_c, item);
   Layout lb = layout_of(k, n, B.s_r, B.s_c, item);
-  AlignedBuffer<T> ta, tb;  // copies for operands whose strides gemm cannot read directly
-  if (!la.ok) ta.reserve(static_cast<size_t>(std::max<index_t>(m * k, 1)));
-  if (!lb.ok) tb.reserve(static_cast<size_t>(std::max<index_t>(k * n, 1)));
+  // Copies for operands whose strides gemm cannot read directly, one per product.
+  AlignedBuffer<T> ta, tb;
+  if (!la.ok) ta.reserve(static_cast<size_t>(std::max<index_t>(nb * m * k, 1)));
+  if (!lb.ok) tb.reserve(static_cast<size_t>(std::max<index_t>(nb * k * n, 1)));
+  std::vector<const T*> pa(static_cast<size_t>(nb)), pb(static_cast<size_t>(nb));
+  std::vector<T*> pc(static_cast<size_t>(nb));
   std::vector<py::ssize_t> idx(nd, 0);
   for (index_t b = 0; b < nb; ++b) {
-    const char* pa = A.base; const char* pb = B.base; char* pc = cbase;
+    const char* xa = A.base; const char* xb = B.base; char* xc = cbase;
     for (size_t d = 0; d < nd; ++d) {
-      pa += idx[d] * A.batch_strides[d];
-      pb += idx[d] * B.batch_strides[d];
-      pc += idx[d] * cbstr[d];
+      xa += idx[d] * A.batch_strides[d];
+      xb += idx[d] * B.batch_strides[d];
+      xc += idx[d] * cbstr[d];
     }
-    const T* a = reinterpret_cast<const T*>(pa);
-    const T* bb = reinterpret_cast<const T*>(pb);
-    Layout ua = la, ub = lb;
+    pa[b] = reinterpret_cast<const T*>(xa);
+    pb[b] = reinterpret_cast<const T*>(xb);
+    pc[b] = reinterpret_cast<T*>(xc);
     if (!la.ok) {
+      T* dst = ta.data() + b * m * k;
       for (index_t i = 0; i < m; ++i)
-        for (index_t p = 0; p < k; ++p) ta[i * k + p] = *reinterpret_cast<const T*>(pa + i * A.s_r + p * A.s_c);
-      a = ta.data(); ua = {true, Trans::N, std::max<index_t>(k, 1)};
+        for (index_t p = 0; p < k; ++p) dst[i * k + p] = *reinterpret_cast<const T*>(xa + i * A.s_r + p * A.s_c);
+      pa[b] = dst;
     }
     if (!lb.ok) {
+      T* dst = tb.data() + b * k * n;
       for (index_t p = 0; p < k; ++p)
-        for (index_t j = 0; j < n; ++j) tb[p * n + j] = *reinterpret_cast<const T*>(pb + p * B.s_r + j * B.s_c);
-      bb = tb.data(); ub = {true, Trans::N, std::max<index_t>(n, 1)};
+        for (index_t j = 0; j < n; ++j) dst[p * n + j] = *reinterpret_cast<const T*>(xb + p * B.s_r + j * B.s_c);
+      pb[b] = dst;
     }
-    gemm<T>(ua.t, ub.t, m, n, k, T(1), a, ua.ld, bb, ub.ld, T(0), reinterpret_cast<T*>(pc), ldc);
     for (size_t d = nd; d-- > 0;) {  // odometer increment
       if (++idx[d] < bshape[d]) break;
       idx[d] = 0;
     }
   }
+  const Layout ua = la.ok ? la : Layout{true, Trans::N, std::max<index_t>(k, 1)};
+  const Layout ub = lb.ok ? lb : Layout{true, Trans::N, std::max<index_t>(n, 1)};
+  if (nb == 1)
+    gemm<T>(ua.t, ub.t, m, n, k, T(1), pa[0], ua.ld, pb[0], ub.ld, T(0), pc[0], ldc);
+  else
+    gemm_batched<T>(ua.t, ub.t, m, n, k, T(1), pa.data(), ua.ld, pb.data(), ub.ld, T(0), pc.data(), ldc, nb);
 }
 
 py::object matmul(py::array a, py::array b, py::object out_obj) {

@@ -37,6 +37,15 @@ template <class T>
 void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* A, index_t lda,
           const T* B, index_t ldb, T beta, T* C, index_t ldc, const Epilogue<T>* ep = nullptr);
 
+/// `batch` independent products C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] with one
+/// shape and one set of strides (pointer arrays; entries may repeat for broadcasting, but
+/// the C[b] must not overlap). Small products run whole on one thread each, in parallel
+/// over the batch; large ones one after another, each on all threads. Bitwise identical
+/// to calling gemm() per product, for any thread count.
+template <class T>
+void gemm_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* const* A, index_t lda,
+                  const T* const* B, index_t ldb, T beta, T* const* C, index_t ldc, index_t batch);
+
 /// The portable reference path (plain loops, float accumulation in T, serial).
 /// Never dispatched: tests compare every kernel against it.
 template <class T>

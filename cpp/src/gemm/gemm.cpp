@@ -62,6 +62,7 @@ struct Problem {
   T* C;
   index_t ldc;
   const Epilogue<T>* ep;
+  int max_threads = 1 << 30;
 };
 
 struct Plan {
@@ -85,7 +86,7 @@ Plan make_plan(const KernelDesc<T>& kd, const Problem<T>& pr) {
 
   const index_t row_panels = ceil_div(m, kd.MR), col_panels = ceil_div(n, kd.NR);
   const double flops = 2.0 * double(m) * double(n) * double(k);
-  int nt = std::min<int>(num_threads(), static_cast<int>(std::max(1.0, flops / kMinFlopsPerThread)));
+  int nt = std::min({num_threads(), pr.max_threads, static_cast<int>(std::max(1.0, flops / kMinFlopsPerThread))});
   nt = static_cast<int>(std::min<index_t>(nt, row_panels * col_panels));
   // Prefer splitting rows (each thread packs its own A, all share B); split columns when
   // there are too few row panels to give every thread at least two.
@@ -235,6 +236,30 @@ void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T*
 }
 
 template <class T>
+void gemm_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* const* A, index_t lda,
+                  const T* const* B, index_t ldb, T beta, T* const* C, index_t ldc, index_t batch) {
+  const auto& kd = blis::desc<T>(blis::kernel_set(blis::active_kernel_id()));
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  // A product big enough to thread on its own is threaded inside; smaller ones are spread
+  // over the batch, one thread each (no fork/join or shared packing per product).
+  const int nt = static_cast<int>(std::min<double>({double(num_threads()), double(batch),
+                                                    std::max(1.0, flops * double(batch) / blis::kMinFlopsPerThread)}));
+  if (nt <= 1 || flops >= 2.0 * nt * blis::kMinFlopsPerThread) {
+    for (index_t b = 0; b < batch; ++b)
+      blis::run(kd, blis::Problem<T>{ta, tb, m, n, k, alpha, A[b], lda, B[b], ldb, nullptr, beta, C[b], ldc, nullptr});
+    return;
+  }
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+  for (index_t b = 0; b < batch; ++b) {
+    blis::Problem<T> pr{ta, tb, m, n, k, alpha, A[b], lda, B[b], ldb, nullptr, beta, C[b], ldc, nullptr};
+    pr.max_threads = 1;
+    blis::run(kd, pr);
+  }
+}
+
+template <class T>
 void gemm_reference(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* A, index_t lda,
                     const T* B, index_t ldb, T beta, T* C, index_t ldc, const Epilogue<T>* ep) {
   if (ep) blis::check_epilogue(ep->act.kind);
@@ -302,6 +327,8 @@ void gemm_packed(Trans ta, index_t m, T alpha, const T* A, index_t lda, const Pa
 #define DNNX_INSTANTIATE(T)                                                                                  \
   template void gemm<T>(Trans, Trans, index_t, index_t, index_t, T, const T*, index_t, const T*, index_t, T, \
                         T*, index_t, const Epilogue<T>*);                                                    \
+  template void gemm_batched<T>(Trans, Trans, index_t, index_t, index_t, T, const T* const*, index_t,          \
+                                const T* const*, index_t, T, T* const*, index_t, index_t);                   \
   template void gemm_reference<T>(Trans, Trans, index_t, index_t, index_t, T, const T*, index_t, const T*,   \
                                   index_t, T, T*, index_t, const Epilogue<T>*);                              \
   template class PackedB<T>;                                                                                 \
