@@ -47,7 +47,9 @@ def edge_shapes(kernel, dtype):
     shapes = {(1, 1, 1), (MR - 1, NR - 1, 7), (MR, NR, 13), (MR + 1, NR + 1, 29),
               (1, NR + 1, KC - 1), (MR + 1, 1, KC + 1), (2 * MR + 1, 3 * NR - 1, 2 * KC + 3),
               (MC - 1, NR + 3, 17), (MC + 1, 2 * NR + 1, 31), (97, 101, 103), (1, 512, 784),
-              (8, 512, 784), (37, 10, 256)}
+              (8, 512, 784), (37, 10, 256),
+              # n <= NR/2 may use a narrower kernel: its edges too
+              (MR + 1, NR // 2, 19), (MR - 1, NR // 2 - 1, 19), (2 * MR + 1, NR // 2 + 1, 19)}
     return sorted(s for s in shapes if min(s) >= 1)
 
 
@@ -145,7 +147,7 @@ def test_k_zero_and_alpha_zero(kernel, dtype):
 @pytest.mark.parametrize("tb", [False, True])
 def test_packed_b(kernel, dtype, tb):
     bs = _core.kernel_info(kernel)[DT_NAME[dtype]]
-    for m, n, k in [(1, 10, 3), (bs["MR"] + 1, bs["NR"] + 1, bs["KC"] + 1), (64, 300, 784)]:
+    for m, n, k in [(1, 10, 3), (bs["MR"] + 1, bs["NR"] + 1, bs["KC"] + 1), (64, 300, 784), (33, 10, 256)]:
         a, b = operands(m, n, k, dtype, tb=tb, seed=n)
         p = _core.PackedB(b, trans_b=tb)
         assert (p.k, p.n, p.dtype, p.kernel) == (k, n, DT_NAME[dtype], kernel)

@@ -86,7 +86,8 @@ struct BlockSizes {
   int MR = 0, NR = 0;
   index_t MC = 0, KC = 0, NC = 0;
 };
-/// Block sizes of kernel `name` for element type T ("" = the active kernel). Throws
+/// Block sizes of kernel `name` for element type T ("" = the active kernel), for wide
+/// products (a kernel may use a narrower NR for n <= NR/2). Throws
 /// std::invalid_argument for a name this build does not contain.
 template <class T>
 BlockSizes kernel_block_sizes(const std::string& name = "");

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -136,7 +137,7 @@ BlockSizes kernel_block_sizes(const std::string& name) {
   if (id < 0)
     throw std::invalid_argument("kernel_block_sizes: unknown kernel '" + name + "'; this build has " +
                                 blis::join(compiled_kernels()));
-  const blis::KernelDesc<T>& d = blis::desc<T>(blis::kernel_set(id));
+  const blis::KernelDesc<T>& d = blis::desc<T>(blis::kernel_set(id), std::numeric_limits<index_t>::max() / 2);
   return BlockSizes{d.MR, d.NR, d.MC, d.KC, d.NC};
 }
 template BlockSizes kernel_block_sizes<float>(const std::string&);

@@ -12,9 +12,16 @@ namespace dnnx::blis {
 int active_kernel_id();
 const KernelSet& kernel_set(int id);
 
-template <class T> const KernelDesc<T>& desc(const KernelSet& s);
-template <> inline const KernelDesc<float>& desc<float>(const KernelSet& s) { return s.f32; }
-template <> inline const KernelDesc<double>& desc<double>(const KernelSet& s) { return s.f64; }
+/// The kernel of set s for T and products n columns wide (the narrow one for n <= NR/2).
+template <class T> const KernelDesc<T>& desc(const KernelSet& s, index_t n);
+template <>
+inline const KernelDesc<float>& desc<float>(const KernelSet& s, index_t n) {
+  return s.f32_narrow.ukr_rows && 2 * n <= s.f32.NR ? s.f32_narrow : s.f32;
+}
+template <>
+inline const KernelDesc<double>& desc<double>(const KernelSet& s, index_t n) {
+  return s.f64_narrow.ukr_rows && 2 * n <= s.f64.NR ? s.f64_narrow : s.f64;
+}
 
 /// Pack the mc x kc block of op(A) at `a` (already offset to the block's first element)
 /// into ceil(mc/MR) MR-tall micro-panels of MR*kc values each: element (i,p) of panel r

@@ -231,14 +231,14 @@ void run(const KernelDesc<T>& kd, const Problem<T>& pr) {
 template <class T>
 void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* A, index_t lda, const T* B,
           index_t ldb, T beta, T* C, index_t ldc, const Epilogue<T>* ep) {
-  const auto& kd = blis::desc<T>(blis::kernel_set(blis::active_kernel_id()));
+  const auto& kd = blis::desc<T>(blis::kernel_set(blis::active_kernel_id()), n);
   blis::run(kd, blis::Problem<T>{ta, tb, m, n, k, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, ep});
 }
 
 template <class T>
 void gemm_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* const* A, index_t lda,
                   const T* const* B, index_t ldb, T beta, T* const* C, index_t ldc, index_t batch) {
-  const auto& kd = blis::desc<T>(blis::kernel_set(blis::active_kernel_id()));
+  const auto& kd = blis::desc<T>(blis::kernel_set(blis::active_kernel_id()), n);
   const double flops = 2.0 * double(m) * double(n) * double(k);
   // A product big enough to thread on its own is threaded inside; smaller ones are spread
   // over the batch, one thread each (no fork/join or shared packing per product).
@@ -286,7 +286,7 @@ template <class T>
 void PackedB<T>::pack(Trans tb, index_t k, index_t n, const T* B, index_t ldb) {
   if (k < 0 || n < 0) throw std::invalid_argument("PackedB::pack: k and n must be >= 0");
   const int id = blis::active_kernel_id();
-  const auto& kd = blis::desc<T>(blis::kernel_set(id));
+  const auto& kd = blis::desc<T>(blis::kernel_set(id), n);
   const index_t kc = blis::balanced_kc(std::max<index_t>(k, 1), kd.KC);
   const index_t nc = n > 0 ? blis::round_up(blis::ceil_div(n, blis::ceil_div(n, kd.NC)), kd.NR) : kd.NR;
   buf_.reserve(static_cast<size_t>(std::max<index_t>(k * blis::round_up(n, kd.NR), 1)));
@@ -319,7 +319,7 @@ void gemm_packed(Trans ta, index_t m, T alpha, const T* A, index_t lda, const Pa
   // The packed layout belongs to the kernel that packed it, so the product runs with that
   // kernel even if set_kernel() changed the active one since (it is supported: it was
   // active when B was packed).
-  const auto& kd = blis::desc<T>(blis::kernel_set(Bp.kernel_id_));
+  const auto& kd = blis::desc<T>(blis::kernel_set(Bp.kernel_id_), Bp.n());
   blis::Problem<T> pr{ta, Trans::N, m, Bp.n(), Bp.k(), alpha, A, lda, nullptr, 0, &Bp, beta, C, ldc, ep};
   blis::run(kd, pr);
 }

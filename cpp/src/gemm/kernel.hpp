@@ -70,11 +70,15 @@ struct KernelDesc {
   index_t MC, KC, NC;
 };
 
-/// One instruction-set variant: float32 and float64 kernels.
+/// One instruction-set variant: float32 and float64 kernels, and optionally narrower ones
+/// (NR halved) for products with n <= NR/2, where a full-width tile would mostly compute
+/// padding (n = 10 class outputs against NR = 32). ukr_rows == nullptr: none.
 struct KernelSet {
   const char* name;
   KernelDesc<float> f32;
   KernelDesc<double> f64;
+  KernelDesc<float> f32_narrow;
+  KernelDesc<double> f64_narrow;
 };
 
 /// Upper bounds over every kernel (stack edge buffers are sized by them).

@@ -132,6 +132,8 @@ const KernelSet kAvx2Kernels = {
     "avx2",
     {kRows<F32, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 16, 144, 256, 4080},
     {kRows<F64, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 8, 72, 256, 4080},
+    {},
+    {},
 };
 
 }  // namespace dnnx::blis

@@ -133,10 +133,14 @@ constexpr MicroKernel<typename S::T> kRows[] = {&ukr<S, MR, R, NV>...};
 //             through L1 while each B row is reused 12 times from registers.
 //   MC = 144 (f32) / 72 (f64): the A block (144 KiB) stays in L2; multiples of MR = 12.
 //   NC = 4096 (multiple of NR): the KC x NC B block (4 MiB f32) lives in L3.
+// Narrow variants (one vector per row: 12 x 16 f32, 12 x 8 f64) serve n <= NR/2, e.g. the
+// 10-class output layer, where 12 x 32 would compute 22 padding columns out of 32.
 const KernelSet kAvx512Kernels = {
     "avx512",
     {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096},
     {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 72, 256, 4096},
+    {kRows<F32, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096},
+    {kRows<F64, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 8, 72, 256, 4096},
 };
 
 }  // namespace dnnx::blis

@@ -44,6 +44,8 @@ const KernelSet kRefKernels = {
     "ref",
     {kRows<float, 1, 2, 3, 4>, 4, 8, 128, 256, 4096},
     {kRows<double, 1, 2, 3, 4>, 4, 8, 128, 256, 2048},
+    {},
+    {},
 };
 
 }  // namespace dnnx::blis
