@@ -1,8 +1,11 @@
 // Packing: copy blocks of op(A) / op(B) into the micro-panel layouts of kernel.hpp.
 // Both layouts of each operand are read in place (a transpose is only a different loop),
 // and edge panels are zero-padded so the micro-kernel always computes a full tile.
-// The inner loops are specialised on MR / NR so the compiler unrolls and vectorises them.
+// The inner loops are specialised on MR / NR so the compiler unrolls and vectorises them;
+// a kernel with a new MR or NR adds its case below.
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include "engine.hpp"
 
@@ -48,7 +51,7 @@ APanelFn<T> a_panel_fn(int MR) {
     case 4: return &pack_a_panel<T, 4>;
     case 6: return &pack_a_panel<T, 6>;
     case 12: return &pack_a_panel<T, 12>;
-    default: return nullptr;
+    default: throw std::logic_error("pack_a: no packing routine for MR = " + std::to_string(MR));
   }
 }
 
@@ -58,7 +61,7 @@ APanelFn<T> b_panel_fn(int NR) {
     case 8: return &pack_b_panel<T, 8>;
     case 16: return &pack_b_panel<T, 16>;
     case 32: return &pack_b_panel<T, 32>;
-    default: return nullptr;
+    default: throw std::logic_error("pack_b: no packing routine for NR = " + std::to_string(NR));
   }
 }
 
