@@ -178,3 +178,17 @@ def test_show_config(capsys):
     for key in ("dnnx version", "compiler", "CPU features", "kernel in use", "threads", "OpenMP"):
         assert key in out
     assert dnnx.__version__ in out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batches_parallel_bitwise(kernel, dtype, threads):
+    # Many small products run in parallel over the batch: same bits as one thread.
+    a = rand((64, 17, 33), dtype)
+    b = rand((33, 20), dtype)
+    strided = rand((64, 33, 40), dtype)[:, :, ::2]  # needs a copy per product
+    outs = []
+    for nt in (1, 2):
+        dnnx.set_num_threads(nt)
+        outs.append((check(a, b), check(a, strided), check(rand((1, 9, 5), dtype), rand((50, 5, 7), dtype))))
+    for x, y in zip(outs[0][:2], outs[1][:2]):
+        np.testing.assert_array_equal(x, y)

@@ -87,36 +87,46 @@ void run_batches(const std::vector<py::ssize_t>& bshape, index_t m, index_t n, i
   const size_t nd = bshape.size();
   Layout la = layout_of(m, k, A.s_r, A.s_c, item);
   Layout lb = layout_of(k, n, B.s_r, B.s_c, item);
-  AlignedBuffer<T> ta, tb;  // copies for operands whose strides gemm cannot read directly
-  if (!la.ok) ta.reserve(static_cast<size_t>(std::max<index_t>(m * k, 1)));
-  if (!lb.ok) tb.reserve(static_cast<size_t>(std::max<index_t>(k * n, 1)));
+  // Copies for operands whose strides gemm cannot read directly, one per product.
+  AlignedBuffer<T> ta, tb;
+  if (!la.ok) ta.reserve(static_cast<size_t>(std::max<index_t>(nb * m * k, 1)));
+  if (!lb.ok) tb.reserve(static_cast<size_t>(std::max<index_t>(nb * k * n, 1)));
+  std::vector<const T*> pa(static_cast<size_t>(nb)), pb(static_cast<size_t>(nb));
+  std::vector<T*> pc(static_cast<size_t>(nb));
   std::vector<py::ssize_t> idx(nd, 0);
   for (index_t b = 0; b < nb; ++b) {
-    const char* pa = A.base; const char* pb = B.base; char* pc = cbase;
+    const char* xa = A.base; const char* xb = B.base; char* xc = cbase;
     for (size_t d = 0; d < nd; ++d) {
-      pa += idx[d] * A.batch_strides[d];
-      pb += idx[d] * B.batch_strides[d];
-      pc += idx[d] * cbstr[d];
+      xa += idx[d] * A.batch_strides[d];
+      xb += idx[d] * B.batch_strides[d];
+      xc += idx[d] * cbstr[d];
     }
-    const T* a = reinterpret_cast<const T*>(pa);
-    const T* bb = reinterpret_cast<const T*>(pb);
-    Layout ua = la, ub = lb;
+    pa[b] = reinterpret_cast<const T*>(xa);
+    pb[b] = reinterpret_cast<const T*>(xb);
+    pc[b] = reinterpret_cast<T*>(xc);
     if (!la.ok) {
+      T* dst = ta.data() + b * m * k;
       for (index_t i = 0; i < m; ++i)
-        for (index_t p = 0; p < k; ++p) ta[i * k + p] = *reinterpret_cast<const T*>(pa + i * A.s_r + p * A.s_c);
-      a = ta.data(); ua = {true, Trans::N, std::max<index_t>(k, 1)};
+        for (index_t p = 0; p < k; ++p) dst[i * k + p] = *reinterpret_cast<const T*>(xa + i * A.s_r + p * A.s_c);
+      pa[b] = dst;
     }
     if (!lb.ok) {
+      T* dst = tb.data() + b * k * n;
       for (index_t p = 0; p < k; ++p)
-        for (index_t j = 0; j < n; ++j) tb[p * n + j] = *reinterpret_cast<const T*>(pb + p * B.s_r + j * B.s_c);
-      bb = tb.data(); ub = {true, Trans::N, std::max<index_t>(n, 1)};
+        for (index_t j = 0; j < n; ++j) dst[p * n + j] = *reinterpret_cast<const T*>(xb + p * B.s_r + j * B.s_c);
+      pb[b] = dst;
     }
-    gemm<T>(ua.t, ub.t, m, n, k, T(1), a, ua.ld, bb, ub.ld, T(0), reinterpret_cast<T*>(pc), ldc);
     for (size_t d = nd; d-- > 0;) {  // odometer increment
       if (++idx[d] < bshape[d]) break;
       idx[d] = 0;
     }
   }
+  const Layout ua = la.ok ? la : Layout{true, Trans::N, std::max<index_t>(k, 1)};
+  const Layout ub = lb.ok ? lb : Layout{true, Trans::N, std::max<index_t>(n, 1)};
+  if (nb == 1)
+    gemm<T>(ua.t, ub.t, m, n, k, T(1), pa[0], ua.ld, pb[0], ub.ld, T(0), pc[0], ldc);
+  else
+    gemm_batched<T>(ua.t, ub.t, m, n, k, T(1), pa.data(), ua.ld, pb.data(), ub.ld, T(0), pc.data(), ldc, nb);
 }
 
 py::object matmul(py::array a, py::array b, py::object out_obj) {
@@ -231,6 +241,40 @@ py::object matmul(py::array a, py::array b, py::object out_obj) {
   return target;
 }
 
+// The fused epilogue from Python arguments; the arrays it points into are kept in `keep`.
+template <class T>
+const Epilogue<T>* make_epilogue(Epilogue<T>& ep, index_t m, index_t n, py::object bias,
+                                 const std::string& activation, py::object act_alpha, py::object preact,
+                                 std::vector<py::array>& keep) {
+  bool use_ep = false;
+  if (!bias.is_none()) {
+    py::array bias_arr = py::reinterpret_borrow<py::array>(bias);
+    require<T>(bias_arr, "bias", 1);
+    if (bias_arr.shape(0) != n)
+      throw py::value_error("gemm: bias must have shape (" + std::to_string(n) + ",); received " +
+                            shape_str(bias_arr));
+    ep.bias = cptr<T>(bias_arr);
+    keep.push_back(bias_arr);
+    use_ep = true;
+  }
+  ep.act.kind = act_from_name(activation);
+  ep.act.alpha = act_alpha.is_none() ? act_default_alpha(ep.act.kind) : act_alpha.cast<double>();
+  if (act_is_rowwise(ep.act.kind)) throw py::value_error("gemm: activation '" + activation + "' cannot be fused");
+  if (ep.act.kind != Act::linear) use_ep = true;
+  if (!preact.is_none()) {
+    py::array pre_arr = py::reinterpret_borrow<py::array>(preact);
+    require<T>(pre_arr, "preact", 2, true);
+    if (pre_arr.shape(0) != m || pre_arr.shape(1) != n)
+      throw py::value_error("gemm: preact must have the shape of c (" + std::to_string(m) + ", " +
+                            std::to_string(n) + "); received " + shape_str(pre_arr));
+    ep.preact = mptr<T>(pre_arr);
+    ep.ldp = n;
+    keep.push_back(pre_arr);
+    use_ep = true;
+  }
+  return use_ep ? &ep : nullptr;
+}
+
 template <class T>
 void gemm_py(py::array a, py::array b, py::array c, bool trans_a, bool trans_b, double alpha, double beta,
              py::object bias, const std::string& activation, py::object act_alpha, py::object preact,
@@ -247,28 +291,8 @@ void gemm_py(py::array a, py::array b, py::array c, bool trans_a, bool trans_b, 
     throw py::value_error("gemm: c must have shape (" + std::to_string(m) + ", " + std::to_string(n) +
                           "); received " + shape_str(c));
   Epilogue<T> ep;
-  bool use_ep = false;
-  py::array bias_arr, pre_arr;
-  if (!bias.is_none()) {
-    bias_arr = py::reinterpret_borrow<py::array>(bias);
-    require<T>(bias_arr, "bias", 1);
-    if (bias_arr.shape(0) != n) throw py::value_error("gemm: bias must have shape (" + std::to_string(n) + ",)");
-    ep.bias = cptr<T>(bias_arr);
-    use_ep = true;
-  }
-  ep.act.kind = act_from_name(activation);
-  ep.act.alpha = act_alpha.is_none() ? act_default_alpha(ep.act.kind) : act_alpha.cast<double>();
-  if (act_is_rowwise(ep.act.kind)) throw py::value_error("gemm: activation '" + activation + "' cannot be fused");
-  if (ep.act.kind != Act::linear) use_ep = true;
-  if (!preact.is_none()) {
-    pre_arr = py::reinterpret_borrow<py::array>(preact);
-    require<T>(pre_arr, "preact", 2, true);
-    if (pre_arr.shape(0) != m || pre_arr.shape(1) != n)
-      throw py::value_error("gemm: preact must have the shape of c");
-    ep.preact = mptr<T>(pre_arr);
-    ep.ldp = n;
-    use_ep = true;
-  }
+  std::vector<py::array> keep;
+  const Epilogue<T>* epp = make_epilogue<T>(ep, m, n, bias, activation, act_alpha, preact, keep);
   const T* A = cptr<T>(a);
   const T* B = cptr<T>(b);
   T* C = mptr<T>(c);
@@ -277,9 +301,70 @@ void gemm_py(py::array a, py::array b, py::array c, bool trans_a, bool trans_b, 
   // Safe without the GIL: raw pointers into arrays held by this frame.
   py::gil_scoped_release nogil;
   if (reference)
-    gemm_reference<T>(ta, tb, m, n, k, T(alpha), A, lda, B, ldb, T(beta), C, ldc, use_ep ? &ep : nullptr);
+    gemm_reference<T>(ta, tb, m, n, k, T(alpha), A, lda, B, ldb, T(beta), C, ldc, epp);
   else
-    gemm<T>(ta, tb, m, n, k, T(alpha), A, lda, B, ldb, T(beta), C, ldc, use_ep ? &ep : nullptr);
+    gemm<T>(ta, tb, m, n, k, T(alpha), A, lda, B, ldb, T(beta), C, ldc, epp);
+}
+
+// _core.PackedB: op(b) packed once for the active kernel (float32 or float64).
+struct PyPackedB {
+  bool f64 = false;
+  PackedB<float> f;
+  PackedB<double> d;
+};
+
+PyPackedB make_packed(py::array b, bool trans_b) {
+  PyPackedB p;
+  p.f64 = is_f64(b, "PackedB: b");
+  const Trans tb = trans_b ? Trans::T : Trans::N;
+  const index_t k = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
+  if (p.f64) {
+    require<double>(b, "PackedB: b", 2);
+    const double* B = cptr<double>(b);
+    py::gil_scoped_release nogil;  // safe: only a raw pointer into b, which the caller holds
+    p.d.pack(tb, k, n, B, b.shape(1));
+  } else {
+    require<float>(b, "PackedB: b", 2);
+    const float* B = cptr<float>(b);
+    py::gil_scoped_release nogil;
+    p.f.pack(tb, k, n, B, b.shape(1));
+  }
+  return p;
+}
+
+template <class T>
+void gemm_packed_py(py::array a, const PackedB<T>& bp, py::array c, bool trans_a, double alpha, double beta,
+                    py::object bias, const std::string& activation, py::object act_alpha, py::object preact) {
+  require<T>(a, "a", 2);
+  require<T>(c, "c", 2, true);
+  const index_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
+  if (k != bp.k())
+    throw py::value_error("gemm_packed: op(a) is " + std::to_string(m) + "x" + std::to_string(k) +
+                          " but the packed b is " + std::to_string(bp.k()) + "x" + std::to_string(bp.n()));
+  if (c.shape(0) != m || c.shape(1) != bp.n())
+    throw py::value_error("gemm_packed: c must have shape (" + std::to_string(m) + ", " + std::to_string(bp.n()) +
+                          "); received " + shape_str(c));
+  Epilogue<T> ep;
+  std::vector<py::array> keep;
+  const Epilogue<T>* epp = make_epilogue<T>(ep, m, bp.n(), bias, activation, act_alpha, preact, keep);
+  const T* A = cptr<T>(a);
+  T* C = mptr<T>(c);
+  // Safe without the GIL: raw pointers into arrays held by this frame; bp is owned by a
+  // Python object the caller holds.
+  py::gil_scoped_release nogil;
+  gemm_packed<T>(trans_a ? Trans::T : Trans::N, m, T(alpha), A, a.shape(1), bp, T(beta), C, bp.n(), epp);
+}
+
+template <class T>
+py::dict block_sizes_dict(const std::string& name) {
+  BlockSizes b = kernel_block_sizes<T>(name);
+  py::dict d;
+  d["MR"] = b.MR;
+  d["NR"] = b.NR;
+  d["MC"] = b.MC;
+  d["KC"] = b.KC;
+  d["NC"] = b.NC;
+  return d;
 }
 
 }  // namespace
@@ -301,6 +386,42 @@ void register_gemm(py::module_& m) {
       py::arg("activation") = "linear", py::arg("activation_alpha") = py::none(), py::arg("preact") = py::none(),
       py::arg("reference") = false,
       R"(c = act(alpha*op(a)@op(b) + beta*c + bias) in place (C-contiguous 2-D arrays of one dtype).)");
+
+  py::class_<PyPackedB>(m, "PackedB", R"(op(b) packed once for the active GEMM kernel, reused by gemm_packed.)")
+      .def(py::init(&make_packed), py::arg("b"), py::arg("trans_b") = false)
+      .def_property_readonly("k", [](const PyPackedB& p) { return p.f64 ? p.d.k() : p.f.k(); })
+      .def_property_readonly("n", [](const PyPackedB& p) { return p.f64 ? p.d.n() : p.f.n(); })
+      .def_property_readonly("dtype", [](const PyPackedB& p) { return p.f64 ? "float64" : "float32"; })
+      .def_property_readonly("kernel", [](const PyPackedB& p) { return p.f64 ? p.d.kernel() : p.f.kernel(); });
+  m.def(
+      "gemm_packed",
+      [](py::array a, const PyPackedB& bp, py::array c, bool trans_a, double alpha, double beta, py::object bias,
+         const std::string& activation, py::object act_alpha, py::object preact) {
+        if (bp.f64 != is_f64(a, "gemm_packed: a"))
+          throw py::type_error(std::string("gemm_packed: a must have the packed b's dtype ") +
+                               (bp.f64 ? "float64" : "float32") + "; received " + dtype_str(a));
+        if (bp.f64)
+          gemm_packed_py<double>(a, bp.d, c, trans_a, alpha, beta, bias, activation, act_alpha, preact);
+        else
+          gemm_packed_py<float>(a, bp.f, c, trans_a, alpha, beta, bias, activation, act_alpha, preact);
+      },
+      py::arg("a"), py::arg("b"), py::arg("c"), py::arg("trans_a") = false, py::arg("alpha") = 1.0,
+      py::arg("beta") = 0.0, py::arg("bias") = py::none(), py::arg("activation") = "linear",
+      py::arg("activation_alpha") = py::none(), py::arg("preact") = py::none(),
+      R"(c = act(alpha*op(a)@b + beta*c + bias) in place, b a PackedB (always multiplied with the kernel it was packed for).)");
+  m.def(
+      "kernel_info",
+      [](const std::string& name) {
+        py::dict d;
+        d["name"] = name.empty() ? active_kernel() : name;
+        d["float32"] = block_sizes_dict<float>(name);
+        d["float64"] = block_sizes_dict<double>(name);
+        return d;
+      },
+      py::arg("name") = "", R"(Block sizes {MR, NR, MC, KC, NC} per dtype of a GEMM kernel ("" = the active one).)");
+  // Choose the kernel now, so that a DNNX_KERNEL the CPU cannot run fails the import
+  // with its message (ImportError) instead of the first product.
+  active_kernel();
 }
 
 }  // namespace dnnx::py_detail

@@ -32,6 +32,33 @@ def gemm(
     preact: Optional[NDArray[Any]] = None,
     reference: bool = False,
 ) -> None: ...
+def kernel_info(name: str = "") -> dict[str, Any]: ...  # {"name", "float32": {MR, NR, MC, KC, NC}, "float64": {...}}
+
+class PackedB:
+    """op(b) packed once for the active GEMM kernel; gemm_packed multiplies with that kernel."""
+
+    def __init__(self, b: NDArray[Any], trans_b: bool = False) -> None: ...
+    @property
+    def k(self) -> int: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def kernel(self) -> str: ...
+
+def gemm_packed(
+    a: NDArray[Any],
+    b: PackedB,
+    c: NDArray[Any],
+    trans_a: bool = False,
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    bias: Optional[NDArray[Any]] = None,
+    activation: str = "linear",
+    activation_alpha: Optional[float] = None,
+    preact: Optional[NDArray[Any]] = None,
+) -> None: ...
 
 # ---- network -----------------------------------------------------------------------
 class Network:

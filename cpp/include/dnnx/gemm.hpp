@@ -37,6 +37,15 @@ template <class T>
 void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* A, index_t lda,
           const T* B, index_t ldb, T beta, T* C, index_t ldc, const Epilogue<T>* ep = nullptr);
 
+/// `batch` independent products C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] with one
+/// shape and one set of strides (pointer arrays; entries may repeat for broadcasting, but
+/// the C[b] must not overlap). Small products run whole on one thread each, in parallel
+/// over the batch; large ones one after another, each on all threads. Bitwise identical
+/// to calling gemm() per product, for any thread count.
+template <class T>
+void gemm_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* const* A, index_t lda,
+                  const T* const* B, index_t ldb, T beta, T* const* C, index_t ldc, index_t batch);
+
 /// The portable reference path (plain loops, float accumulation in T, serial).
 /// Never dispatched: tests compare every kernel against it.
 template <class T>
@@ -44,7 +53,7 @@ void gemm_reference(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha
                     const T* B, index_t ldb, T beta, T* C, index_t ldc, const Epilogue<T>* ep = nullptr);
 
 /// A B operand (typically a weight matrix) packed once for the active kernel and reused
-/// across products. Re-packing reuses the storage when the size does not grow.
+/// across products (no packing in gemm_packed: pack once, multiply many times). Re-packing reuses the storage when the size does not grow.
 /// Not thread-safe to pack while another thread multiplies with it.
 template <class T>
 class PackedB {
@@ -55,6 +64,9 @@ class PackedB {
   index_t k() const noexcept { return k_; }
   index_t n() const noexcept { return n_; }
   bool empty() const noexcept { return k_ == 0 && n_ == 0; }
+  /// Name of the kernel B was packed for ("" before pack()). gemm_packed always multiplies
+  /// with that kernel, so a PackedB stays valid after set_kernel(); pack again to switch.
+  std::string kernel() const;
 
   // Engine-private layout description (set by pack()).
   AlignedBuffer<T> buf_;
@@ -67,6 +79,18 @@ class PackedB {
 template <class T>
 void gemm_packed(Trans ta, index_t m, T alpha, const T* A, index_t lda, const PackedB<T>& Bp, T beta, T* C,
                  index_t ldc, const Epilogue<T>* ep = nullptr);
+
+/// Register tile and cache blocks of a kernel (BLIS names): MR x NR micro-tile, MC x KC
+/// block of A, KC x NC block of B.
+struct BlockSizes {
+  int MR = 0, NR = 0;
+  index_t MC = 0, KC = 0, NC = 0;
+};
+/// Block sizes of kernel `name` for element type T ("" = the active kernel), for wide
+/// products (a kernel may use a narrower NR for n <= NR/2). Throws
+/// std::invalid_argument for a name this build does not contain.
+template <class T>
+BlockSizes kernel_block_sizes(const std::string& name = "");
 
 /// Kernels this CPU can run, best last (always starts with "ref").
 std::vector<std::string> available_kernels();

@@ -1,107 +1,335 @@
-// Temporary GEMM front end: correct for every shape, parallel over rows of C.
-// TODO(issue#3): replace with the BLIS-style packed engine and SIMD micro-kernels.
+// GEMM front end: the BLIS loops around the macro-kernel, threading, the small-product
+// path, PackedB and the serial reference.
+//
+//   for jc in n by NC:                     (B block: KC x NC, in L3)
+//     for pc in k by KC:                   (k is never split across threads)
+//       pack B block (all threads, disjoint panels; barrier)  -- or read row-major B in place
+//       for ic in (this thread's rows) by MC:
+//         pack A block (per thread)                           -- or read A in place
+//         macro-kernel over (this thread's columns)           -- jr / ir / micro-kernel
+//
+// Threads split C into a tm x tn grid of (row range, column-panel range). Every element of
+// C sees the same sequence of k-blocks and the same micro-kernel arithmetic whatever the
+// grid, so the result is bitwise identical for any thread count.
 #include "dnnx/gemm.hpp"
 
+#include <algorithm>
 #include <stdexcept>
+#include <string>
 
-#include "dnnx/cpu.hpp"
 #include "dnnx/parallel.hpp"
+#include "engine.hpp"
 
 namespace dnnx {
+namespace blis {
 namespace {
 
+index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
+index_t round_up(index_t a, index_t b) { return ceil_div(a, b) * b; }
+
+// k-blocks of (nearly) equal size, at most KC: k = 784 becomes 4 x 196 rather than
+// 3 x 256 + 16, so no block is too short to amortise its C load/store.
+index_t balanced_kc(index_t k, index_t KC) { return ceil_div(k, ceil_div(k, KC)); }
+
+// Per-thread scratch, grown on first use and then reused: no allocation in steady state.
 template <class T>
-void epilogue_rows(index_t r0, index_t r1, index_t n, T* C, index_t ldc, const Epilogue<T>* ep) {
-  if (!ep) return;
-  for (index_t i = r0; i < r1; ++i) {
-    T* c = C + i * ldc;
-    if (ep->bias) for (index_t j = 0; j < n; ++j) c[j] += ep->bias[j];
-    if (ep->preact) {
-      T* p = ep->preact + i * ep->ldp;
-      for (index_t j = 0; j < n; ++j) p[j] = c[j];
-    }
-    if (ep->act.kind != Act::linear) act_forward(ep->act, 1, n, c, ldc, c, ldc);
-  }
+struct Workspace {
+  AlignedBuffer<T> a;       // packed A block (MC x KC)
+  AlignedBuffer<T> b_edge;  // edge panel of an in-place B
+  AlignedBuffer<T> b;       // packed B block, shared by the threads of one product
+};
+template <class T>
+Workspace<T>& workspace() {
+  static thread_local Workspace<T> ws;
+  return ws;
 }
 
+// Each thread gets at least ~10 us of work (1 MFLOP at ~100 GFLOP/s), several times the
+// OpenMP fork/join and barrier cost, so more threads never make a small product slower:
+// 64^3 (0.5 MFLOP) runs on one thread, 128^3 on two.
+constexpr double kMinFlopsPerThread = 1.0e6;
+
 template <class T>
-void rows_kernel(index_t r0, index_t r1, Trans ta, Trans tb, index_t n, index_t k, T alpha, const T* A,
-                 index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc) {
-  for (index_t i = r0; i < r1; ++i) {
-    T* c = C + i * ldc;
-    if (beta == T(0)) for (index_t j = 0; j < n; ++j) c[j] = T(0);
-    else if (beta != T(1)) for (index_t j = 0; j < n; ++j) c[j] *= beta;
-    if (k == 0 || n == 0) continue;
-    for (index_t p = 0; p < k; ++p) {
-      T a = alpha * (ta == Trans::N ? A[i * lda + p] : A[p * lda + i]);
-      if (tb == Trans::N) {
-        const T* b = B + p * ldb;
-        for (index_t j = 0; j < n; ++j) c[j] += a * b[j];
+struct Problem {
+  Trans ta, tb;
+  index_t m, n, k;
+  T alpha;
+  const T* A;
+  index_t lda;
+  const T* B;  // unpacked B, or nullptr when Bp is used
+  index_t ldb;
+  const PackedB<T>* Bp;
+  T beta;
+  T* C;
+  index_t ldc;
+  const Epilogue<T>* ep;
+  int max_threads = 1 << 30;
+};
+
+struct Plan {
+  bool pack_a, pack_b;
+  int threads, tm, tn;
+  index_t kc, nc;
+};
+
+template <class T>
+Plan make_plan(const KernelDesc<T>& kd, const Problem<T>& pr) {
+  Plan pl;
+  const index_t m = pr.m, n = pr.n, k = pr.k;
+  pl.kc = balanced_kc(k, kd.KC);
+  pl.nc = round_up(ceil_div(n, ceil_div(n, kd.NC)), kd.NR);
+  // Row-major B is read in place when few row panels reuse each B panel (the copy would
+  // cost as much as the product) or when all of B is small enough to stay in L2 anyway.
+  pl.pack_b = !(pr.tb == Trans::N && (m <= 4 * kd.MR || k * n * index_t(sizeof(T)) <= (index_t(256) << 10)));
+  // A is read by broadcasts, so in place it costs only strided cache lines; packing pays
+  // off when the A block is reused across many B panels.
+  pl.pack_a = n > 4 * kd.NR && m > kd.MR;
+
+  const index_t row_panels = ceil_div(m, kd.MR), col_panels = ceil_div(n, kd.NR);
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  int nt = std::min({num_threads(), pr.max_threads, static_cast<int>(std::max(1.0, flops / kMinFlopsPerThread))});
+  nt = static_cast<int>(std::min<index_t>(nt, row_panels * col_panels));
+  // Prefer splitting rows (each thread packs its own A, all share B); split columns when
+  // there are too few row panels to give every thread at least two.
+  int tm = 1;
+  for (int d = nt; d >= 1; --d)
+    if (nt % d == 0 && row_panels >= 2 * d) { tm = d; break; }
+  pl.threads = nt;
+  pl.tm = tm;
+  pl.tn = nt / tm;
+  return pl;
+}
+
+// One thread's share of the product. All threads run the same jc/pc loops (and barriers).
+template <class T>
+void run_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, T* b_shared, int tid) {
+  const int MR = kd.MR, NR = kd.NR, nt = pl.threads;
+  const index_t m = pr.m, n = pr.n, k = pr.k;
+  const int ti = tid / pl.tn, tj = tid % pl.tn;
+  const index_t row_panels = ceil_div(m, MR);
+  const index_t i0 = std::min(m, row_panels * ti / pl.tm * MR);
+  const index_t i1 = std::min(m, row_panels * (ti + 1) / pl.tm * MR);
+  const index_t mc_max = std::min<index_t>(kd.MC, i1 - i0);
+  const index_t n_ic = mc_max > 0 ? ceil_div(i1 - i0, mc_max) : 0;
+  const index_t mc_step = n_ic > 0 ? round_up(ceil_div(i1 - i0, n_ic), MR) : 0;
+
+  Workspace<T>& ws = workspace<T>();
+  if (pl.pack_a) ws.a.reserve(static_cast<size_t>(round_up(std::max<index_t>(mc_step, MR), MR) * pl.kc));
+  if (!pl.pack_b && !pr.Bp) ws.b_edge.reserve(static_cast<size_t>(NR * pl.kc));
+  const Epilogue<T>* ep = pr.ep;
+
+  for (index_t jc = 0; jc < n; jc += pl.nc) {
+    const index_t nc = std::min(pl.nc, n - jc);
+    const index_t q_all = ceil_div(nc, NR);
+    const index_t q0 = q_all * tj / pl.tn, q1 = q_all * (tj + 1) / pl.tn;
+    for (index_t pc = 0; pc < k; pc += pl.kc) {
+      const index_t kc = std::min(pl.kc, k - pc);
+      Operand<T> bo;
+      if (pr.Bp) {  // prepacked: block (jc, pc) starts after jc*k values of earlier jc blocks
+        bo.ptr = pr.Bp->buf_.data() + jc * k + pc * round_up(nc, NR);
+        bo.rs = NR;
+        bo.panel_stride = NR * kc;
+      } else if (pl.pack_b) {
+        const index_t p0 = q_all * tid / nt, p1 = q_all * (tid + 1) / nt;
+        const T* src = pr.tb == Trans::N ? pr.B + pc * pr.ldb + jc : pr.B + jc * pr.ldb + pc;
+        pack_b(pr.tb, kc, nc, src, pr.ldb, NR, p0, p1, b_shared);
+#if defined(_OPENMP)
+        if (nt > 1) {
+#pragma omp barrier
+        }
+#endif
+        bo.ptr = b_shared;
+        bo.rs = NR;
+        bo.panel_stride = NR * kc;
       } else {
-        for (index_t j = 0; j < n; ++j) c[j] += a * B[j * ldb + p];
+        bo.ptr = pr.B + pc * pr.ldb + jc;
+        bo.rs = pr.ldb;
+        bo.panel_stride = NR;
+        if (nc % NR != 0 && q1 == q_all && q0 < q1) {
+          const index_t j_edge = (q_all - 1) * NR;
+          pack_b(Trans::N, kc, nc - j_edge, bo.ptr + j_edge, pr.ldb, NR, 0, 1, ws.b_edge.data());
+          bo.edge = ws.b_edge.data();
+        }
       }
+      const bool last = pc + kc == k;
+      BlockEpilogue<T> be{pr.alpha, pc == 0 ? pr.beta : T(1), last, ep ? ep->bias : nullptr, nullptr,
+                          ep ? ep->ldp : 0, ep ? ep->act : ActParams{}};
+      if (be.bias) be.bias += jc;
+      for (index_t ic = i0; ic < i1 && q0 < q1; ic += mc_step) {
+        const index_t mc = std::min(mc_step, i1 - ic);
+        const T* src = pr.ta == Trans::N ? pr.A + ic * pr.lda + pc : pr.A + pc * pr.lda + ic;
+        Operand<T> ao;
+        if (pl.pack_a) {
+          pack_a(pr.ta, mc, kc, src, pr.lda, MR, ws.a.data());
+          ao = {ws.a.data(), 1, MR, MR * kc, nullptr};
+        } else {
+          if (pr.ta == Trans::N) ao = {src, pr.lda, 1, MR * pr.lda, nullptr};
+          else ao = {src, 1, pr.lda, MR, nullptr};
+        }
+        be.preact = ep && ep->preact ? ep->preact + ic * ep->ldp + jc : nullptr;
+        macro_kernel(kd, mc, nc, kc, q0, q1, ao, bo, pr.C + ic * pr.ldc + jc, pr.ldc, be);
+      }
+#if defined(_OPENMP)
+      if (pl.pack_b && !pr.Bp && nt > 1) {  // the next pc/jc iteration overwrites b_shared
+#pragma omp barrier
+      }
+#endif
     }
   }
 }
 
-void check_act(const void* ep_ptr, Act a) {
-  if (ep_ptr && act_is_rowwise(a))
-    throw std::invalid_argument("gemm epilogue: softmax/log_softmax are row-wise and cannot be fused");
+// C = act(beta*C + bias): the k == 0 / alpha == 0 product (A and B are not read).
+template <class T>
+void scale_only(index_t m, index_t n, T beta, T* C, index_t ldc, const Epilogue<T>* ep) {
+  for (index_t i = 0; i < m; ++i) {
+    T* c = C + i * ldc;
+    for (index_t j = 0; j < n; ++j) {
+      T v = beta == T(0) ? T(0) : beta * c[j];
+      if (ep && ep->bias) v += ep->bias[j];
+      c[j] = v;
+    }
+    if (ep && ep->preact) std::copy(c, c + n, ep->preact + i * ep->ldp);
+    if (ep && ep->act.kind != Act::linear) act_forward(ep->act, 1, n, c, ldc, c, ldc);
+  }
+}
+
+void check_epilogue(Act a) {
+  if (act_is_rowwise(a))
+    throw std::invalid_argument(std::string("gemm epilogue: activation '") + act_name(a) +
+                                "' is row-wise and cannot be fused; apply it after the product");
+}
+
+template <class T>
+void run(const KernelDesc<T>& kd, const Problem<T>& pr) {
+  if (pr.ep) check_epilogue(pr.ep->act.kind);
+  if (pr.m <= 0 || pr.n <= 0) return;
+  if (pr.k <= 0 || pr.alpha == T(0)) { scale_only(pr.m, pr.n, pr.beta, pr.C, pr.ldc, pr.ep); return; }
+  Plan pl = make_plan(kd, pr);
+  if (pr.Bp) {  // the blocking B was packed with
+    pl.pack_b = false;
+    pl.kc = pr.Bp->kc_;
+    pl.nc = pr.Bp->nc_;
+  }
+  T* b_shared = nullptr;
+  if (pl.pack_b) {
+    Workspace<T>& ws = workspace<T>();
+    ws.b.reserve(static_cast<size_t>(pl.kc * round_up(pl.nc, kd.NR)));
+    b_shared = ws.b.data();
+  }
+  if (pl.threads == 1) {
+    run_thread(kd, pr, pl, b_shared, 0);
+    return;
+  }
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(pl.threads)
+  run_thread(kd, pr, pl, b_shared, thread_index());
+#endif
 }
 
 }  // namespace
-
-template <class T>
-void gemm_reference(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* A, index_t lda,
-                    const T* B, index_t ldb, T beta, T* C, index_t ldc, const Epilogue<T>* ep) {
-  if (ep) check_act(ep, ep->act.kind);
-  rows_kernel(0, m, ta, tb, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-  epilogue_rows(0, m, n, C, ldc, ep);
-}
+}  // namespace blis
 
 template <class T>
 void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* A, index_t lda, const T* B,
           index_t ldb, T beta, T* C, index_t ldc, const Epilogue<T>* ep) {
-  if (ep) check_act(ep, ep->act.kind);
-  if (m <= 0 || n <= 0) return;
-  const int nt = num_threads();
+  const auto& kd = blis::desc<T>(blis::kernel_set(blis::active_kernel_id()), n);
+  blis::run(kd, blis::Problem<T>{ta, tb, m, n, k, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, ep});
+}
+
+template <class T>
+void gemm_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* const* A, index_t lda,
+                  const T* const* B, index_t ldb, T beta, T* const* C, index_t ldc, index_t batch) {
+  const auto& kd = blis::desc<T>(blis::kernel_set(blis::active_kernel_id()), n);
   const double flops = 2.0 * double(m) * double(n) * double(k);
-  const int use = (flops < 2e5 || m < 2) ? 1 : nt;
+  // A product big enough to thread on its own is threaded inside; smaller ones are spread
+  // over the batch, one thread each (no fork/join or shared packing per product).
+  const int nt = static_cast<int>(std::min<double>({double(num_threads()), double(batch),
+                                                    std::max(1.0, flops * double(batch) / blis::kMinFlopsPerThread)}));
+  if (nt <= 1 || flops >= 2.0 * nt * blis::kMinFlopsPerThread) {
+    for (index_t b = 0; b < batch; ++b)
+      blis::run(kd, blis::Problem<T>{ta, tb, m, n, k, alpha, A[b], lda, B[b], ldb, nullptr, beta, C[b], ldc, nullptr});
+    return;
+  }
 #if defined(_OPENMP)
-#pragma omp parallel for num_threads(use) schedule(static) if (use > 1)
+#pragma omp parallel for num_threads(nt) schedule(static)
 #endif
-  for (index_t i = 0; i < m; ++i) {
-    rows_kernel(i, i + 1, ta, tb, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-    epilogue_rows(i, i + 1, n, C, ldc, ep);
+  for (index_t b = 0; b < batch; ++b) {
+    blis::Problem<T> pr{ta, tb, m, n, k, alpha, A[b], lda, B[b], ldb, nullptr, beta, C[b], ldc, nullptr};
+    pr.max_threads = 1;
+    blis::run(kd, pr);
   }
 }
 
 template <class T>
+void gemm_reference(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* A, index_t lda,
+                    const T* B, index_t ldb, T beta, T* C, index_t ldc, const Epilogue<T>* ep) {
+  if (ep) blis::check_epilogue(ep->act.kind);
+  for (index_t i = 0; i < m; ++i) {
+    T* c = C + i * ldc;
+    for (index_t j = 0; j < n; ++j) {
+      T acc = T(0);
+      for (index_t p = 0; p < k; ++p)
+        acc += (ta == Trans::N ? A[i * lda + p] : A[p * lda + i]) * (tb == Trans::N ? B[p * ldb + j] : B[j * ldb + p]);
+      T v = alpha * acc;
+      if (beta != T(0)) v += beta * c[j];
+      if (ep && ep->bias) v += ep->bias[j];
+      if (ep && ep->preact) ep->preact[i * ep->ldp + j] = v;
+      c[j] = v;
+    }
+    if (ep && ep->act.kind != Act::linear) act_forward(ep->act, 1, n, c, ldc, c, ldc);
+  }
+}
+
+// Layout: for each jc block (NC columns, the last one shorter), for each pc block (KC
+// rows), the kc x round_up(nc, NR) block as NR-wide panels: exactly what gemm() would
+// pack for block (jc, pc), so gemm_packed runs the same loops without packing.
+template <class T>
 void PackedB<T>::pack(Trans tb, index_t k, index_t n, const T* B, index_t ldb) {
-  buf_.reserve(static_cast<std::size_t>(k * n > 0 ? k * n : 1));
-  for (index_t p = 0; p < k; ++p)
-    for (index_t j = 0; j < n; ++j) buf_[p * n + j] = tb == Trans::N ? B[p * ldb + j] : B[j * ldb + p];
+  if (k < 0 || n < 0) throw std::invalid_argument("PackedB::pack: k and n must be >= 0");
+  const int id = blis::active_kernel_id();
+  const auto& kd = blis::desc<T>(blis::kernel_set(id), n);
+  const index_t kc = blis::balanced_kc(std::max<index_t>(k, 1), kd.KC);
+  const index_t nc = n > 0 ? blis::round_up(blis::ceil_div(n, blis::ceil_div(n, kd.NC)), kd.NR) : kd.NR;
+  buf_.reserve(static_cast<size_t>(std::max<index_t>(k * blis::round_up(n, kd.NR), 1)));
+  for (index_t jc = 0; jc < n; jc += nc) {
+    const index_t ncb = std::min(nc, n - jc);
+    for (index_t pc = 0; pc < k; pc += kc) {
+      const index_t kcb = std::min(kc, k - pc);
+      const T* src = tb == Trans::N ? B + pc * ldb + jc : B + jc * ldb + pc;
+      blis::pack_b(tb, kcb, ncb, src, ldb, kd.NR, 0, blis::ceil_div(ncb, kd.NR),
+                   buf_.data() + jc * k + pc * blis::round_up(ncb, kd.NR));
+    }
+  }
   k_ = k;
   n_ = n;
-  kernel_id_ = 0;
+  kernel_id_ = id;
+  nr_ = kd.NR;
+  kc_ = kc;
+  nc_ = nc;
+}
+
+template <class T>
+std::string PackedB<T>::kernel() const {
+  return kernel_id_ < 0 ? std::string() : blis::kernel_set(kernel_id_).name;
 }
 
 template <class T>
 void gemm_packed(Trans ta, index_t m, T alpha, const T* A, index_t lda, const PackedB<T>& Bp, T beta, T* C,
                  index_t ldc, const Epilogue<T>* ep) {
-  gemm(ta, Trans::N, m, Bp.n(), Bp.k(), alpha, A, lda, Bp.buf_.data(), Bp.n(), beta, C, ldc, ep);
-}
-
-std::vector<std::string> available_kernels() { return {"ref"}; }
-std::vector<std::string> compiled_kernels() { return {"ref"}; }
-std::string active_kernel() { return "ref"; }
-void set_kernel(const std::string& name) {
-  if (name != "ref") throw std::invalid_argument("set_kernel: kernel '" + name + "' is not available");
+  if (Bp.kernel_id_ < 0) throw std::invalid_argument("gemm_packed: B has not been packed");
+  // The packed layout belongs to the kernel that packed it, so the product runs with that
+  // kernel even if set_kernel() changed the active one since (it is supported: it was
+  // active when B was packed).
+  const auto& kd = blis::desc<T>(blis::kernel_set(Bp.kernel_id_), Bp.n());
+  blis::Problem<T> pr{ta, Trans::N, m, Bp.n(), Bp.k(), alpha, A, lda, nullptr, 0, &Bp, beta, C, ldc, ep};
+  blis::run(kd, pr);
 }
 
 #define DNNX_INSTANTIATE(T)                                                                                  \
   template void gemm<T>(Trans, Trans, index_t, index_t, index_t, T, const T*, index_t, const T*, index_t, T, \
                         T*, index_t, const Epilogue<T>*);                                                    \
+  template void gemm_batched<T>(Trans, Trans, index_t, index_t, index_t, T, const T* const*, index_t,          \
+                                const T* const*, index_t, T, T* const*, index_t, index_t);                   \
   template void gemm_reference<T>(Trans, Trans, index_t, index_t, index_t, T, const T*, index_t, const T*,   \
                                   index_t, T, T*, index_t, const Epilogue<T>*);                              \
   template class PackedB<T>;                                                                                 \

@@ -1,0 +1,94 @@
+// dnnx GEMM engine, INTERNAL header: the micro-kernel contract (see BLIS docs/KernelsHowTo.md).
+//
+// A micro-kernel computes one full MR x NR tile of C from a k-long sliver of op(A) and of
+// op(B). It has no loops over m or n and no edge cases: the engine zero-pads edge panels
+// to MR/NR and routes edge tiles of C through a small stack buffer.
+//
+//                              b: k x NR sliver, row p at b + p*rs_b, NR contiguous values
+//                                 (packed: rs_b = NR, one "NR-wide micro-panel")
+//                              +---------------------------+
+//                              | b(0,0)  b(0,1) ... b(0,NR-1)
+//                              | b(1,0)  ...               |  k rows
+//                              | ...                       |
+//                              +---------------------------+
+//   a: MR x k sliver
+//   element (i,p) at a[i*rs_a + p*cs_a]    C tile: MR x NR, c[i*ldc + j], row-major,
+//   (packed: rs_a = 1, cs_a = MR, one         any ldc, no alignment assumed
+//    "MR-tall micro-panel": column p is    +---------------------------+
+//    MR contiguous values)                 |                           |
+//   +---------------+                      |  C = alpha * a*b          |  MR rows
+//   | a(0,0) a(0,1) ...  k columns         |      + beta * C           |
+//   | a(1,0)        |                      |      (+ bias, relu)       |
+//   | ...           |                      +---------------------------+
+//   +---------------+                                NR columns
+//
+// A is read by broadcasting single elements, so any (rs_a, cs_a) works: the engine passes
+// unpacked row-major (rs_a = lda, cs_a = 1) or column-major (rs_a = 1, cs_a = lda) A
+// directly when packing would cost more than it saves (small m). B rows must hold NR
+// contiguous values (packed, or row-major B read in place).
+//
+// The tile epilogue runs once, after the k loop:
+//   v = alpha * acc + (beta != 0 ? beta * C : 0)     beta == 0: C is never read
+//   v += bias[j]                                     (bias != nullptr)
+//   preact[i*ldp + j] = v                            (preact != nullptr)
+//   C = relu ? max(v, 0) : v
+// The engine passes bias/preact/relu only with the last k-block; other activations are
+// applied by the macro-kernel to the tile while it is still in L1.
+//
+// Kernel translation units (kernel_<isa>.cpp) include only <immintrin.h> and this header
+// and keep everything in an anonymous namespace: no inline function compiled with
+// AVX-512 flags can then win at link time and crash an older CPU with SIGILL.
+#pragma once
+#include "dnnx/common.hpp"
+
+namespace dnnx::blis {
+
+template <class T>
+struct TileEpilogue {
+  T alpha = T(1);
+  T beta = T(0);             ///< 0: C is overwritten without being read
+  const T* bias = nullptr;   ///< NR values, added to every row
+  T* preact = nullptr;       ///< receives the tile before relu (row stride ldp)
+  index_t ldp = 0;
+  bool relu = false;
+};
+
+template <class T>
+using MicroKernel = void (*)(index_t k, const T* a, index_t rs_a, index_t cs_a, const T* b, index_t rs_b, T* c,
+                             index_t ldc, const TileEpilogue<T>& ep);
+
+/// A micro-kernel and the cache block sizes it was tuned with, registered together (BLIS
+/// cntx_init): MR x NR register tile; KC x NR B micro-panel kept in L1; MC x KC packed A
+/// block kept in L2; KC x NC packed B block kept in L3.
+/// ukr_rows[r - 1] computes only the first r rows of the tile (r = 1..MR; ukr_rows[MR - 1]
+/// is the full kernel): edge row panels and skinny products (batch 1..MR-1) then neither
+/// compute nor read rows that do not exist, so A can be read in place without padding.
+template <class T>
+struct KernelDesc {
+  const MicroKernel<T>* ukr_rows;
+  int MR, NR;
+  index_t MC, KC, NC;
+};
+
+/// One instruction-set variant: float32 and float64 kernels, and optionally narrower ones
+/// (NR halved) for products with n <= NR/2, where a full-width tile would mostly compute
+/// padding (n = 10 class outputs against NR = 32). ukr_rows == nullptr: none.
+struct KernelSet {
+  const char* name;
+  KernelDesc<float> f32;
+  KernelDesc<double> f64;
+  KernelDesc<float> f32_narrow;
+  KernelDesc<double> f64_narrow;
+};
+
+/// Upper bounds over every kernel (stack edge buffers are sized by them).
+constexpr int kMaxMR = 16;
+constexpr int kMaxNR = 32;
+
+extern const KernelSet kRefKernels;
+#if defined(DNNX_HAVE_X86)
+extern const KernelSet kAvx2Kernels;
+extern const KernelSet kAvx512Kernels;
+#endif
+
+}  // namespace dnnx::blis

@@ -1,0 +1,139 @@
+// AVX2 + FMA micro-kernels (BLIS haswell shape): float32 6 x 16 and float64 6 x 8.
+// The only translation unit built with -mavx2 -mfma; self-contained (see kernel.hpp).
+//
+// Register budget (16 ymm): 6 rows x 2 vectors = 12 accumulators, 2 for the B row,
+// 1 for the broadcast A element. Per k step: 2 loads + 6 broadcasts feed 12 FMAs, so the
+// two FMA pipes stay busy while the load ports have slack.
+#include <immintrin.h>
+
+#include "kernel.hpp"
+
+namespace dnnx::blis {
+namespace {
+
+struct F32 {
+  using T = float;
+  using V = __m256;
+  static constexpr int W = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const T* p) { return _mm256_loadu_ps(p); }
+  static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
+  static V bcast(const T* p) { return _mm256_broadcast_ss(p); }
+  static V set1(T x) { return _mm256_set1_ps(x); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+};
+
+struct F64 {
+  using T = double;
+  using V = __m256d;
+  static constexpr int W = 4;
+  static V zero() { return _mm256_setzero_pd(); }
+  static V load(const T* p) { return _mm256_loadu_pd(p); }
+  static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
+  static V bcast(const T* p) { return _mm256_broadcast_sd(p); }
+  static V set1(T x) { return _mm256_set1_pd(x); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static V max(V a, V b) { return _mm256_max_pd(a, b); }
+};
+
+// The k loop, for A either packed (RS = 1, CS = MR known at compile time: constant
+// offsets, one pointer) or strided (row pointers computed once, one shared offset).
+template <class S, int MR, int R, int NV, bool kPacked>
+inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const typename S::T* b,
+                   index_t rs_b, typename S::V (&acc)[R][NV]) {
+  using V = typename S::V;
+  if (kPacked) {
+#pragma GCC unroll 4
+    for (index_t p = 0; p < k; ++p) {
+      V bv[NV];
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * S::W);
+#pragma GCC unroll 16
+      for (int i = 0; i < R; ++i) {
+        const V av = S::bcast(a + i);
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
+      }
+      a += MR;
+      b += rs_b;
+    }
+  } else {
+    const typename S::T* rows[R];
+    for (int i = 0; i < R; ++i) rows[i] = a + i * rs_a;
+    index_t off = 0;
+#pragma GCC unroll 2
+    for (index_t p = 0; p < k; ++p) {
+      V bv[NV];
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * S::W);
+#pragma GCC unroll 16
+      for (int i = 0; i < R; ++i) {
+        const V av = S::bcast(rows[i] + off);
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
+      }
+      off += cs_a;
+      b += rs_b;
+    }
+  }
+}
+
+// The first R rows of an MR x (NV * W) tile.
+template <class S, int MR, int R, int NV>
+void ukr(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const typename S::T* b, index_t rs_b,
+         typename S::T* c, index_t ldc, const TileEpilogue<typename S::T>& ep) {
+  using V = typename S::V;
+  V acc[R][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
+  }
+  if (rs_a == 1 && cs_a == MR)
+    k_loop<S, MR, R, NV, true>(k, a, rs_a, cs_a, b, rs_b, acc);
+  else
+    k_loop<S, MR, R, NV, false>(k, a, rs_a, cs_a, b, rs_b, acc);
+
+  const V va = S::set1(ep.alpha), vb = S::set1(ep.beta), z = S::zero();
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) {
+    typename S::T* ci = c + i * ldc;
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      V v = S::mul(va, acc[i][j]);
+      if (ep.beta != 0) v = S::fma(vb, S::load(ci + j * S::W), v);
+      if (ep.bias) v = S::add(v, S::load(ep.bias + j * S::W));
+      if (ep.preact) S::store(ep.preact + i * ep.ldp + j * S::W, v);
+      if (ep.relu) v = S::max(v, z);
+      S::store(ci + j * S::W, v);
+    }
+  }
+}
+
+// Block sizes (Zen 4 / Haswell-class: 32 KiB L1d, >= 256 KiB L2, shared L3):
+//   KC = 256: the KC x NR B micro-panel is 16 KiB (float) / 16 KiB (double), half of L1,
+//             leaving room for the A sliver and C tile.
+//   MC = 144 (f32) / 72 (f64): the MC x KC A block is 144 KiB, well inside L2 next to
+//             the streaming B panels; multiples of MR = 6.
+//   NC = 4080 (multiple of NR): the KC x NC B block (4 MiB f32) lives in L3.
+// These are the BLIS haswell/zen values, confirmed by bench_gemm on this machine.
+template <class S, int MR, int NV, int... R>
+constexpr MicroKernel<typename S::T> kRows[] = {&ukr<S, MR, R, NV>...};
+
+}  // namespace
+
+const KernelSet kAvx2Kernels = {
+    "avx2",
+    {kRows<F32, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 16, 144, 256, 4080},
+    {kRows<F64, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 8, 72, 256, 4080},
+    {},
+    {},
+};
+
+}  // namespace dnnx::blis

@@ -1,0 +1,146 @@
+// AVX-512 micro-kernels (row-major mirror of BLIS skx): float32 12 x 32, float64 12 x 16.
+// The only translation unit built with -mavx512f/vl/dq/bw; self-contained (see kernel.hpp).
+//
+// Register budget (32 zmm): 12 rows x 2 vectors = 24 accumulators, 2 for the B row,
+// 1 for the broadcast A element. Per k step: 2 loads + 12 broadcasts feed 24 FMAs.
+// Zen 4 executes 512-bit FMAs as two 256-bit halves, so this kernel has the same peak as
+// avx2 there; its gain is fewer loads per FMA (32 registers allow the larger tile).
+#include <immintrin.h>
+
+// gcc 12 reports a false -Wmaybe-uninitialized inside the AVX-512 intrinsic headers
+// (_mm512_undefined_* passed as the ignored merge source of masked builtins).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include "kernel.hpp"
+
+namespace dnnx::blis {
+namespace {
+
+struct F32 {
+  using T = float;
+  using V = __m512;
+  static constexpr int W = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const T* p) { return _mm512_loadu_ps(p); }
+  static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
+  static V bcast(const T* p) { return _mm512_set1_ps(*p); }
+  static V set1(T x) { return _mm512_set1_ps(x); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+};
+
+struct F64 {
+  using T = double;
+  using V = __m512d;
+  static constexpr int W = 8;
+  static V zero() { return _mm512_setzero_pd(); }
+  static V load(const T* p) { return _mm512_loadu_pd(p); }
+  static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
+  static V bcast(const T* p) { return _mm512_set1_pd(*p); }
+  static V set1(T x) { return _mm512_set1_pd(x); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static V max(V a, V b) { return _mm512_max_pd(a, b); }
+};
+
+// The k loop, for A either packed (RS = 1, CS = MR known at compile time: constant
+// offsets, one pointer) or strided (row pointers computed once, one shared offset).
+template <class S, int MR, int R, int NV, bool kPacked>
+inline void k_loop(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const typename S::T* b,
+                   index_t rs_b, typename S::V (&acc)[R][NV]) {
+  using V = typename S::V;
+  if (kPacked) {
+#pragma GCC unroll 4
+    for (index_t p = 0; p < k; ++p) {
+      V bv[NV];
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * S::W);
+#pragma GCC unroll 16
+      for (int i = 0; i < R; ++i) {
+        const V av = S::bcast(a + i);
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
+      }
+      a += MR;
+      b += rs_b;
+    }
+  } else {
+    const typename S::T* rows[R];
+    for (int i = 0; i < R; ++i) rows[i] = a + i * rs_a;
+    index_t off = 0;
+#pragma GCC unroll 2
+    for (index_t p = 0; p < k; ++p) {
+      V bv[NV];
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * S::W);
+#pragma GCC unroll 16
+      for (int i = 0; i < R; ++i) {
+        const V av = S::bcast(rows[i] + off);
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
+      }
+      off += cs_a;
+      b += rs_b;
+    }
+  }
+}
+
+// The first R rows of an MR x (NV * W) tile.
+template <class S, int MR, int R, int NV>
+void ukr(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const typename S::T* b, index_t rs_b,
+         typename S::T* c, index_t ldc, const TileEpilogue<typename S::T>& ep) {
+  using V = typename S::V;
+  V acc[R][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
+  }
+  if (rs_a == 1 && cs_a == MR)
+    k_loop<S, MR, R, NV, true>(k, a, rs_a, cs_a, b, rs_b, acc);
+  else
+    k_loop<S, MR, R, NV, false>(k, a, rs_a, cs_a, b, rs_b, acc);
+
+  const V va = S::set1(ep.alpha), vb = S::set1(ep.beta), z = S::zero();
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) {
+    typename S::T* ci = c + i * ldc;
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      V v = S::mul(va, acc[i][j]);
+      if (ep.beta != 0) v = S::fma(vb, S::load(ci + j * S::W), v);
+      if (ep.bias) v = S::add(v, S::load(ep.bias + j * S::W));
+      if (ep.preact) S::store(ep.preact + i * ep.ldp + j * S::W, v);
+      if (ep.relu) v = S::max(v, z);
+      S::store(ci + j * S::W, v);
+    }
+  }
+}
+
+template <class S, int MR, int NV, int... R>
+constexpr MicroKernel<typename S::T> kRows[] = {&ukr<S, MR, R, NV>...};
+
+}  // namespace
+
+// Block sizes (Skylake-X / Zen 4: 32 KiB L1d, >= 1 MiB L2):
+//   KC = 256: the KC x NR B micro-panel is 32 KiB (f32, NR = 32; f64, NR = 16): it streams
+//             through L1 while each B row is reused 12 times from registers.
+//   MC = 144 (f32) / 72 (f64): the A block (144 KiB) stays in L2; multiples of MR = 12.
+//   NC = 4096 (multiple of NR): the KC x NC B block (4 MiB f32) lives in L3.
+// Narrow variants (one vector per row: 12 x 16 f32, 12 x 8 f64) serve n <= NR/2, e.g. the
+// 10-class output layer, where 12 x 32 would compute 22 padding columns out of 32.
+const KernelSet kAvx512Kernels = {
+    "avx512",
+    {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096},
+    {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 72, 256, 4096},
+    {kRows<F32, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096},
+    {kRows<F64, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 8, 72, 256, 4096},
+};
+
+}  // namespace dnnx::blis

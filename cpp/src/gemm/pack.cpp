@@ -1,0 +1,95 @@
+// Packing: copy blocks of op(A) / op(B) into the micro-panel layouts of kernel.hpp.
+// Both layouts of each operand are read in place (a transpose is only a different loop),
+// and edge panels are zero-padded so the micro-kernel always computes a full tile.
+// The inner loops are specialised on MR / NR so the compiler unrolls and vectorises them;
+// a kernel with a new MR or NR adds its case below.
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "engine.hpp"
+
+namespace dnnx::blis {
+namespace {
+
+template <class T, int MR>
+void pack_a_panel(Trans ta, index_t mr, index_t kc, const T* a, index_t lda, T* dst) {
+  if (mr == MR && ta == Trans::T) {  // rows of the stored k x m matrix: MR contiguous values
+    for (index_t p = 0; p < kc; ++p)
+      for (int i = 0; i < MR; ++i) dst[p * MR + i] = a[p * lda + i];
+  } else if (mr == MR) {             // row-major A: a small transpose, MR source rows at once
+    for (index_t p = 0; p < kc; ++p)
+      for (int i = 0; i < MR; ++i) dst[p * MR + i] = a[i * lda + p];
+  } else {
+    for (index_t p = 0; p < kc; ++p)
+      for (int i = 0; i < MR; ++i)
+        dst[p * MR + i] = i < mr ? (ta == Trans::N ? a[i * lda + p] : a[p * lda + i]) : T(0);
+  }
+}
+
+template <class T, int NR>
+void pack_b_panel(Trans tb, index_t nr, index_t kc, const T* b, index_t ldb, T* dst) {
+  if (nr == NR && tb == Trans::N) {
+    for (index_t p = 0; p < kc; ++p)
+      for (int j = 0; j < NR; ++j) dst[p * NR + j] = b[p * ldb + j];
+  } else if (nr == NR) {
+    for (int j = 0; j < NR; ++j)
+      for (index_t p = 0; p < kc; ++p) dst[p * NR + j] = b[j * ldb + p];
+  } else {
+    for (index_t p = 0; p < kc; ++p)
+      for (int j = 0; j < NR; ++j)
+        dst[p * NR + j] = j < nr ? (tb == Trans::N ? b[p * ldb + j] : b[j * ldb + p]) : T(0);
+  }
+}
+
+template <class T>
+using APanelFn = void (*)(Trans, index_t, index_t, const T*, index_t, T*);
+
+template <class T>
+APanelFn<T> a_panel_fn(int MR) {
+  switch (MR) {
+    case 4: return &pack_a_panel<T, 4>;
+    case 6: return &pack_a_panel<T, 6>;
+    case 12: return &pack_a_panel<T, 12>;
+    default: throw std::logic_error("pack_a: no packing routine for MR = " + std::to_string(MR));
+  }
+}
+
+template <class T>
+APanelFn<T> b_panel_fn(int NR) {
+  switch (NR) {
+    case 8: return &pack_b_panel<T, 8>;
+    case 16: return &pack_b_panel<T, 16>;
+    case 32: return &pack_b_panel<T, 32>;
+    default: throw std::logic_error("pack_b: no packing routine for NR = " + std::to_string(NR));
+  }
+}
+
+}  // namespace
+
+template <class T>
+void pack_a(Trans ta, index_t mc, index_t kc, const T* a, index_t lda, int MR, T* dst) {
+  const APanelFn<T> fn = a_panel_fn<T>(MR);
+  for (index_t i = 0; i < mc; i += MR) {
+    const T* src = ta == Trans::N ? a + i * lda : a + i;
+    fn(ta, std::min<index_t>(MR, mc - i), kc, src, lda, dst);
+    dst += MR * kc;
+  }
+}
+
+template <class T>
+void pack_b(Trans tb, index_t kc, index_t nc, const T* b, index_t ldb, int NR, index_t q0, index_t q1, T* dst) {
+  const APanelFn<T> fn = b_panel_fn<T>(NR);
+  for (index_t q = q0; q < q1; ++q) {
+    const index_t j = q * NR;
+    const T* src = tb == Trans::N ? b + j : b + j * ldb;
+    fn(tb, std::min<index_t>(NR, nc - j), kc, src, ldb, dst + q * NR * kc);
+  }
+}
+
+template void pack_a<float>(Trans, index_t, index_t, const float*, index_t, int, float*);
+template void pack_a<double>(Trans, index_t, index_t, const double*, index_t, int, double*);
+template void pack_b<float>(Trans, index_t, index_t, const float*, index_t, int, index_t, index_t, float*);
+template void pack_b<double>(Trans, index_t, index_t, const double*, index_t, int, index_t, index_t, double*);
+
+}  // namespace dnnx::blis
