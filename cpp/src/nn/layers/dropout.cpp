@@ -47,7 +47,9 @@ class Dropout final : public Layer<T> {
   void backward(const StepContext&, index_t n, const T*, const T*, T* dy, T* dx, const T* cache, bool) const override {
     if (!dx) return;
     const index_t count = n * this->in_dim_;
-    for (index_t i = 0; i < count; ++i) dx[i] = dy[i] * cache[i];
+    // rate 0 keeps no mask (forward was a copy).
+    if (spec_.rate == 0.0) std::memcpy(dx, dy, static_cast<std::size_t>(count) * sizeof(T));
+    else for (index_t i = 0; i < count; ++i) dx[i] = dy[i] * cache[i];
   }
 
  private:
