@@ -310,3 +310,19 @@ def test_train_without_optimizer_raises():
     net.set_training_config({"name": "mse"}, {"name": "sgd"}, [])
     net.train_batch(np.ones((2, 2)), np.ones((2, 3)), None, 0.1)
     assert net.iterations == 1
+
+
+def test_concurrent_predict_is_safe():
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, y = classification_data(300, 20, 3, np.float32)
+    net = mlp(extra=[{"type": "batch_normalization"}, {"type": "dropout", "rate": 0.5}])
+    net.train_epoch(x, y, None, 32, True, 0, np.full(10, 1e-3), None, 0)
+    expect = net.predict(x)
+    with ThreadPoolExecutor(4) as pool:
+        same = list(pool.map(lambda i: net.predict(x), range(8)))
+        chunked = list(pool.map(lambda i: net.predict(x, batch_size=7 + i), range(8)))
+    for out in same:
+        np.testing.assert_array_equal(out, expect)
+    for out in chunked:
+        np.testing.assert_allclose(out, expect, rtol=1e-5, atol=1e-6)

@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 
+#include "dnnx/activations.hpp"
 #include "dnnx/common.hpp"
 #include "dnnx/parallel.hpp"
 
@@ -36,6 +37,26 @@ void column_sums(index_t rows, index_t cols, const T* a, T* out) {
       const T* r = a + i * cols;
       for (index_t j = j0; j < j1; ++j) out[j] += r[j];
     }
+  });
+}
+
+/// y = f(z) over rows x cols (contiguous rows), split into blocks of rows.
+template <class T>
+void act_forward_rows(ActParams p, index_t rows, index_t cols, const T* z, T* y) {
+  const index_t block = std::max<index_t>(1, 4096 / std::max<index_t>(cols, 1));
+  parallel_chunks(rows, block, rows * cols * 4, [&](index_t r0, index_t r1) {
+    act_forward<T>(p, r1 - r0, cols, z + r0 * cols, cols, y + r0 * cols, cols);
+  });
+}
+
+/// dz = dy * f'(z) over rows x cols, split into blocks of rows (elementwise and row-wise
+/// activations alike only ever look inside one row, so any split gives the same bits).
+template <class T>
+void act_backward_rows(ActParams p, index_t rows, index_t cols, const T* z, const T* y, const T* dy, T* dz) {
+  const index_t block = std::max<index_t>(1, 4096 / std::max<index_t>(cols, 1));
+  parallel_chunks(rows, block, rows * cols * 4, [&](index_t r0, index_t r1) {
+    const index_t off = r0 * cols;
+    act_backward<T>(p, r1 - r0, cols, z ? z + off : nullptr, y ? y + off : nullptr, dy + off, dz + off);
   });
 }
 

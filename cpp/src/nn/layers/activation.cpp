@@ -1,6 +1,7 @@
 // Activation: y = f(x) as its own layer (Keras layers.Activation).
 #include <cstring>
 
+#include "../kernels.hpp"
 #include "dnnx/layers.hpp"
 
 namespace dnnx {
@@ -12,7 +13,7 @@ class ActivationLayer final : public Layer<T> {
   ActivationLayer(const LayerSpec& s, index_t in_dim) : Layer<T>(s.name, in_dim, in_dim), act_(s.act) {}
 
   void forward(const StepContext&, index_t n, const T* x, T* y, T*) const override {
-    act_forward<T>(act_, n, this->in_dim_, x, this->in_dim_, y, this->in_dim_);
+    detail::act_forward_rows<T>(act_, n, this->in_dim_, x, y);
   }
 
   void backward(const StepContext&, index_t n, const T* x, const T* y, T* dy, T* dx, const T*,
@@ -21,7 +22,7 @@ class ActivationLayer final : public Layer<T> {
     const index_t count = n * this->in_dim_;
     // A fused loss already produced the gradient with respect to this layer's input.
     if (dy_is_preact) std::memcpy(dx, dy, static_cast<std::size_t>(count) * sizeof(T));
-    else act_backward<T>(act_, n, this->in_dim_, x, y, dy, dx);
+    else detail::act_backward_rows<T>(act_, n, this->in_dim_, x, y, dy, dx);
   }
 
   Act output_act() const override { return act_.kind; }

@@ -63,7 +63,7 @@ class Dense final : public Layer<T> {
       // softmax/log_softmax normalise whole rows, so they run after the product.
       T* target = z ? z : y;
       gemm<T>(Trans::N, Trans::N, n, out, in, T(1), x, in, w_, out, T(0), target, out, b_ ? &ep : nullptr);
-      act_forward<T>(spec_.act, n, out, target, out, y, out);
+      detail::act_forward_rows<T>(spec_.act, n, out, target, y);
       return;
     }
     ep.act = spec_.act;
@@ -77,7 +77,7 @@ class Dense final : public Layer<T> {
                 bool dy_is_preact) const override {
     const index_t in = this->in_dim_, out = this->out_dim_;
     if (!dy_is_preact && spec_.act.kind != Act::linear)
-      act_backward<T>(spec_.act, n, out, needs_z_ ? cache : nullptr, y, dy, dy);
+      detail::act_backward_rows<T>(spec_.act, n, out, needs_z_ ? cache : nullptr, y, dy, dy);
     gemm<T>(Trans::T, Trans::N, in, out, n, T(1), x, in, dy, out, T(0), dw_, out);
     if (db_) detail::column_sums(n, out, dy, db_);
     if (dx) gemm<T>(Trans::N, Trans::T, n, in, out, T(1), dy, out, w_, out, T(0), dx, in);
