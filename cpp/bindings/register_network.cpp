@@ -1,8 +1,509 @@
-// Network bindings. TODO(issue#4): the network core lands here.
+// dnnx._core.Network: spec parsing, argument validation, zero-copy views and the GIL
+// handling around the C++ training loops. Validation happens here, before the GIL is
+// released; the core only ever sees well-formed arrays.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "arrays.hpp"
+#include "dnnx/network.hpp"
 
 namespace py = pybind11;
 
 namespace dnnx::py_detail {
-void register_network(py::module_&) {}
+namespace {
+
+// ---- spec parsing -----------------------------------------------------------------
+
+std::string repr_of(const py::handle& h) { return py::repr(h).cast<std::string>(); }
+
+void check_keys(const py::dict& d, const std::string& where, const std::vector<const char*>& allowed) {
+  for (auto item : d) {
+    const std::string k = py::str(item.first).cast<std::string>();
+    bool ok = false;
+    for (const char* a : allowed) ok |= k == a;
+    if (!ok) {
+      std::string list;
+      for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      throw py::value_error(where + ": unknown key '" + k + "'; allowed keys: " + list);
+    }
+  }
+}
+
+py::dict as_dict(const py::handle& h, const std::string& where) {
+  if (!py::isinstance<py::dict>(h)) throw py::value_error(where + " must be a dict; received " + repr_of(h));
+  return py::reinterpret_borrow<py::dict>(h);
+}
+
+bool present(const py::dict& d, const char* key) { return d.contains(key) && !d[key].is_none(); }
+
+double get_float(const py::dict& d, const char* key, double def, const std::string& where) {
+  if (!present(d, key)) return def;
+  py::object v = d[key];
+  if (py::isinstance<py::bool_>(v) || !(py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v)))
+    throw py::value_error(where + ": '" + key + "' must be a number; received " + repr_of(v));
+  return v.cast<double>();
+}
+
+long long get_int(const py::dict& d, const char* key, long long def, const std::string& where) {
+  if (!present(d, key)) return def;
+  py::object v = d[key];
+  if (py::isinstance<py::bool_>(v) || !py::isinstance<py::int_>(v))
+    throw py::value_error(where + ": '" + key + "' must be an int; received " + repr_of(v));
+  return v.cast<long long>();
+}
+
+bool get_bool(const py::dict& d, const char* key, bool def, const std::string& where) {
+  if (!present(d, key)) return def;
+  py::object v = d[key];
+  if (!py::isinstance<py::bool_>(v)) throw py::value_error(where + ": '" + key + "' must be a bool; received " + repr_of(v));
+  return v.cast<bool>();
+}
+
+std::string get_str(const py::dict& d, const char* key, const std::string& def, const std::string& where) {
+  if (!present(d, key)) return def;
+  py::object v = d[key];
+  if (!py::isinstance<py::str>(v)) throw py::value_error(where + ": '" + key + "' must be a str; received " + repr_of(v));
+  return v.cast<std::string>();
+}
+
+std::uint64_t get_seed(const py::dict& d, const char* key, const std::string& where) {
+  const long long s = get_int(d, key, 0, where);
+  return static_cast<std::uint64_t>(s);
+}
+
+// Core parsers throw std::invalid_argument; rethrow naming where the value came from.
+template <class F>
+auto named(const std::string& where, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(where + ": " + e.what());
+  }
+}
+
+ActParams parse_act(const py::dict& d, const std::string& where) {
+  ActParams a;
+  a.kind = named(where, [&] { return act_from_name(get_str(d, "activation", "linear", where)); });
+  a.alpha = get_float(d, "activation_alpha", act_default_alpha(a.kind), where);
+  return a;
+}
+
+InitSpec parse_init(const py::handle& h, InitKind def, const std::string& where) {
+  InitSpec s;
+  s.kind = def;
+  if (h.is_none()) return s;
+  if (py::isinstance<py::str>(h)) {
+    s.kind = named(where, [&] { return init_from_name(h.cast<std::string>()); });
+    return s;
+  }
+  py::dict d = as_dict(h, where);
+  check_keys(d, where, {"name", "value", "seed"});
+  s.kind = named(where, [&] { return init_from_name(get_str(d, "name", "", where)); });
+  s.value = get_float(d, "value", 0.0, where);
+  s.has_seed = present(d, "seed");
+  s.seed = get_seed(d, "seed", where);
+  return s;
+}
+
+RegSpec parse_reg(const py::handle& h, const std::string& where) {
+  RegSpec r;
+  if (h.is_none()) return r;
+  py::dict d = as_dict(h, where);
+  check_keys(d, where, {"l1", "l2"});
+  r.l1 = get_float(d, "l1", 0.0, where);
+  r.l2 = get_float(d, "l2", 0.0, where);
+  if (r.l1 < 0 || r.l2 < 0) throw py::value_error(where + ": l1 and l2 must be >= 0");
+  return r;
+}
+
+py::object item_or_none(const py::dict& d, const char* key) { return d.contains(key) ? py::object(d[key]) : py::none(); }
+
+LayerSpec parse_layer(const py::handle& h, std::size_t index, std::map<std::string, int>& counts) {
+  const std::string where = "layers[" + std::to_string(index) + "]";
+  py::dict d = as_dict(h, where);
+  const std::string type = get_str(d, "type", "", where);
+  LayerSpec s;
+  if (type == "dense") {
+    check_keys(d, where, {"type", "name", "units", "activation", "activation_alpha", "use_bias", "kernel_initializer",
+                          "bias_initializer", "kernel_regularizer", "bias_regularizer"});
+    s.kind = LayerKind::dense;
+    s.units = get_int(d, "units", 0, where);
+    s.act = parse_act(d, where);
+    s.use_bias = get_bool(d, "use_bias", true, where);
+    s.kernel_init = parse_init(item_or_none(d, "kernel_initializer"), InitKind::glorot_uniform, where + ".kernel_initializer");
+    s.bias_init = parse_init(item_or_none(d, "bias_initializer"), InitKind::zeros, where + ".bias_initializer");
+    s.kernel_reg = parse_reg(item_or_none(d, "kernel_regularizer"), where + ".kernel_regularizer");
+    s.bias_reg = parse_reg(item_or_none(d, "bias_regularizer"), where + ".bias_regularizer");
+  } else if (type == "activation") {
+    check_keys(d, where, {"type", "name", "activation", "activation_alpha"});
+    s.kind = LayerKind::activation;
+    s.act = parse_act(d, where);
+  } else if (type == "dropout") {
+    check_keys(d, where, {"type", "name", "rate", "seed"});
+    s.kind = LayerKind::dropout;
+    s.rate = get_float(d, "rate", 0.0, where);
+    s.has_seed = present(d, "seed");
+    s.seed = get_seed(d, "seed", where);
+  } else if (type == "batch_normalization") {
+    check_keys(d, where, {"type", "name", "momentum", "epsilon", "center", "scale"});
+    s.kind = LayerKind::batch_normalization;
+    s.momentum = get_float(d, "momentum", 0.99, where);
+    s.epsilon = get_float(d, "epsilon", 1e-3, where);
+    s.center = get_bool(d, "center", true, where);
+    s.scale = get_bool(d, "scale", true, where);
+  } else if (type == "layer_normalization") {
+    check_keys(d, where, {"type", "name", "epsilon", "center", "scale"});
+    s.kind = LayerKind::layer_normalization;
+    s.epsilon = get_float(d, "epsilon", 1e-3, where);
+    s.center = get_bool(d, "center", true, where);
+    s.scale = get_bool(d, "scale", true, where);
+  } else {
+    throw py::value_error(where + ": 'type' must be one of dense, activation, dropout, batch_normalization, "
+                          "layer_normalization; received '" + type + "'");
+  }
+  // Keras-style unique names: dense, dense_1, dense_2, ...
+  const int c = counts[type]++;
+  s.name = get_str(d, "name", c == 0 ? type : type + "_" + std::to_string(c), where);
+  return s;
+}
+
+TrainingConfig parse_training(const py::handle& loss, const py::handle& opt, const py::handle& metrics) {
+  TrainingConfig c;
+  if (!loss.is_none()) {
+    py::dict d = as_dict(loss, "loss");
+    check_keys(d, "loss", {"name", "from_logits", "delta", "reduction"});
+    c.has_loss = true;
+    c.loss.kind = named("loss", [&] { return loss_from_name(get_str(d, "name", "", "loss")); });
+    c.loss.from_logits = get_bool(d, "from_logits", false, "loss");
+    c.loss.delta = get_float(d, "delta", 1.0, "loss");
+    const std::string red = get_str(d, "reduction", "sum_over_batch_size", "loss");
+    if (red != "sum_over_batch_size")
+      throw py::value_error("loss: 'reduction' must be 'sum_over_batch_size'; received '" + red + "'");
+    if (!(c.loss.delta > 0)) throw py::value_error("loss: 'delta' must be > 0");
+  }
+  if (!opt.is_none()) {
+    py::dict d = as_dict(opt, "optimizer");
+    const std::string w = "optimizer";
+    check_keys(d, w, {"name", "learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon", "amsgrad", "rho",
+                      "initial_accumulator_value", "centered", "weight_decay", "clipnorm", "clipvalue",
+                      "global_clipnorm"});
+    c.has_optimizer = true;
+    OptimizerSpec& o = c.optimizer;
+    o.kind = named(w, [&] { return opt_from_name(get_str(d, "name", "", w)); });
+    o.learning_rate = get_float(d, "learning_rate", opt_default_learning_rate(o.kind), w);
+    o.momentum = get_float(d, "momentum", 0.0, w);
+    o.nesterov = get_bool(d, "nesterov", false, w);
+    o.beta_1 = get_float(d, "beta_1", 0.9, w);
+    o.beta_2 = get_float(d, "beta_2", 0.999, w);
+    o.epsilon = get_float(d, "epsilon", 1e-7, w);
+    o.amsgrad = get_bool(d, "amsgrad", false, w);
+    o.rho = get_float(d, "rho", 0.9, w);
+    o.initial_accumulator_value = get_float(d, "initial_accumulator_value", 0.1, w);
+    o.centered = get_bool(d, "centered", false, w);
+    o.weight_decay = get_float(d, "weight_decay", o.kind == OptKind::adamw ? 0.004 : 0.0, w);
+    o.clipnorm = get_float(d, "clipnorm", 0.0, w);
+    o.clipvalue = get_float(d, "clipvalue", 0.0, w);
+    o.global_clipnorm = get_float(d, "global_clipnorm", 0.0, w);
+  }
+  if (!metrics.is_none()) {
+    if (!py::isinstance<py::list>(metrics) && !py::isinstance<py::tuple>(metrics))
+      throw py::value_error("metrics must be a list of dicts; received " + repr_of(metrics));
+    std::size_t i = 0;
+    for (auto h : metrics) {
+      const std::string w = "metrics[" + std::to_string(i++) + "]";
+      py::dict d = as_dict(h, w);
+      check_keys(d, w, {"name", "key", "k", "num_thresholds", "threshold", "from_logits"});
+      MetricSpec m;
+      const std::string name = get_str(d, "name", "", w);
+      m.kind = named(w, [&] { return metric_from_name(name); });
+      m.key = get_str(d, "key", name, w);
+      m.k = get_int(d, "k", 5, w);
+      m.num_thresholds = get_int(d, "num_thresholds", 200, w);
+      // Defaults follow the loss: outputs are logits when the loss is from_logits.
+      const bool logits = c.has_loss && c.loss.from_logits;
+      m.from_logits = get_bool(d, "from_logits", logits && m.kind != MetricKind::binary_accuracy, w);
+      m.threshold = get_float(d, "threshold", logits && m.kind == MetricKind::binary_accuracy ? 0.0 : 0.5, w);
+      c.metrics.push_back(m);
+    }
+  }
+  return c;
+}
+
+// ---- the Python object --------------------------------------------------------------
+
+struct PyNetwork {
+  bool f64 = false;
+  std::unique_ptr<Network<float>> nf;
+  std::unique_ptr<Network<double>> nd;
+
+  template <class F>
+  decltype(auto) visit(F&& fn) {
+    if (f64) return fn(*nd);
+    return fn(*nf);
+  }
+};
+
+template <class T> const char* dtype_name() { return sizeof(T) == 4 ? "float32" : "float64"; }
+
+std::string shape_of(index_t rows, index_t cols) {
+  std::ostringstream o;
+  o << '(' << (rows < 0 ? std::string("n") : std::to_string(rows));
+  if (cols >= 0) o << ", " << cols << ')';
+  else o << ",)";
+  return o.str();
+}
+
+/// Require a C-contiguous array of the network dtype with shape (rows, cols), or (rows,)
+/// when cols < 0; rows < 0 accepts any number of rows.
+template <class T>
+void check_array(const py::array& a, const char* what, index_t rows, index_t cols, bool writable = false) {
+  if (!a.dtype().is(py::dtype::of<T>()))
+    throw py::type_error(std::string(what) + " must be " + dtype_name<T>() + " (the network dtype); received " +
+                         dtype_str(a) + ". Convert it with " + what + ".astype(np." + dtype_name<T>() + ")");
+  const int ndim = cols < 0 ? 1 : 2;
+  bool ok = a.ndim() == ndim && (rows < 0 || a.shape(0) == rows) && (cols < 0 || a.shape(1) == cols);
+  if (!ok)
+    throw py::value_error(std::string(what) + " must have shape " + shape_of(rows, cols) + "; received " + shape_str(a));
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(what) + " must be C-contiguous; pass np.ascontiguousarray(" + what + ")");
+  if (writable && !a.writeable()) throw py::value_error(std::string(what) + " must be writable");
+}
+
+py::dict to_dict(const Logs& logs) {
+  py::dict d;
+  for (const auto& kv : logs) d[py::str(kv.first)] = kv.second;
+  return d;
+}
+
+template <class T>
+Batch<T> check_batch(Network<T>& net, const py::array& x, const py::array& y, const py::object& sw) {
+  check_array<T>(x, "x", -1, net.input_dim());
+  const index_t n = x.shape(0);
+  check_array<T>(y, "y", n, net.label_cols());
+  Batch<T> b;
+  b.n = n;
+  b.x = cptr<T>(x);
+  b.y = cptr<T>(y);
+  if (!sw.is_none()) {
+    if (!py::isinstance<py::array>(sw))
+      throw py::type_error("sample_weight must be None or a numpy array; received " + repr_of(sw));
+    py::array s = py::reinterpret_borrow<py::array>(sw);
+    check_array<T>(s, "sample_weight", n, -1);
+    b.sw = cptr<T>(s);
+  }
+  net.check_labels(b);
+  return b;
+}
+
+template <class T>
+py::array view(const py::object& owner, T* p, std::vector<py::ssize_t> shape) {
+  // base = the Network object: the view keeps it (and so the arena) alive.
+  return py::array_t<T>(shape, p, owner);
+}
+
+}  // namespace
+
+void register_network(py::module_& m) {
+  py::class_<PyNetwork>(m, "Network", R"(A stack of layers with a loss, an optimizer and metrics, run in C++ (see _core.pyi).)")
+      .def(py::init([](const py::dict& spec) {
+             check_keys(spec, "spec", {"dtype", "input_dim", "seed", "layers", "loss", "optimizer", "metrics"});
+             const std::string dtype = get_str(spec, "dtype", "float32", "spec");
+             if (dtype != "float32" && dtype != "float64")
+               throw py::value_error("spec: 'dtype' must be 'float32' or 'float64'; received '" + dtype + "'");
+             NetworkSpec ns;
+             ns.input_dim = get_int(spec, "input_dim", 0, "spec");
+             ns.seed = get_seed(spec, "seed", "spec");
+             if (!present(spec, "layers") || !py::isinstance<py::list>(spec["layers"]))
+               throw py::value_error("spec: 'layers' must be a list of layer dicts");
+             std::map<std::string, int> counts;
+             std::size_t i = 0;
+             for (auto h : spec["layers"].cast<py::list>()) ns.layers.push_back(parse_layer(h, i++, counts));
+             TrainingConfig tc = parse_training(item_or_none(spec, "loss"), item_or_none(spec, "optimizer"),
+                                                item_or_none(spec, "metrics"));
+             auto net = std::make_unique<PyNetwork>();
+             net->f64 = dtype == "float64";
+             named("spec", [&] {
+               if (net->f64) { net->nd = std::make_unique<Network<double>>(ns); net->nd->configure(tc); }
+               else { net->nf = std::make_unique<Network<float>>(ns); net->nf->configure(tc); }
+               return 0;
+             });
+             return net;
+           }),
+           py::arg("spec"))
+      .def_property_readonly("dtype", [](PyNetwork& s) { return std::string(s.f64 ? "float64" : "float32"); })
+      .def_property_readonly("input_dim", [](PyNetwork& s) { return s.visit([](auto& n) { return n.input_dim(); }); })
+      .def_property_readonly("output_dim", [](PyNetwork& s) { return s.visit([](auto& n) { return n.output_dim(); }); })
+      .def_property(
+          "iterations", [](PyNetwork& s) { return s.visit([](auto& n) { return n.iterations(); }); },
+          [](PyNetwork& s, std::int64_t v) {
+            named("iterations", [&] { s.visit([&](auto& n) { n.set_iterations(v); }); return 0; });
+          })
+      .def("output_shapes", [](PyNetwork& s) { return s.visit([](auto& n) { return n.output_shapes(); }); })
+      .def("param_names", [](PyNetwork& s) {
+        return s.visit([](auto& n) {
+          std::vector<std::string> r;
+          for (const auto& t : n.tensors()) r.push_back(t.name);
+          return r;
+        });
+      })
+      .def("param_trainable", [](PyNetwork& s) {
+        return s.visit([](auto& n) {
+          std::vector<bool> r;
+          for (const auto& t : n.tensors()) r.push_back(t.trainable);
+          return r;
+        });
+      })
+      .def("params", [](py::object self) {
+        return self.cast<PyNetwork&>().visit([&](auto& n) {
+          py::list r;
+          for (const auto& t : n.tensors())
+            r.append(view(self, n.params() + t.offset, std::vector<py::ssize_t>(t.shape.begin(), t.shape.end())));
+          return r;
+        });
+      }, R"(Zero-copy views of the parameters in Keras get_weights order (writes change the model).)")
+      .def("grads", [](py::object self) {
+        return self.cast<PyNetwork&>().visit([&](auto& n) {
+          py::list r;
+          for (const auto& t : n.tensors())
+            r.append(view(self, n.grads() + t.offset, std::vector<py::ssize_t>(t.shape.begin(), t.shape.end())));
+          return r;
+        });
+      }, R"(Zero-copy views of the gradients, in params() order.)")
+      .def("param_arena", [](py::object self) {
+        return self.cast<PyNetwork&>().visit([&](auto& n) { return view(self, n.params(), {n.arena_size()}); });
+      }, R"(1-D view of the parameter arena: trainable tensors (params() order), then non-trainable ones.)")
+      .def("grad_arena", [](py::object self) {
+        return self.cast<PyNetwork&>().visit([&](auto& n) { return view(self, n.grads(), {n.arena_size()}); });
+      }, R"(1-D view of the gradient arena (layout of param_arena).)")
+      .def("optimizer_state", [](py::object self) {
+        return self.cast<PyNetwork&>().visit([&](auto& n) {
+          py::list r;
+          if (auto* o = n.optimizer())
+            for (std::size_t i = 0; i < o->num_slots(); ++i) r.append(view(self, o->slot(i), {n.trainable_size()}));
+          return r;
+        });
+      }, R"(1-D views of the optimizer slots over the trainable part of the arena (invalidated by set_training_config).)")
+      .def("optimizer_state_names", [](PyNetwork& s) {
+        return s.visit([](auto& n) {
+          std::vector<std::string> r;
+          if (auto* o = n.optimizer())
+            for (std::size_t i = 0; i < o->num_slots(); ++i) r.push_back(o->slot_name(i));
+          return r;
+        });
+      })
+      .def("get_rng_state", [](PyNetwork& s) {
+        return s.visit([](auto& n) { return py::make_tuple(n.seed(), n.rng_counter()); });
+      })
+      .def("set_rng_state", [](PyNetwork& s, std::uint64_t seed, std::uint64_t counter) {
+        s.visit([&](auto& n) { n.set_rng_state(seed, counter); });
+      }, py::arg("seed"), py::arg("counter"))
+      .def("set_training_config", [](PyNetwork& s, py::object loss, py::object opt, py::object metrics) {
+        TrainingConfig tc = parse_training(loss, opt, metrics);
+        named("set_training_config", [&] { s.visit([&](auto& n) { n.configure(tc); }); return 0; });
+      }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics"))
+      .def("train_batch", [](PyNetwork& s, py::array x, py::array y, py::object sw, double lr) {
+        return s.visit([&](auto& n) {
+          auto b = check_batch(n, x, y, sw);
+          Logs logs;
+          {
+            // Safe without the GIL: only raw pointers into arrays this frame keeps alive.
+            py::gil_scoped_release nogil;
+            logs = n.train_batch(b, lr);
+          }
+          return to_dict(logs);
+        });
+      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("learning_rate"))
+      .def("train_epoch",
+           [](PyNetwork& s, py::array x, py::array y, py::object sw, index_t batch_size, bool shuffle,
+              std::int64_t epoch, py::array lrs, py::object callback, index_t callback_every) {
+             return s.visit([&](auto& n) {
+               auto b = check_batch(n, x, y, sw);
+               if (batch_size < 1)
+                 throw py::value_error("batch_size must be >= 1; received " + std::to_string(batch_size));
+               const index_t steps = (b.n + batch_size - 1) / batch_size;
+               check_array<double>(lrs, "learning_rates", steps, -1);
+               EpochHooks hooks;
+               hooks.callback_every = callback_every;
+               // Both hooks run on this thread between batches, outside any parallel region.
+               hooks.poll = [] {
+                 py::gil_scoped_acquire gil;
+                 if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+               };
+               if (!callback.is_none()) {
+                 hooks.on_batch = [&](index_t batch, const Logs& logs) {
+                   py::gil_scoped_acquire gil;
+                   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+                   py::object r = callback(batch, to_dict(logs));
+                   return r.is_none() ? false : PyObject_IsTrue(r.ptr()) == 1;
+                 };
+               }
+               Logs logs;
+               {
+                 // Safe without the GIL: raw pointers into arrays this frame keeps alive; the
+                 // hooks re-acquire it before touching Python.
+                 py::gil_scoped_release nogil;
+                 logs = n.train_epoch(b, batch_size, shuffle, epoch, cptr<double>(lrs), steps, hooks);
+               }
+               if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+               return to_dict(logs);
+             });
+           },
+           py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("shuffle"),
+           py::arg("epoch"), py::arg("learning_rates"), py::arg("callback"), py::arg("callback_every"))
+      .def("evaluate", [](PyNetwork& s, py::array x, py::array y, py::object sw, index_t batch_size) {
+        return s.visit([&](auto& n) {
+          auto b = check_batch(n, x, y, sw);
+          Logs logs;
+          {
+            // Safe without the GIL: raw pointers into arrays this frame keeps alive.
+            py::gil_scoped_release nogil;
+            logs = n.evaluate(b, batch_size);
+          }
+          return to_dict(logs);
+        });
+      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"))
+      .def("predict", [](PyNetwork& s, py::array x, index_t batch_size, py::object out) {
+        return s.visit([&](auto& n) -> py::array {
+          using T = typename std::remove_reference_t<decltype(n)>::value_type;
+          check_array<T>(x, "x", -1, n.input_dim());
+          const index_t rows = x.shape(0);
+          py::array result;
+          if (out.is_none()) {
+            result = py::array_t<T>({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(n.output_dim())});
+          } else {
+            if (!py::isinstance<py::array>(out)) throw py::type_error("out must be None or a numpy array");
+            result = py::reinterpret_borrow<py::array>(out);
+            check_array<T>(result, "out", rows, n.output_dim(), true);
+          }
+          const T* xp = cptr<T>(x);
+          T* op = mptr<T>(result);
+          {
+            // Safe without the GIL: predict writes only call-local buffers and `out`.
+            py::gil_scoped_release nogil;
+            n.predict(rows, xp, op, batch_size);
+          }
+          return result;
+        });
+      }, py::arg("x"), py::arg("batch_size") = 0, py::arg("out") = py::none())
+      .def("compute_gradients", [](PyNetwork& s, py::array x, py::array y, py::object sw) {
+        return s.visit([&](auto& n) {
+          auto b = check_batch(n, x, y, sw);
+          // Safe without the GIL: raw pointers into arrays this frame keeps alive.
+          py::gil_scoped_release nogil;
+          return n.compute_gradients(b);
+        });
+      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"))
+      .def_property_readonly("workspace_bytes", [](PyNetwork& s) { return s.visit([](auto& n) { return n.workspace_bytes(); }); })
+      .def_property_readonly("workspace_growths", [](PyNetwork& s) {
+        return s.visit([](auto& n) { return n.workspace_growths(); });
+      });
+}
+
 }  // namespace dnnx::py_detail

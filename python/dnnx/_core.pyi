@@ -99,6 +99,19 @@ class Network:
     or (n, 1) holding class indices for the sparse losses/metrics, of the network dtype.
     sample_weight is None or (n,) of the network dtype. Wrong dtype: TypeError; wrong
     shape/layout: ValueError naming the argument. The Python layer converts user input.
+
+    Also accepted: every layer dict may carry "name" (default: Keras-style dense, dense_1,
+    ...; it prefixes param_names()); a None value means "the default" for any key; loss
+    "reduction" (only "sum_over_batch_size"); metric "from_logits" (auc/precision/recall:
+    sigmoid first; defaults to the loss's from_logits; binary_accuracy's threshold defaults
+    to 0 when the loss is from_logits, else 0.5); "adamw" without weight_decay uses 0.004.
+    Every optimizer accepts every optimizer key (irrelevant ones are ignored).
+    A softmax (sigmoid) output with categorical/sparse (binary) cross-entropy and
+    from_logits=False is fused: loss and gradient come from the logits, finite for any
+    logits (no probability clipping then, as with Keras' TensorFlow backend).
+    train_epoch calls callback(batch_index, logs) after every callback_every-th batch
+    (<= 0: none but the last) and after the last batch; logs are the running epoch means;
+    a truthy return stops the epoch. Ctrl-C raises KeyboardInterrupt between batches.
     """
 
     def __init__(self, spec: dict[str, Any]) -> None: ...
@@ -109,7 +122,7 @@ class Network:
     @property
     def output_dim(self) -> int: ...
     @property
-    def iterations(self) -> int: ...  # optimizer steps taken (also the dropout RNG counter)
+    def iterations(self) -> int: ...  # optimizer steps taken (Adam/Nadam bias corrections)
     @iterations.setter
     def iterations(self, value: int) -> None: ...
     def output_shapes(self) -> list[int]: ...  # features after each layer
@@ -117,10 +130,13 @@ class Network:
     def param_trainable(self) -> list[bool]: ...
     def params(self) -> list[NDArray[Any]]: ...  # zero-copy views, Keras get_weights order
     def grads(self) -> list[NDArray[Any]]: ...  # zero-copy views of the gradients, same order
-    def param_arena(self) -> NDArray[Any]: ...  # 1-D view of all parameters
-    def grad_arena(self) -> NDArray[Any]: ...  # 1-D view of all gradients
-    def optimizer_state(self) -> list[NDArray[Any]]: ...  # 1-D views of the optimizer slots
-    def get_rng_state(self) -> tuple[int, int]: ...  # (seed, counter)
+    def param_arena(self) -> NDArray[Any]: ...  # 1-D view: trainable tensors (params() order), then non-trainable
+    def grad_arena(self) -> NDArray[Any]: ...  # 1-D view of all gradients (same layout)
+    def optimizer_state(self) -> list[NDArray[Any]]: ...  # 1-D views of the optimizer slots over the
+    #   trainable part of the arena; invalidated (and reset) by set_training_config
+    def optimizer_state_names(self) -> list[str]: ...  # e.g. ["momentum", "velocity"]
+    def get_rng_state(self) -> tuple[int, int]: ...  # (seed, counter); counter = training passes so far
+    #   (dropout masks are keyed by (seed, layer, counter, element); shuffles by (seed, epoch))
     def set_rng_state(self, seed: int, counter: int) -> None: ...
     def set_training_config(self, loss: Optional[dict[str, Any]], optimizer: Optional[dict[str, Any]],
                             metrics: list[dict[str, Any]]) -> None: ...  # compile() again
@@ -142,3 +158,8 @@ class Network:
                  batch_size: int) -> dict[str, float]: ...
     def predict(self, x: NDArray[Any], batch_size: int = 0, out: Optional[NDArray[Any]] = None) -> NDArray[Any]: ...
     def compute_gradients(self, x: NDArray[Any], y: NDArray[Any], sample_weight: Optional[NDArray[Any]]) -> float: ...
+    # ^ training mode, fills grads(); moves neither BN moving stats nor the RNG counter
+    @property
+    def workspace_bytes(self) -> int: ...  # training workspace size (debug)
+    @property
+    def workspace_growths(self) -> int: ...  # times the workspace grew (debug: constant per step)

@@ -1,0 +1,121 @@
+// dnnx public C++ API: the layer interface and the layers a Network stacks.
+//
+// A layer owns no storage. Its parameters live in the network's parameter arena, their
+// gradients in the gradient arena, and everything a forward pass keeps for backward (the
+// layer's "cache") in the network's workspace; the layer holds pointers into those.
+// forward and backward therefore never allocate.
+//
+// Shapes are row-major (batch, features). Every layer maps in_dim features to out_dim.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dnnx/activations.hpp"
+#include "dnnx/common.hpp"
+#include "dnnx/initializers.hpp"
+
+namespace dnnx {
+
+/// Keras L1L2 regularizer: penalty = l1 * sum|w| + l2 * sum w^2.
+struct RegSpec {
+  double l1 = 0.0, l2 = 0.0;
+  bool active() const noexcept { return l1 != 0.0 || l2 != 0.0; }
+};
+
+enum class LayerKind : int { dense, activation, dropout, batch_normalization, layer_normalization };
+
+/// Everything any layer can be configured with (each kind reads its own fields).
+struct LayerSpec {
+  LayerKind kind = LayerKind::dense;
+  std::string name;  ///< Keras-style unique name ("dense", "dense_1", ...), set by the network
+  // dense
+  index_t units = 0;
+  bool use_bias = true;
+  InitSpec kernel_init{InitKind::glorot_uniform};
+  InitSpec bias_init{InitKind::zeros};
+  RegSpec kernel_reg, bias_reg;
+  // dense, activation
+  ActParams act{};
+  // dropout
+  double rate = 0.0;
+  bool has_seed = false;
+  std::uint64_t seed = 0;
+  // batch_normalization, layer_normalization
+  double momentum = 0.99, epsilon = 1e-3;
+  bool center = true, scale = true;
+};
+
+/// One parameter tensor: where it sits in the arenas and how to initialize/regularize it.
+struct TensorInfo {
+  std::string name;           ///< "dense/kernel", "batch_normalization/moving_mean", ...
+  std::vector<index_t> shape;
+  bool trainable = true;
+  index_t offset = 0;         ///< into the parameter (and gradient) arena, set by the network
+  index_t size = 0;
+  InitSpec init;
+  index_t fan_in = 1, fan_out = 1;
+  RegSpec reg;
+};
+
+/// Per-call facts a layer may need.
+struct StepContext {
+  bool training = false;       ///< batch statistics, dropout active
+  bool update_stats = false;   ///< BatchNormalization: move the moving statistics
+  std::uint64_t seed = 0;      ///< network seed (dropout key)
+  std::uint64_t counter = 0;   ///< RNG counter of this training pass (dropout)
+  index_t layer_index = 0;
+};
+
+template <class T>
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  index_t in_dim() const noexcept { return in_dim_; }
+  index_t out_dim() const noexcept { return out_dim_; }
+  const std::string& name() const noexcept { return name_; }
+
+  /// Append this layer's tensors (Keras get_weights order) to `table`.
+  virtual void declare(std::vector<TensorInfo>& table) { (void)table; }
+  /// Receive the arena bases once the network has laid out every tensor.
+  virtual void bind(const std::vector<TensorInfo>& table, T* params, T* grads) {
+    (void)table; (void)params; (void)grads;
+  }
+  /// Workspace elements the training cache needs for a batch of n rows.
+  virtual index_t cache_size(index_t n) const { (void)n; return 0; }
+
+  /// y = layer(x) for n rows. cache is null for predict (nothing is kept for backward; the
+  /// layer must not write any state), non-null for training and evaluation.
+  virtual void forward(const StepContext& ctx, index_t n, const T* x, T* y, T* cache) const = 0;
+
+  /// Given dy (which the layer may overwrite), write the parameter gradients (overwriting)
+  /// and, when dx is non-null, the input gradient. dy_is_preact: dy is already the
+  /// gradient with respect to the pre-activation (a fused softmax/sigmoid + cross-entropy).
+  virtual void backward(const StepContext& ctx, index_t n, const T* x, const T* y, T* dy, T* dx,
+                        const T* cache, bool dy_is_preact) const = 0;
+
+  /// The elementwise/row-wise activation this layer ends with (linear if none).
+  virtual Act output_act() const { return Act::linear; }
+  /// Ask the layer to keep its pre-activation (the logits) for a fused loss.
+  virtual void keep_logits(bool on) { (void)on; }
+  /// The pre-activation of the last forward (valid after a forward with a cache).
+  virtual const T* logits(const T* x, const T* cache) const { (void)cache; return x; }
+
+ protected:
+  Layer(std::string name, index_t in_dim, index_t out_dim) : name_(std::move(name)), in_dim_(in_dim), out_dim_(out_dim) {}
+  std::string name_;
+  index_t in_dim_, out_dim_;
+};
+
+/// Build a layer from its spec for inputs of in_dim features; throws std::invalid_argument.
+template <class T>
+std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, index_t in_dim);
+
+template <class T> std::unique_ptr<Layer<T>> make_dense(const LayerSpec& spec, index_t in_dim);
+template <class T> std::unique_ptr<Layer<T>> make_activation(const LayerSpec& spec, index_t in_dim);
+template <class T> std::unique_ptr<Layer<T>> make_dropout(const LayerSpec& spec, index_t in_dim);
+template <class T> std::unique_ptr<Layer<T>> make_batch_normalization(const LayerSpec& spec, index_t in_dim);
+template <class T> std::unique_ptr<Layer<T>> make_layer_normalization(const LayerSpec& spec, index_t in_dim);
+
+}  // namespace dnnx

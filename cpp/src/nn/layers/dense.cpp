@@ -1,0 +1,112 @@
+// Dense: y = act(x W + b), W is (in, units) as Keras stores it.
+//
+// forward : one NN gemm whose epilogue adds the bias, applies the activation and stores
+//           the pre-activation z when backward needs it (no extra pass over memory).
+// backward: dZ = dY * f'(z) in place (one pass), dW = X^T dZ (gemm TN, beta 0),
+//           db = column sums of dZ, dX = dZ W^T (gemm NT), skipped for the first layer.
+#include <stdexcept>
+
+#include "../kernels.hpp"
+#include "dnnx/gemm.hpp"
+#include "dnnx/layers.hpp"
+
+namespace dnnx {
+namespace {
+
+template <class T>
+class Dense final : public Layer<T> {
+ public:
+  Dense(const LayerSpec& s, index_t in_dim)
+      : Layer<T>(s.name, in_dim, s.units), spec_(s), needs_z_(act_backward_needs_z(s.act.kind)) {}
+
+  void declare(std::vector<TensorInfo>& table) override {
+    TensorInfo k;
+    k.name = this->name_ + "/kernel";
+    k.shape = {this->in_dim_, this->out_dim_};
+    k.size = this->in_dim_ * this->out_dim_;
+    k.init = spec_.kernel_init;
+    k.fan_in = this->in_dim_;
+    k.fan_out = this->out_dim_;
+    k.reg = spec_.kernel_reg;
+    kernel_id_ = table.size();
+    table.push_back(k);
+    if (spec_.use_bias) {
+      TensorInfo b;
+      b.name = this->name_ + "/bias";
+      b.shape = {this->out_dim_};
+      b.size = this->out_dim_;
+      b.init = spec_.bias_init;
+      b.fan_in = b.fan_out = this->out_dim_;
+      b.reg = spec_.bias_reg;
+      bias_id_ = table.size();
+      table.push_back(b);
+    }
+  }
+
+  void bind(const std::vector<TensorInfo>& t, T* params, T* grads) override {
+    w_ = params + t[kernel_id_].offset;
+    dw_ = grads + t[kernel_id_].offset;
+    if (spec_.use_bias) {
+      b_ = params + t[bias_id_].offset;
+      db_ = grads + t[bias_id_].offset;
+    }
+  }
+
+  index_t cache_size(index_t n) const override { return store_z() ? n * this->out_dim_ : 0; }
+
+  void forward(const StepContext&, index_t n, const T* x, T* y, T* cache) const override {
+    const index_t in = this->in_dim_, out = this->out_dim_;
+    T* z = (cache && store_z()) ? cache : nullptr;
+    Epilogue<T> ep;
+    ep.bias = b_;
+    if (act_is_rowwise(spec_.act.kind)) {
+      // softmax/log_softmax normalise whole rows, so they run after the product.
+      T* target = z ? z : y;
+      gemm<T>(Trans::N, Trans::N, n, out, in, T(1), x, in, w_, out, T(0), target, out, b_ ? &ep : nullptr);
+      detail::act_forward_rows<T>(spec_.act, n, out, target, y);
+      return;
+    }
+    ep.act = spec_.act;
+    ep.preact = z;
+    ep.ldp = out;
+    const bool any = b_ || z || spec_.act.kind != Act::linear;
+    gemm<T>(Trans::N, Trans::N, n, out, in, T(1), x, in, w_, out, T(0), y, out, any ? &ep : nullptr);
+  }
+
+  void backward(const StepContext&, index_t n, const T* x, const T* y, T* dy, T* dx, const T* cache,
+                bool dy_is_preact) const override {
+    const index_t in = this->in_dim_, out = this->out_dim_;
+    if (!dy_is_preact && spec_.act.kind != Act::linear)
+      detail::act_backward_rows<T>(spec_.act, n, out, needs_z_ ? cache : nullptr, y, dy, dy);
+    gemm<T>(Trans::T, Trans::N, in, out, n, T(1), x, in, dy, out, T(0), dw_, out);
+    if (db_) detail::column_sums(n, out, dy, db_);
+    if (dx) gemm<T>(Trans::N, Trans::T, n, in, out, T(1), dy, out, w_, out, T(0), dx, in);
+  }
+
+  Act output_act() const override { return spec_.act.kind; }
+  void keep_logits(bool on) override { keep_logits_ = on; }
+  const T* logits(const T*, const T* cache) const override { return cache; }
+
+ private:
+  bool store_z() const noexcept { return needs_z_ || keep_logits_; }
+
+  LayerSpec spec_;
+  bool needs_z_;
+  bool keep_logits_ = false;
+  std::size_t kernel_id_ = 0, bias_id_ = 0;
+  T *w_ = nullptr, *dw_ = nullptr, *b_ = nullptr, *db_ = nullptr;
+};
+
+}  // namespace
+
+template <class T>
+std::unique_ptr<Layer<T>> make_dense(const LayerSpec& spec, index_t in_dim) {
+  if (spec.units < 1)
+    throw std::invalid_argument("dense: units must be a positive integer; received units=" + std::to_string(spec.units));
+  return std::make_unique<Dense<T>>(spec, in_dim);
+}
+
+template std::unique_ptr<Layer<float>> make_dense<float>(const LayerSpec&, index_t);
+template std::unique_ptr<Layer<double>> make_dense<double>(const LayerSpec&, index_t);
+
+}  // namespace dnnx

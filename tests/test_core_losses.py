@@ -1,0 +1,97 @@
+"""Losses of _core.Network against reference.py (Keras 3 values), incl. fusion stability."""
+
+import numpy as np
+import pytest
+
+import reference as ref
+from core_util import make_net
+
+RNG = np.random.default_rng(5)
+
+
+def identity_net(d, loss, act="linear", dtype="float64"):
+    return make_net([{"type": "activation", "activation": act}], d, loss, dtype=dtype)
+
+
+@pytest.mark.parametrize("name", ["mean_squared_error", "mean_absolute_error", "huber"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_regression_losses(name, weighted):
+    p, y = RNG.standard_normal((13, 4)) * 2, RNG.standard_normal((13, 4))
+    sw = RNG.uniform(0, 2, 13) if weighted else None
+    net = identity_net(4, {"name": name})
+    assert net.evaluate(p, y, sw, 0)["loss"] == pytest.approx(ref.loss(name, y, p, sw), rel=1e-12)
+
+
+def test_huber_delta_and_aliases():
+    p, y = RNG.standard_normal((8, 3)) * 3, RNG.standard_normal((8, 3))
+    net = identity_net(3, {"name": "huber", "delta": 0.5})
+    assert net.evaluate(p, y, None, 0)["loss"] == pytest.approx(ref.loss("huber", y, p, delta=0.5), rel=1e-12)
+    assert identity_net(3, {"name": "mse"}).evaluate(p, y, None, 0)["loss"] == pytest.approx(
+        ref.loss("mean_squared_error", y, p), rel=1e-12)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_binary_crossentropy(from_logits):
+    z = RNG.standard_normal((10, 3)) * 3
+    y = RNG.integers(0, 2, (10, 3)).astype(np.float64)
+    p = z if from_logits else ref.sigmoid(z)
+    net = identity_net(3, {"name": "binary_crossentropy", "from_logits": from_logits})
+    assert net.evaluate(p, y, None, 0)["loss"] == pytest.approx(
+        ref.loss("binary_crossentropy", y, p, from_logits=from_logits), rel=1e-12)
+    # probabilities outside (eps, 1 - eps) are clipped as Keras does
+    if not from_logits:
+        q = np.array([[0.0, 1.0, 0.5]])
+        yy = np.array([[1.0, 0.0, 1.0]])
+        assert net.evaluate(q, yy, None, 0)["loss"] == pytest.approx(ref.loss("binary_crossentropy", yy, q), rel=1e-9)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_categorical_crossentropy(sparse, from_logits):
+    z = RNG.standard_normal((12, 5)) * 2
+    labels = RNG.integers(0, 5, 12)
+    y = labels[:, None].astype(np.float64) if sparse else np.eye(5)[labels]
+    name = "sparse_categorical_crossentropy" if sparse else "categorical_crossentropy"
+    p = z if from_logits else ref.softmax(z) * 3  # unnormalised probabilities are normalised
+    net = identity_net(5, {"name": name, "from_logits": from_logits})
+    sw = RNG.uniform(0, 1, 12)
+    assert net.evaluate(p, y, sw, 0)["loss"] == pytest.approx(ref.loss(name, y, p, sw, from_logits), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_softmax_matches_and_is_stable(name, dtype):
+    z = RNG.standard_normal((6, 4))
+    labels = RNG.integers(0, 4, 6)
+    y = labels[:, None].astype(dtype) if name.startswith("sparse") else np.eye(4, dtype=dtype)[labels]
+    net = identity_net(4, {"name": name}, act="softmax", dtype=dtype)
+    expect = ref.loss(name, y, z, from_logits=True)
+    rtol = 1e-6 if dtype == "float32" else 1e-12
+    assert net.evaluate(z.astype(dtype), y, None, 0)["loss"] == pytest.approx(expect, rel=rtol)
+    big = np.array([[1000, -1000, 0, 0], [-1000, 1000, 0, 0]], dtype)
+    yb = y[:2].copy()
+    yb[...] = 0
+    if name.startswith("sparse"):
+        yb[:, 0] = [1, 1]
+    else:
+        yb[:, 1] = 1
+    loss = net.evaluate(big, yb, None, 0)["loss"]
+    assert np.isfinite(loss) and loss == pytest.approx(1000.0, rel=1e-6)
+
+
+def test_fused_sigmoid_bce_stable():
+    z = np.array([[1000.0, -1000.0, 0.0]])
+    y = np.array([[0.0, 0.0, 1.0]])
+    net = identity_net(3, {"name": "binary_crossentropy"}, act="sigmoid")
+    loss = net.evaluate(z, y, None, 0)["loss"]
+    assert loss == pytest.approx((1000 + 0 + np.log(2)) / 3, rel=1e-12)
+
+
+def test_regularization_is_added_to_the_loss():
+    net = make_net([{"type": "dense", "units": 3, "kernel_regularizer": {"l1": 0.1, "l2": 0.2}}], 2,
+                   {"name": "mse"})
+    x, y = RNG.standard_normal((4, 2)), RNG.standard_normal((4, 3))
+    w, b = net.params()
+    expect = ref.loss("mean_squared_error", y, x @ w + b) + 0.1 * np.abs(w).sum() + 0.2 * (w**2).sum()
+    assert net.evaluate(x, y, None, 0)["loss"] == pytest.approx(expect, rel=1e-12)
+    assert net.compute_gradients(x, y, None) == pytest.approx(expect, rel=1e-12)
