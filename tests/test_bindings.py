@@ -16,7 +16,8 @@ from dnnx import _core, layers
 
 def _stub_names():
     path = os.path.join(os.path.dirname(dnnx.__file__), "_core.pyi")
-    tree = ast.parse(open(path).read())
+    with open(path) as f:
+        tree = ast.parse(f.read())
     names = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):

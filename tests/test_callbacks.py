@@ -11,6 +11,11 @@ import dnnx
 from dnnx import callbacks, layers
 
 
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
 def data(n=128, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 4)).astype(np.float32)
@@ -163,11 +168,11 @@ def test_csv_logger(tmp_path):
     x, y = data()
     path = tmp_path / "log.csv"
     model().fit(x, y, epochs=3, callbacks=[callbacks.CSVLogger(str(path))], verbose=0)
-    rows = list(csv.DictReader(open(path)))
+    rows = read_csv(path)
     assert [r["epoch"] for r in rows] == ["0", "1", "2"]
     assert set(rows[0]) == {"epoch", "loss", "accuracy"}
     model().fit(x, y, epochs=1, callbacks=[callbacks.CSVLogger(str(path), append=True)], verbose=0)
-    assert len(list(csv.DictReader(open(path)))) == 4
+    assert len(read_csv(path)) == 4
 
 
 def test_lambda_callback():

@@ -77,7 +77,7 @@ def test_construction_errors():
 
 def test_fit_history_and_evaluate():
     x, y = make_data()
-    m = small_model()
+    m = small_model(optimizer=dnnx.optimizers.Adam(0.01))
     h = m.fit(x, y, batch_size=32, epochs=5, verbose=0, validation_split=0.25)
     assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert len(h.history["loss"]) == 5 and h.epoch == [0, 1, 2, 3, 4]
@@ -279,3 +279,14 @@ def test_digits_end_to_end():
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     m.fit(xtr, ytr, batch_size=32, epochs=20, verbose=0)
     assert m.evaluate(xte, yte, return_dict=True)["accuracy"] >= 0.95
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "gelu", "linear"])
+def test_nan_inputs_propagate_not_vanish(kernel, activation):
+    """A NaN input must give a NaN output (never a silently wrong finite answer)."""
+    m = dnnx.Sequential([dnnx.Input(shape=(3,)), layers.Dense(4, activation=activation), layers.Dense(2)], seed=0)
+    m.build()
+    x = np.ones((5, 3), np.float32)
+    x[2, 1] = np.nan
+    p = m.predict(x)
+    assert np.all(np.isnan(p[2])) and np.all(np.isfinite(np.delete(p, 2, axis=0)))

@@ -117,7 +117,7 @@ void ukr(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const ty
       if (ep.beta != 0) v = S::fma(vb, S::load(ci + j * S::W), v);
       if (ep.bias) v = S::add(v, S::load(ep.bias + j * S::W));
       if (ep.preact) S::store(ep.preact + i * ep.ldp + j * S::W, v);
-      if (ep.relu) v = S::max(v, z);
+      if (ep.relu) v = S::max(z, v);  // operand order: x86 max returns the 2nd operand for NaN, so NaN propagates
       S::store(ci + j * S::W, v);
     }
   }

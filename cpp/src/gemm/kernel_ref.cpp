@@ -26,7 +26,7 @@ void ukr_ref(index_t k, const T* a, index_t rs_a, index_t cs_a, const T* b, inde
       if (ep.beta != T(0)) v += ep.beta * ci[j];
       if (ep.bias) v += ep.bias[j];
       if (ep.preact) ep.preact[i * ep.ldp + j] = v;
-      if (ep.relu) v = v > T(0) ? v : T(0);
+      if (ep.relu) v = v < T(0) ? T(0) : v;  // NaN propagates
       ci[j] = v;
     }
   }

@@ -25,7 +25,7 @@ template <class T> inline T softplus(T x) { return std::max(x, T(0)) + std::log1
 template <class T> inline T fwd(Act a, T al, T x) {
   switch (a) {
     case Act::linear: return x;
-    case Act::relu: return x > T(0) ? x : T(0);
+    case Act::relu: return x < T(0) ? T(0) : x;  // NaN propagates, as max(x, 0) in NumPy/BLAS
     case Act::leaky_relu: return x >= T(0) ? x : al * x;
     case Act::elu: return x > T(0) ? x : al * std::expm1(x);
     case Act::selu: return T(kSeluScale) * (x > T(0) ? x : T(kSeluAlpha) * std::expm1(x));
