@@ -141,11 +141,14 @@ def test_set_weights_roundtrip_and_errors():
 
 
 def test_summary(capsys):
-    m = small_model()
-    m.build()
+    m = small_model()  # has an Input: summary builds it, as Keras does
     m.summary()
     out = capsys.readouterr().out
     assert "dense (Dense)" in out and "(None, 16)" in out and "Total params: 195" in out
+    bn = dnnx.Sequential([dnnx.Input(shape=(4,)), layers.BatchNormalization()])
+    bn.summary()
+    out = capsys.readouterr().out
+    assert "Trainable params: 8" in out and "Non-trainable params: 8" in out
 
 
 def test_compute_gradients_matches_finite_differences():

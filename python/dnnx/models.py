@@ -130,6 +130,8 @@ class Sequential:
         return self._net.output_dim
 
     def _require_built(self, what: str) -> None:
+        if self._net is None and self._input_dim is not None and self.layers:
+            self.build()  # like Keras: a model that knows its input shape is built
         if self._net is None:
             raise ValueError(f"{what}: the model is not built yet; give it an Input, call build() or fit()")
 
@@ -368,6 +370,8 @@ class Sequential:
     def summary(self, print_fn=None) -> None:
         """Print layers, output shapes and parameter counts."""
         print_fn = print_fn or print
+        if self._input_dim is not None:
+            self._require_built("summary")
         rows = [("Layer (type)", "Output Shape", "Param #")]
         trainable = non_trainable = 0
         flags = self._net.param_trainable() if self._net is not None else []
