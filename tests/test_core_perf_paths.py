@@ -143,3 +143,103 @@ def test_nan_and_inf_gradients_follow_reference(kernel):
             _core.set_kernel(before)
 
     _assert_same_bits(run(kernel), run("ref"))
+
+
+# ---- predict's packed-weight cache ---------------------------------------------------
+
+def _mlp(dtype="float32"):
+    return make_net([dense(33, "relu"), dense(17, "tanh"), dense(5, "softmax")], 11,
+                    {"name": "sparse_categorical_crossentropy"}, {"name": "adam"}, dtype=dtype, seed=9)
+
+
+def _forward_ref(net, x):
+    p = [v.astype(np.float64) for v in net.params()]
+    h = x.astype(np.float64)
+    h = np.maximum(h @ p[0] + p[1], 0)
+    h = np.tanh(h @ p[2] + p[3])
+    z = h @ p[4] + p[5]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_cache_follows_training_steps(dtype):
+    net = _mlp(dtype)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 11)).astype(dtype)
+    y = rng.integers(0, 5, (6, 1)).astype(dtype)
+    before = net.predict(x)
+    v0 = net.params_version
+    net.train_batch(x, y, None, 0.05)
+    assert net.params_version > v0
+    after = net.predict(x)
+    assert not np.array_equal(before, after)
+    np.testing.assert_allclose(after, _forward_ref(net, x), rtol=1e-4, atol=1e-6)
+    # an epoch (many steps) too
+    net.train_epoch(x, y, None, 2, False, 0, np.full(3, 0.05), None, 0)
+    np.testing.assert_allclose(net.predict(x[:1]), _forward_ref(net, x[:1]), rtol=1e-4, atol=1e-6)
+
+
+def test_predict_cache_follows_view_writes_after_params_changed():
+    net = _mlp()
+    x = np.random.default_rng(1).standard_normal((3, 11)).astype(np.float32)
+    net.predict(x)
+    views = net.params()
+    views[0][...] *= -1.5
+    views[5][...] = [3.0, 0.0, 0.0, 0.0, -3.0]
+    net.params_changed()
+    np.testing.assert_allclose(net.predict(x), _forward_ref(net, x), rtol=1e-4, atol=1e-6)
+    net.param_arena()[...] = 0.0
+    net.params_changed()
+    np.testing.assert_allclose(net.predict(x), np.full((3, 5), 0.2, np.float32), rtol=1e-6)
+
+
+def test_predict_follows_set_kernel():
+    net = _mlp()
+    x = np.random.default_rng(2).standard_normal((4, 11)).astype(np.float32)
+    before = _core.active_kernel()
+    try:
+        outs = []
+        for k in _core.available_kernels():
+            _core.set_kernel(k)
+            outs.append(net.predict(x))
+            np.testing.assert_allclose(outs[-1], _forward_ref(net, x), rtol=1e-4, atol=1e-6)
+    finally:
+        _core.set_kernel(before)
+
+
+def test_model_set_weights_and_layer_set_weights_refresh_predict():
+    dnnx.utils.set_random_seed(0)
+    model = dnnx.Sequential([dnnx.Input(shape=(6,)), dnnx.layers.Dense(8, activation="relu"),
+                             dnnx.layers.Dense(3)])
+    x = np.random.default_rng(3).standard_normal((2, 6)).astype(np.float32)
+    base = model.predict_on_batch(x)
+    ws = model.get_weights()
+    model.set_weights([w * 0 for w in ws])
+    np.testing.assert_array_equal(model.predict_on_batch(x), np.zeros((2, 3), np.float32))
+    model.set_weights(ws)
+    np.testing.assert_allclose(model.predict_on_batch(x), base, rtol=1e-6)
+    last = model.layers[-1]
+    k, b = last.get_weights()
+    last.set_weights([k, b + 1.0])
+    np.testing.assert_allclose(model.predict_on_batch(x), base + 1.0, rtol=1e-5, atol=1e-6)
+    for v in model.weights:
+        v[...] = 0.0
+    model._net.params_changed()
+    np.testing.assert_array_equal(model.predict(x), np.zeros((2, 3), np.float32))
+
+
+def test_small_predict_allocates_nothing():
+    resource = pytest.importorskip("resource")
+    net = make_net([dense(256, "relu"), dense(128, "relu"), dense(10, "softmax")], 100, dtype="float32")
+    x = np.random.default_rng(4).standard_normal((8, 100)).astype(np.float32)
+    out = np.empty((8, 10), np.float32)
+    for _ in range(200):
+        net.predict(x, 0, out)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ver = net.params_version
+    for _ in range(20_000):
+        net.predict(x, 0, out)
+    assert net.params_version == ver
+    # ru_maxrss is in KiB on Linux: a 1 KiB leak per call would show as ~20 MB.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0 < 2048
