@@ -69,6 +69,9 @@ struct StepContext {
   /// Network::params_version() of this call: layers that cache something derived from
   /// their parameters (Dense's packed kernel for predict) refresh it when this changes.
   std::uint64_t params_version = 0;
+  /// Nobody reads this layer's output y, only the logits it keeps (keep_logits): the last
+  /// layer of a fused softmax + cross-entropy step without metrics may skip the softmax.
+  bool output_unused = false;
 };
 
 template <class T>

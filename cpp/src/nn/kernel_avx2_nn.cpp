@@ -22,6 +22,9 @@ struct V {
   static R max(R a, R b) { return _mm256_max_ps(a, b); }
   static R min(R a, R b) { return _mm256_min_ps(a, b); }
   static R relu(R y, R d) { return _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ), d); }
+  static __m256i lanes(int k) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+  static R loadn(const float* p, int k) { return _mm256_maskload_ps(p, lanes(k)); }
+  static void storen(float* p, R x, int k) { _mm256_maskstore_ps(p, lanes(k), x); }
 };
 
 struct S {

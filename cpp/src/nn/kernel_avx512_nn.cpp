@@ -23,6 +23,9 @@ struct V {
   static R max(R a, R b) { return _mm512_max_ps(a, b); }
   static R min(R a, R b) { return _mm512_min_ps(a, b); }
   static R relu(R y, R d) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), d); }
+  static __mmask16 lanes(int k) { return static_cast<__mmask16>((1u << k) - 1u); }
+  static R loadn(const float* p, int k) { return _mm512_maskz_loadu_ps(lanes(k), p); }
+  static void storen(float* p, R x, int k) { _mm512_mask_storeu_ps(p, lanes(k), x); }
 };
 
 struct S {

@@ -28,11 +28,15 @@ template <class F>
 void parallel_chunks(index_t n, index_t chunk, index_t work, F&& f) {
   const index_t nchunks = (n + chunk - 1) / chunk;
   const int nt = (work >= kParallelMin && nchunks > 1) ? num_threads() : 1;
+  if (nt <= 1) {
+    // No OpenMP entry at all: a parallel region with if(false) still sets up a team.
+    for (index_t c = 0; c < nchunks; ++c) f(c * chunk, std::min(n, (c + 1) * chunk));
+    return;
+  }
 #if defined(_OPENMP)
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(static)
 #endif
   for (index_t c = 0; c < nchunks; ++c) f(c * chunk, std::min(n, (c + 1) * chunk));
-  (void)nt;
 }
 
 /// The SIMD optimizer scalars for a float step.
@@ -47,7 +51,7 @@ inline nnk::OptArgs opt_args(const GradPrep<float>& p) {
 /// out[j] = sum_i a[i*cols + j] over rows (row order fixed), for a rows x cols block.
 template <class T>
 void column_sums(index_t rows, index_t cols, const T* a, T* out) {
-  parallel_chunks(cols, 64, rows * cols, [&](index_t j0, index_t j1) {
+  parallel_chunks(cols, 256, rows * cols, [&](index_t j0, index_t j1) {
     if constexpr (std::is_same_v<T, float>) {
       if (const nnk::Table* k = nnk::active()) { k->bwd_colsum(rows, j1 - j0, cols, nullptr, a + j0, nullptr, out + j0); return; }
     }
@@ -88,7 +92,7 @@ template <class T>
 void relu_backward_colsum(bool relu, index_t rows, index_t cols, const T* y, T* dy, T* db) {
   if constexpr (std::is_same_v<T, float>) {
     if (const nnk::Table* k = nnk::active()) {
-      parallel_chunks(cols, 64, rows * cols, [&](index_t j0, index_t j1) {
+      parallel_chunks(cols, 256, rows * cols, [&](index_t j0, index_t j1) {
         k->bwd_colsum(rows, j1 - j0, cols, relu ? y + j0 : nullptr, dy + j0, dy + j0, db ? db + j0 : nullptr);
       });
       return;

@@ -85,8 +85,14 @@ template <class T>
 double row_cce_logits(index_t d, const T* z, const T* y, index_t label, T* g, T s) {
   T mx = z[0];
   for (index_t j = 1; j < d; ++j) mx = std::max(mx, z[j]);
+  // One exp per element: e_j = exp(z_j - max) is kept (in g) for the gradient
+  // softmax_j = e_j / se, so the row costs d exps, not 2d.
   double se = 0;
-  for (index_t j = 0; j < d; ++j) se += std::exp(double(z[j] - mx));
+  for (index_t j = 0; j < d; ++j) {
+    const double e = std::exp(double(z[j] - mx));
+    se += e;
+    if (g) g[j] = T(e);
+  }
   const double lse = double(mx) + std::log(se);
   double l = 0, ysum = 0;
   if (y) {
@@ -96,7 +102,8 @@ double row_cce_logits(index_t d, const T* z, const T* y, index_t label, T* g, T 
     ysum = 1;
   }
   if (g) {
-    for (index_t j = 0; j < d; ++j) g[j] = s * T(std::exp(double(z[j]) - lse) * ysum);
+    const double k = ysum / se;
+    for (index_t j = 0; j < d; ++j) g[j] = s * T(double(g[j]) * k);
     if (y) for (index_t j = 0; j < d; ++j) g[j] -= s * y[j];
     else g[label] -= s;
   }

@@ -168,8 +168,11 @@ double Network<T>::run_batch(Mode mode, index_t n, const T* x, const T* y, const
   T* w = work_.data();
   const std::size_t L = layers_.size();
   const T* in = x;
+  // A fused loss reads the logits; the probabilities are only needed for metrics.
+  const bool out_unused = fused_ && mode != Mode::evaluate && (mode == Mode::gradients || metrics_.empty());
   for (std::size_t l = 0; l < L; ++l) {
     ctx.layer_index = static_cast<index_t>(l);
+    ctx.output_unused = out_unused && l + 1 == L;
     layers_[l]->forward(ctx, n, in, w + act_off_[l], w + cache_off_[l]);
     in = w + act_off_[l];
   }

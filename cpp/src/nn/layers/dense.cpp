@@ -71,6 +71,7 @@ class Dense final : public Layer<T> {
       // softmax/log_softmax normalise whole rows, so they run after the product.
       T* target = z ? z : y;
       gemm<T>(Trans::N, Trans::N, n, out, in, T(1), x, in, w_, out, T(0), target, out, b_ ? &ep : nullptr);
+      if (z && ctx.output_unused) return;
       detail::act_forward_rows<T>(spec_.act, n, out, target, y);
       return;
     }
