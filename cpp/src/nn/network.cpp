@@ -281,11 +281,16 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
       T* yb = work_.data() + yb_off_;
       T* swb = work_.data() + sw_off_;
       const index_t* p = perm_.data() + i0;
-      for (index_t r = 0; r < nb; ++r) {
+      for (index_t r = 0; r < nb; ++r)
         std::memcpy(xb + r * in, d.x + p[r] * in, static_cast<std::size_t>(in) * sizeof(T));
-        std::memcpy(yb + r * yc, d.y + p[r] * yc, static_cast<std::size_t>(yc) * sizeof(T));
-        if (d.sw) swb[r] = d.sw[p[r]];
+      if (yc == 1) {
+        for (index_t r = 0; r < nb; ++r) yb[r] = d.y[p[r]];  // class indices: no memcpy call per row
+      } else {
+        for (index_t r = 0; r < nb; ++r)
+          std::memcpy(yb + r * yc, d.y + p[r] * yc, static_cast<std::size_t>(yc) * sizeof(T));
       }
+      if (d.sw)
+        for (index_t r = 0; r < nb; ++r) swb[r] = d.sw[p[r]];
       x = xb;
       y = yb;
       sw = d.sw ? swb : nullptr;
