@@ -243,3 +243,23 @@ def test_small_predict_allocates_nothing():
     assert net.params_version == ver
     # ru_maxrss is in KiB on Linux: a 1 KiB leak per call would show as ~20 MB.
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0 < 2048
+
+
+def test_evaluate_uses_fresh_weights():
+    # evaluate runs on the packed weights too: it must follow steps and view writes.
+    net = _mlp()
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((9, 11)).astype(np.float32)
+    y = rng.integers(0, 5, (9, 1)).astype(np.float32)
+
+    def loss_ref():
+        p = _forward_ref(net, x)
+        return float(np.mean(-np.log(p[np.arange(9), y[:, 0].astype(int)])))
+
+    for step in range(3):
+        assert net.evaluate(x, y, None, 4)["loss"] == pytest.approx(loss_ref(), rel=1e-5)
+        assert net.compute_gradients(x, y, None) == pytest.approx(loss_ref(), rel=1e-5)
+        net.train_batch(x, y, None, 0.1)
+    net.params()[4][...] = 0.0
+    net.params_changed()
+    assert net.evaluate(x, y, None, 0)["loss"] == pytest.approx(loss_ref(), rel=1e-5)

@@ -165,6 +165,7 @@ double Network<T>::run_batch(Mode mode, index_t n, const T* x, const T* y, const
   ctx.update_stats = mode == Mode::train;
   ctx.seed = seed_;
   ctx.counter = counter_;
+  ctx.params_version = params_version_;
   T* w = work_.data();
   const std::size_t L = layers_.size();
   const T* in = x;

@@ -5,9 +5,9 @@
 // backward: dZ = dY * f'(z) in place and db = column sums of dZ (one pass for relu and
 //           linear), dW = X^T dZ (gemm TN, beta 0), dX = dZ W^T (gemm NT), skipped for
 //           the first layer.
-// predict : the same product against W packed once for the GEMM kernel (PackedB), so a
-//           small batch pays no packing: the pack is rebuilt lazily when the network's
-//           params_version or the active GEMM kernel changed.
+// predict and evaluate (not training): the same product against W packed once for the
+//           GEMM kernel (PackedB), so a small batch pays no packing: the pack is rebuilt
+//           lazily when the network's params_version or the active GEMM kernel changed.
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -63,8 +63,8 @@ class Dense final : public Layer<T> {
 
   void forward(const StepContext& ctx, index_t n, const T* x, T* y, T* cache) const override {
     const index_t in = this->in_dim_, out = this->out_dim_;
-    if (!cache) { predict(ctx, n, x, y); return; }
-    T* z = store_z() ? cache : nullptr;
+    if (!ctx.training) { infer(ctx, n, x, y, cache && store_z() ? cache : nullptr); return; }
+    T* z = (cache && store_z()) ? cache : nullptr;
     Epilogue<T> ep;
     ep.bias = b_;
     if (act_is_rowwise(spec_.act.kind)) {
@@ -104,19 +104,23 @@ class Dense final : public Layer<T> {
  private:
   bool store_z() const noexcept { return needs_z_ || keep_logits_; }
 
-  // Inference: y = act(x Wp + b) with the cached pack Wp.
-  void predict(const StepContext& ctx, index_t n, const T* x, T* y) const {
+  // Inference (predict, evaluate): y = act(x Wp + b) with the cached pack Wp; z, when
+  // non-null, receives the pre-activation (evaluate's fused loss reads the logits).
+  void infer(const StepContext& ctx, index_t n, const T* x, T* y, T* z) const {
     const index_t out = this->out_dim_;
     const PackedB<T>& wp = packed(ctx.params_version);
     Epilogue<T> ep;
     ep.bias = b_;
     if (act_is_rowwise(spec_.act.kind)) {
-      gemm_packed<T>(Trans::N, n, T(1), x, this->in_dim_, wp, T(0), y, out, b_ ? &ep : nullptr);
-      detail::act_forward_rows<T>(spec_.act, n, out, y, y);
+      T* target = z ? z : y;
+      gemm_packed<T>(Trans::N, n, T(1), x, this->in_dim_, wp, T(0), target, out, b_ ? &ep : nullptr);
+      detail::act_forward_rows<T>(spec_.act, n, out, target, y);
       return;
     }
     ep.act = spec_.act;
-    const bool any = b_ || spec_.act.kind != Act::linear;
+    ep.preact = z;
+    ep.ldp = out;
+    const bool any = b_ || z || spec_.act.kind != Act::linear;
     gemm_packed<T>(Trans::N, n, T(1), x, this->in_dim_, wp, T(0), y, out, any ? &ep : nullptr);
   }
 
