@@ -229,6 +229,30 @@ def test_model_set_weights_and_layer_set_weights_refresh_predict():
     np.testing.assert_array_equal(model.predict(x), np.zeros((2, 3), np.float32))
 
 
+def test_model_predict_sees_writes_through_held_weight_views():
+    # Keras-style users write through model.weights / layer.weights without telling
+    # anyone: while such views are alive, predict and evaluate repack on every call.
+    dnnx.utils.set_random_seed(1)
+    model = dnnx.Sequential([dnnx.Input(shape=(5,)), dnnx.layers.Dense(4, activation="relu"),
+                             dnnx.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(7).standard_normal((3, 5)).astype(np.float32)
+    y = np.zeros((3, 2), np.float32)
+    model.predict(x)
+    views = model.weights
+    views[3][...] = 7.0
+    np.testing.assert_allclose(model.predict_on_batch(x)[:, 1] - model.predict(x)[:, 1], 0)
+    views[2][...] = 0.0
+    np.testing.assert_array_equal(model.predict(x), np.full((3, 2), 7.0, np.float32))
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(49.0)
+    bias = model.layers[-1].weights[1]
+    del views
+    bias[...] = -1.0
+    np.testing.assert_array_equal(model.predict_on_batch(x), np.full((3, 2), -1.0, np.float32))
+    del bias
+    assert model._live_views == [] or all(r() is None for r in model._live_views)
+
+
 def test_small_predict_allocates_nothing():
     resource = pytest.importorskip("resource")
     net = make_net([dense(256, "relu"), dense(128, "relu"), dense(10, "softmax")], 100, dtype="float32")

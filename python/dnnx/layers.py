@@ -62,7 +62,10 @@ class Layer:
     @property
     def weights(self) -> List[np.ndarray]:
         """Zero-copy views of this layer's weights (writes change the model)."""
-        return self._views()
+        views = self._views()
+        if views:
+            self._model._track_views(views)
+        return views
 
     def get_weights(self) -> List[np.ndarray]:
         """Copies of this layer's weights, in Keras order."""

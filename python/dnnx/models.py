@@ -7,6 +7,7 @@ steps and tracks metrics for a full epoch per call; Python only runs callbacks.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -52,6 +53,7 @@ class Sequential:
         self.layers: List[_layers.Layer] = []
         self._input_dim: Optional[int] = None
         self._net = None
+        self._live_views: List[weakref.ref] = []  # weight views handed to the user (see _sync_views)
         self.optimizer: Optional[_optimizers.Optimizer] = None
         self.loss: Optional[_losses.Loss] = None
         self._metrics: List[_metrics.Metric] = []
@@ -286,6 +288,7 @@ class Sequential:
         x, y, sw = self._xy(x, y, sample_weight)
         if x.shape[0] == 0:
             raise ValueError("evaluate: x is empty")
+        self._sync_views()
         logs = dict(self._net.evaluate(x, y, sw, batch_size))
         if return_dict:
             return logs
@@ -296,6 +299,7 @@ class Sequential:
         """Outputs for ``x`` as an ndarray of the model dtype, shape ``(n, output_dim)``."""
         x = self._x(x)
         bs = 0 if batch_size is None else _validation.positive_int(batch_size, "batch_size", "predict")
+        self._sync_views()
         return self._net.predict(x, bs)
 
     def __call__(self, x) -> np.ndarray:
@@ -312,11 +316,13 @@ class Sequential:
     def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
         self._require_compiled("test_on_batch")
         x, y, sw = self._xy(x, y, sample_weight)
+        self._sync_views()
         logs = dict(self._net.evaluate(x, y, sw, max(1, x.shape[0])))
         return self._pack(logs, return_dict)
 
     def predict_on_batch(self, x) -> np.ndarray:
         x = self._x(x)
+        self._sync_views()
         return self._net.predict(x, 0)
 
     def _pack(self, logs, return_dict):
@@ -362,11 +368,27 @@ class Sequential:
         if hook is not None:
             hook()
 
+    def _track_views(self, views: List[np.ndarray]) -> None:
+        """Remember weight views given to the user: they may be written at any time."""
+        if len(self._live_views) > 64:
+            self._live_views = [r for r in self._live_views if r() is not None]
+        self._live_views.extend(weakref.ref(v) for v in views)
+
+    def _sync_views(self) -> None:
+        # predict/evaluate run on weights packed once for the GEMM; while the user holds
+        # weight views (and so may have written through them), repack on every call.
+        if self._live_views:
+            self._live_views = [r for r in self._live_views if r() is not None]
+            if self._live_views:
+                self._weights_changed()
+
     @property
     def weights(self) -> List[np.ndarray]:
         """Zero-copy views of all weights (writes change the model)."""
         self._require_built("weights")
-        return self._net.params()
+        views = self._net.params()
+        self._track_views(views)
+        return views
 
     def count_params(self) -> int:
         self._require_built("count_params")
