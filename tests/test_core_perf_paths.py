@@ -287,3 +287,24 @@ def test_evaluate_uses_fresh_weights():
     net.params()[4][...] = 0.0
     net.params_changed()
     assert net.evaluate(x, y, None, 0)["loss"] == pytest.approx(loss_ref(), rel=1e-5)
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.1, 0.9, 1e-7, 0.9999999])
+@pytest.mark.parametrize("counter", [0, 7, 2**33 + 5])
+def test_dropout_masks_match_portable_float64(kernel, rate, counter):
+    # float64 always runs the portable Philox loop, float32 the active kernel's. With one
+    # row, W = 0 and b = 1 the dropout output is the mask itself, and the bias gradient of
+    # an mse loss against 0 is 2 * mask^2 / units: zero exactly where an element dropped.
+    units = 4099  # two 4096-element chunks, SIMD blocks and a scalar tail
+    drops = []
+    for dtype in ("float32", "float64"):
+        net = make_net([dense(units), {"type": "dropout", "rate": rate}], 1, {"name": "mse"}, {"name": "sgd"},
+                       dtype=dtype, seed=11)
+        net.params()[0][...] = 0.0
+        net.params()[1][...] = 1.0
+        net.params_changed()
+        net.set_rng_state(11, counter)
+        net.compute_gradients(np.ones((1, 1), dtype), np.zeros((1, units), dtype), None)
+        drops.append(net.grads()[1] == 0)
+    np.testing.assert_array_equal(drops[0], drops[1])
+    assert 0 < drops[1].sum() < units or rate in (1e-7, 0.9999999)

@@ -50,7 +50,18 @@ struct Table {
   void (*bwd_colsum)(idx rows, idx cols, idx ld, const float* y, const float* dy, float* dz, float* db);
   /// out = a * b over n elements (out may be a or b).
   void (*mul)(idx n, const float* a, const float* b, float* out);
+  /// Dropout forward over `blocks` blocks of kDropoutBlock elements, the first element
+  /// being 4 * q0: the draws of elements 4q..4q+3 are the 4 words of Philox4x32-10 at
+  /// counter (hi = counter, lo = q) under key (rng.hpp); element e is kept when
+  /// (word >> 8) >= thr (thr = ceil(rate * 2^24), the integer form of
+  /// uniform24(word) >= rate), with mask = kept ? scale : 0, y = x * mask.
+  /// Requires q0 + blocks * kDropoutBlock / 4 < 2^32.
+  void (*dropout_fwd)(idx blocks, std::uint64_t key, std::uint64_t counter, std::uint32_t q0, std::uint32_t thr,
+                      float scale, const float* x, float* y, float* mask);
 };
+
+/// Elements per dropout_fwd block: 16 Philox calls of 4 words (AVX2 runs it as 2 x 8).
+constexpr idx kDropoutBlock = 64;
 
 extern const Table kAvx2;
 extern const Table kAvx512;

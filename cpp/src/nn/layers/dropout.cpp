@@ -4,6 +4,7 @@
 // The keep decision for element e of layer l in training pass c is a pure function of
 // (seed, l, c, e) through Philox, so masks reproduce exactly and do not depend on the
 // thread count. The mask (0 or the scale) is cached for backward: dx = dy * mask.
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <type_traits>
@@ -33,7 +34,22 @@ class Dropout final : public Layer<T> {
     const double rate = spec_.rate;
     const T scale = T(1.0 / (1.0 - rate));
     // Chunks are multiples of 4: one Philox call yields the draws of 4 consecutive elements.
+    const nnk::Table* simd = nullptr;
+    if constexpr (std::is_same_v<T, float>) {
+      // The SIMD kernel numbers Philox counters with 32 bits (any realistic layer).
+      if (count / 4 < (index_t(1) << 32) - nnk::kDropoutBlock) simd = nnk::active();
+    }
+    // uniform24(u) >= rate  <=>  (u >> 8) >= ceil(rate * 2^24): exact, both sides.
+    const auto thr = static_cast<std::uint32_t>(std::ceil(rate * 16777216.0));
     detail::parallel_chunks(count, 4096, count * 8, [&](index_t e0, index_t e1) {
+      if constexpr (std::is_same_v<T, float>) {
+        if (simd) {
+          const index_t blocks = (e1 - e0) / nnk::kDropoutBlock;
+          simd->dropout_fwd(blocks, key, ctx.counter, static_cast<std::uint32_t>(e0 / 4), thr, scale, x + e0, y + e0,
+                            cache + e0);
+          e0 += blocks * nnk::kDropoutBlock;
+        }
+      }
       for (index_t e = e0; e < e1; e += 4) {
         const auto r = philox4x32(key, ctx.counter, static_cast<std::uint64_t>(e / 4));
         for (index_t j = 0; j < 4 && e + j < e1; ++j) {
