@@ -2,6 +2,11 @@
 // and bias-gradient passes. Built with the AVX-512 flags and -ffp-contract=off;
 // self-contained (only <immintrin.h> and the plain declarations of simd.hpp). Bodies:
 // kernel_nn_body.inc.
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* in the shift and
+// blend intrinsics): a false positive, GCC PR 105593, fixed in GCC 13.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "simd.hpp"
