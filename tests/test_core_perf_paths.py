@@ -308,3 +308,32 @@ def test_dropout_masks_match_portable_float64(kernel, rate, counter):
         drops.append(net.grads()[1] == 0)
     np.testing.assert_array_equal(drops[0], drops[1])
     assert 0 < drops[1].sum() < units or rate in (1e-7, 0.9999999)
+
+
+@pytest.mark.parametrize("units", [1003, 300_001])
+def test_regularization_kernels_match_reference_bitwise(kernel, threads, units):
+    # The penalty is summed in fixed lanes and chunks: the same double for every kernel and
+    # thread count; its gradient (added to dW and db) bitwise too.
+    def run(k, nt):
+        before = _core.active_kernel()
+        _core.set_kernel(k)
+        dnnx.set_num_threads(nt)
+        try:
+            reg = {"l1": 1e-3, "l2": 3e-4}
+            net = make_net([dense(units, "relu", kernel_regularizer=reg, bias_regularizer={"l2": 0.01})], 1,
+                           {"name": "mse"}, {"name": "sgd"}, dtype="float32", seed=4)
+            net.params()[1][...] = np.linspace(-1, 1, units, dtype=np.float32)
+            net.params()[0][0, :4] = [0.0, -0.0, np.float32(1e-30), -3.0]
+            net.params_changed()
+            x = np.full((1, 1), 0.5, np.float32)
+            y = np.random.default_rng(8).standard_normal((1, units)).astype(np.float32)
+            obj = net.compute_gradients(x, y, None)
+            return obj, [g.copy() for g in net.grads()]
+        finally:
+            _core.set_kernel(before)
+
+    ref_obj, ref_g = run("ref", 1)
+    for nt in (1, 2):
+        obj, g = run(kernel, nt)
+        assert obj == ref_obj
+        _assert_same_bits(g, ref_g)

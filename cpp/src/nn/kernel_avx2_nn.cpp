@@ -105,6 +105,42 @@ void dropout_fwd(idx blocks, std::uint64_t key, std::uint64_t counter, std::uint
   }
 }
 
+// ---- regularization: 8 double lanes = element i % 8 (two ymm of 4) ------------------
+
+inline double combine8(const double* s);
+
+void reg(idx n, const float* w, float* g, float l1, float l2x2, double* sums) {
+  const __m256d sign = _mm256_set1_pd(-0.0);
+  const __m256 one = _mm256_set1_ps(1.0f), mone = _mm256_set1_ps(-1.0f), zero = _mm256_setzero_ps();
+  const __m256 vl1 = _mm256_set1_ps(l1), vl2 = _mm256_set1_ps(l2x2);
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd();
+  for (idx i = 0; i < n; i += 8) {
+    const int k = n - i < 8 ? static_cast<int>(n - i) : 8;
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(k), iota);
+    const __m256 wf = _mm256_maskload_ps(w + i, m);  // missing lanes add +0 to the sums
+    const __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(wf));
+    const __m256d d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(wf, 1));
+    a0 = _mm256_add_pd(a0, _mm256_andnot_pd(sign, d0));
+    a1 = _mm256_add_pd(a1, _mm256_andnot_pd(sign, d1));
+    b0 = _mm256_add_pd(b0, _mm256_mul_pd(d0, d0));
+    b1 = _mm256_add_pd(b1, _mm256_mul_pd(d1, d1));
+    if (g) {
+      const __m256 sg = _mm256_or_ps(_mm256_and_ps(_mm256_cmp_ps(wf, zero, _CMP_GT_OQ), one),
+                                     _mm256_and_ps(_mm256_cmp_ps(wf, zero, _CMP_LT_OQ), mone));
+      const __m256 t = _mm256_add_ps(_mm256_mul_ps(vl1, sg), _mm256_mul_ps(vl2, wf));
+      _mm256_maskstore_ps(g + i, m, _mm256_add_ps(_mm256_maskload_ps(g + i, m), t));
+    }
+  }
+  alignas(32) double a[8], b[8];
+  _mm256_store_pd(a, a0);
+  _mm256_store_pd(a + 4, a1);
+  _mm256_store_pd(b, b0);
+  _mm256_store_pd(b + 4, b1);
+  sums[0] = combine8(a);
+  sums[1] = combine8(b);
+}
+
 #include "kernel_nn_body.inc"
 
 }  // namespace

@@ -107,6 +107,36 @@ void dropout_fwd(idx blocks, std::uint64_t key, std::uint64_t counter, std::uint
   }
 }
 
+// ---- regularization: 8 double lanes = element i % 8 ---------------------------------
+
+inline double combine8(const double* s);
+
+void reg(idx n, const float* w, float* g, float l1, float l2x2, double* sums) {
+  const __m512d sign = _mm512_set1_pd(-0.0);
+  const __m256 one = _mm256_set1_ps(1.0f), mone = _mm256_set1_ps(-1.0f), zero = _mm256_setzero_ps();
+  const __m256 vl1 = _mm256_set1_ps(l1), vl2 = _mm256_set1_ps(l2x2);
+  __m512d s1 = _mm512_setzero_pd(), s2 = _mm512_setzero_pd();
+  for (idx i = 0; i < n; i += 8) {
+    const int k = n - i < 8 ? static_cast<int>(n - i) : 8;
+    const __mmask8 m = static_cast<__mmask8>((1u << k) - 1u);
+    const __m256 wf = _mm256_maskz_loadu_ps(m, w + i);  // missing lanes add +0 to the sums
+    const __m512d d = _mm512_cvtps_pd(wf);
+    s1 = _mm512_add_pd(s1, _mm512_andnot_pd(sign, d));
+    s2 = _mm512_add_pd(s2, _mm512_mul_pd(d, d));
+    if (g) {
+      const __m256 sg = _mm256_or_ps(_mm256_and_ps(_mm256_cmp_ps(wf, zero, _CMP_GT_OQ), one),
+                                     _mm256_and_ps(_mm256_cmp_ps(wf, zero, _CMP_LT_OQ), mone));
+      const __m256 t = _mm256_add_ps(_mm256_mul_ps(vl1, sg), _mm256_mul_ps(vl2, wf));
+      _mm256_mask_storeu_ps(g + i, m, _mm256_add_ps(_mm256_maskz_loadu_ps(m, g + i), t));
+    }
+  }
+  alignas(64) double a[8], b[8];
+  _mm512_store_pd(a, s1);
+  _mm512_store_pd(b, s2);
+  sums[0] = combine8(a);
+  sums[1] = combine8(b);
+}
+
 #include "kernel_nn_body.inc"
 
 }  // namespace

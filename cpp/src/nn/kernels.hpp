@@ -4,6 +4,7 @@
 // elements), never one sum.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 
 #include "dnnx/activations.hpp"
@@ -83,6 +84,29 @@ void act_backward_rows(ActParams p, index_t rows, index_t cols, const T* z, cons
     const index_t off = r0 * cols;
     act_backward<T>(p, r1 - r0, cols, z ? z + off : nullptr, y ? y + off : nullptr, dy + off, dz + off);
   });
+}
+
+/// Regularization of one run of weights, the portable reference of nnk::Table::reg: sums
+/// (|w| and w^2, in double, in 8 lanes: element i goes to lane i % 8, lanes combined in a
+/// fixed tree, so the SIMD kernels reproduce the bits) and, when g is non-null, the
+/// gradient g += l1 * sign(w) + l2x2 * w.
+template <class T>
+void reg_sums(index_t n, const T* w, T* g, T l1, T l2x2, double* sums) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (const nnk::Table* k = nnk::active()) { k->reg(n, w, g, l1, l2x2, sums); return; }
+  }
+  double s1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (index_t i = 0; i < n; ++i) {
+    const double d = double(w[i]);
+    s1[i % 8] += std::abs(d);
+    s2[i % 8] += d * d;
+    if (g) {
+      const T sg = w[i] > T(0) ? T(1) : (w[i] < T(0) ? T(-1) : T(0));
+      g[i] += l1 * sg + l2x2 * w[i];
+    }
+  }
+  sums[0] = ((s1[0] + s1[1]) + (s1[2] + s1[3])) + ((s1[4] + s1[5]) + (s1[6] + s1[7]));
+  sums[1] = ((s2[0] + s2[1]) + (s2[2] + s2[3])) + ((s2[4] + s2[5]) + (s2[6] + s2[7]));
 }
 
 /// Dense backward's elementwise part in one pass: dz = dy * relu'(y) in place (when

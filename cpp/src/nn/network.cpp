@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "dnnx/rng.hpp"
+#include "kernels.hpp"
 
 namespace dnnx {
 namespace {
@@ -14,7 +15,6 @@ namespace {
 // Workspace regions start on 64-byte boundaries.
 constexpr index_t align16(index_t n) { return (n + 15) / 16 * 16; }
 
-template <class T> inline T sgn(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); }
 
 }  // namespace
 
@@ -140,18 +140,22 @@ void Network<T>::reserve(index_t rows) {
 
 template <class T>
 double Network<T>::regularization(bool add_grads) {
+  // Each tensor in fixed chunks (a function of its size only, at most 64 of them), each
+  // chunk's sums in 8 fixed lanes (detail::reg_sums), chunks added in order: the penalty
+  // is the same for any thread count and for every SIMD kernel.
   double penalty = 0;
   for (const TensorInfo& t : tensors_) {
     if (!t.reg.active()) continue;
     const T* w = params_.data() + t.offset;
-    T* g = grads_.data() + t.offset;
+    T* g = add_grads ? grads_.data() + t.offset : nullptr;
     const T l1 = T(t.reg.l1), l2x2 = T(2 * t.reg.l2);
+    const index_t chunk = std::max<index_t>(index_t(1) << 16, (t.size + 63) / 64 + 7) / 8 * 8;
+    double part[64][2];
+    detail::parallel_chunks(t.size, chunk, t.size, [&](index_t i0, index_t i1) {
+      detail::reg_sums<T>(i1 - i0, w + i0, g ? g + i0 : nullptr, l1, l2x2, part[i0 / chunk]);
+    });
     double s1 = 0, s2 = 0;
-    for (index_t i = 0; i < t.size; ++i) {
-      s1 += std::abs(double(w[i]));
-      s2 += double(w[i]) * double(w[i]);
-      if (add_grads) g[i] += l1 * sgn(w[i]) + l2x2 * w[i];
-    }
+    for (index_t c = 0; c * chunk < t.size; ++c) { s1 += part[c][0]; s2 += part[c][1]; }
     penalty += t.reg.l1 * s1 + t.reg.l2 * s2;
   }
   return penalty;
@@ -282,8 +286,11 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
       T* yb = work_.data() + yb_off_;
       T* swb = work_.data() + sw_off_;
       const index_t* p = perm_.data() + i0;
-      for (index_t r = 0; r < nb; ++r)
-        std::memcpy(xb + r * in, d.x + p[r] * in, static_cast<std::size_t>(in) * sizeof(T));
+      // Rows are independent copies: a big batch (a pure memory pass) may split them.
+      detail::parallel_chunks(nb, 32, nb * in, [&](index_t r0, index_t r1) {
+        for (index_t r = r0; r < r1; ++r)
+          std::memcpy(xb + r * in, d.x + p[r] * in, static_cast<std::size_t>(in) * sizeof(T));
+      });
       if (yc == 1) {
         for (index_t r = 0; r < nb; ++r) yb[r] = d.y[p[r]];  // class indices: no memcpy call per row
       } else {

@@ -58,6 +58,11 @@ struct Table {
   /// Requires q0 + blocks * kDropoutBlock / 4 < 2^32.
   void (*dropout_fwd)(idx blocks, std::uint64_t key, std::uint64_t counter, std::uint32_t q0, std::uint32_t thr,
                       float scale, const float* x, float* y, float* mask);
+  /// L1/L2 penalty over n weights: sums[0] = sum |w|, sums[1] = sum w^2 (in double, in the
+  /// fixed order of detail::reg_sums: element i into lane i % 8, lanes combined as
+  /// ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7))), and, when g is non-null,
+  /// g += l1 * sign(w) + l2x2 * w (float, in that order).
+  void (*reg)(idx n, const float* w, float* g, float l1, float l2x2, double* sums);
 };
 
 /// Elements per dropout_fwd block: 16 Philox calls of 4 words (AVX2 runs it as 2 x 8).
