@@ -95,3 +95,21 @@ def test_optimizer_hyperparameter_errors():
         make_net([dense(1)], 1, {"name": "mse"}, {"name": "adam", "clipnorm": 1.0, "global_clipnorm": 1.0})
     with pytest.raises(ValueError, match="'nesterov' must be a bool"):
         make_net([dense(1)], 1, {"name": "mse"}, {"name": "sgd", "nesterov": 1})
+
+
+@pytest.mark.parametrize("name,hyper", CASES)
+def test_update_rule_float32_every_kernel(kernel, name, hyper):
+    # float32 runs the SIMD update of the active kernel (the portable loop under "ref").
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((9, 4)).astype(np.float32), rng.standard_normal((9, 37)).astype(np.float32)
+    net = make_net([dense(37, "tanh")], 4, {"name": "mse"}, {"name": name, **hyper}, dtype="float32", seed=2)
+    ws = [p.astype(np.float64) for p in net.params()]
+    state = {}
+    for step, lr in enumerate([0.05, 0.02, 0.03]):
+        net.compute_gradients(x, y, None)
+        gs = [g.astype(np.float64) for g in net.grads()]
+        ref.optimizer_step(name, ws, gs, state, lr, step + 1, **hyper)
+        net.train_batch(x, y, None, lr)
+        for a, b in zip(net.params(), ws):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+        ws = [p.astype(np.float64) for p in net.params()]  # follow float32 rounding
