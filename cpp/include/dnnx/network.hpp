@@ -11,6 +11,13 @@
 // statistics), every gradient in a second arena of the same layout. The training
 // workspace (activations, caches, gradient ping-pong buffers, the gathered batch) is sized
 // once for the largest batch seen and only grows; a training step never allocates.
+// predict/evaluate multiply with each Dense kernel packed once for the GEMM kernel (a
+// second copy of the kernels, rebuilt lazily after params_version() moved), and predict
+// keeps its small ping-pong buffers per thread: a small predict allocates nothing.
+//
+// Elementwise passes (optimizer rules, ReLU/bias gradients, dropout, regularization) run
+// on SIMD kernels that follow the GEMM's kernel choice (set_kernel/DNNX_KERNEL; "ref" runs
+// the portable loops) and give the same bits as the portable loops.
 //
 // Determinism: with the same seed and data, weights are bitwise identical for any thread
 // count (gemm never splits k; every other reduction has a fixed order).
