@@ -9,16 +9,17 @@
 namespace dnnx {
 namespace {
 
-// Sum of squares of one tensor in a fixed order (a double accumulator per 4096 elements,
-// then in chunk order), so clipping does not depend on the thread count.
+// Sum of squares of one tensor in a fixed order (chunks of 65536 elements, each summed in
+// the 8 fixed double lanes of detail::reg_sums, then in chunk order), so clipping does not
+// depend on the thread count or the SIMD kernel.
 template <class T>
 double sum_squares(const T* g, index_t n) {
+  constexpr index_t kChunk = index_t(1) << 16;
   double total = 0;
-  for (index_t i0 = 0; i0 < n; i0 += 4096) {
-    const index_t i1 = std::min(n, i0 + 4096);
-    double s = 0;
-    for (index_t i = i0; i < i1; ++i) s += double(g[i]) * double(g[i]);
-    total += s;
+  for (index_t i0 = 0; i0 < n; i0 += kChunk) {
+    double sums[2];
+    detail::reg_sums<T>(std::min(n - i0, kChunk), g + i0, nullptr, T(0), T(0), sums);
+    total += sums[1];
   }
   return total;
 }
