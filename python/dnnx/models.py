@@ -7,7 +7,7 @@ steps and tracks metrics for a full epoch per call; Python only runs callbacks.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
