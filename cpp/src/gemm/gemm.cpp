@@ -48,6 +48,9 @@ Workspace<T>& workspace() {
 // OpenMP fork/join and barrier cost, so more threads never make a small product slower:
 // 64^3 (0.5 MFLOP) runs on one thread, 128^3 on two.
 constexpr double kMinFlopsPerThread = 1.0e6;
+// Skinny products: at ~30 B/cycle from L2/L3, 256 KiB of B is ~2 us of streaming per
+// thread, comfortably above a fork/join on a warm pool.
+constexpr double kMinBytesPerThread = 256.0 * 1024.0;
 
 template <class T>
 struct Problem {
@@ -87,7 +90,11 @@ Plan make_plan(const KernelDesc<T>& kd, const Problem<T>& pr) {
 
   const index_t row_panels = ceil_div(m, kd.MR), col_panels = ceil_div(n, kd.NR);
   const double flops = 2.0 * double(m) * double(n) * double(k);
-  int nt = std::min({num_threads(), pr.max_threads, static_cast<int>(std::max(1.0, flops / kMinFlopsPerThread))});
+  double work = std::max(1.0, flops / kMinFlopsPerThread);
+  // A skinny product (a few rows) streams B once and is bound by reading it from L2/L3, not
+  // by FMAs: one more thread per kMinBytesPerThread of B (each thread reads its own columns).
+  if (m <= kd.MR) work = std::max(work, double(k) * double(n) * double(sizeof(T)) / kMinBytesPerThread);
+  int nt = std::min({num_threads(), pr.max_threads, static_cast<int>(work)});
   nt = static_cast<int>(std::min<index_t>(nt, row_panels * col_panels));
   // Prefer splitting rows (each thread packs its own A, all share B); split columns when
   // there are too few row panels to give every thread at least two.
@@ -121,7 +128,11 @@ void run_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, T
   for (index_t jc = 0; jc < n; jc += pl.nc) {
     const index_t nc = std::min(pl.nc, n - jc);
     const index_t q_all = ceil_div(nc, NR);
-    const index_t q0 = q_all * tj / pl.tn, q1 = q_all * (tj + 1) / pl.tn;
+    // Column panels per thread; skinny products split in whole groups of the wide kernel.
+    const index_t unit = kd.ukr_wide && m <= kd.wide_rows ? kd.wide_panels[m - 1] : 1;
+    const index_t units = ceil_div(q_all, unit);
+    const index_t q0 = std::min(q_all, units * tj / pl.tn * unit);
+    const index_t q1 = std::min(q_all, units * (tj + 1) / pl.tn * unit);
     for (index_t pc = 0; pc < k; pc += pl.kc) {
       const index_t kc = std::min(pl.kc, k - pc);
       Operand<T> bo;

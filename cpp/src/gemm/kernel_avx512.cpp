@@ -7,6 +7,7 @@
 // avx2 there; its gain is fewer loads per FMA (32 registers allow the larger tile).
 #include <immintrin.h>
 
+
 // gcc 12 reports a false -Wmaybe-uninitialized inside the AVX-512 intrinsic headers
 // (_mm512_undefined_* passed as the ignored merge source of masked builtins).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -123,8 +124,72 @@ void ukr(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const ty
   }
 }
 
+// The first R rows against G adjacent NV-vector panels (see WideKernel in kernel.hpp): the
+// per-element arithmetic of ukr() (FMA chain over p from zero, same epilogue), with A read
+// in place by row pointers and G B streams.
+template <class S, int NR, int R, int NV, int G>
+void ukr_wide(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const typename S::T* b,
+              index_t rs_b, index_t gs_b, typename S::T* c, index_t ldc, const TileEpilogue<typename S::T>& ep) {
+  using V = typename S::V;
+  constexpr int NW = G * NV;
+  V acc[R][NW];
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 16
+    for (int v = 0; v < NW; ++v) acc[i][v] = S::zero();
+  const typename S::T* rows[R];
+  for (int i = 0; i < R; ++i) rows[i] = a + i * rs_a;
+  const typename S::T* bg[G];
+  for (int g = 0; g < G; ++g) bg[g] = b + g * gs_b;
+  index_t off_a = 0, off_b = 0;
+#pragma GCC unroll 2
+  for (index_t p = 0; p < k; ++p) {
+#ifdef WIDE_PF
+#pragma GCC unroll 16
+    for (int g = 0; g < G; ++g)
+#pragma GCC unroll 8
+      for (int l = 0; l < NV * S::W * int(sizeof(typename S::T)) / 64; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(bg[g] + off_b + WIDE_PF * rs_b) + 64 * l, _MM_HINT_T0);
+#endif
+    V av[R];
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i) av[i] = S::bcast(rows[i] + off_a);
+#pragma GCC unroll 16
+    for (int g = 0; g < G; ++g)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) {
+        const V bv = S::load(bg[g] + off_b + j * S::W);
+#pragma GCC unroll 16
+        for (int i = 0; i < R; ++i) acc[i][g * NV + j] = S::fma(av[i], bv, acc[i][g * NV + j]);
+      }
+    off_a += cs_a;
+    off_b += rs_b;
+  }
+  const V va = S::set1(ep.alpha), vb = S::set1(ep.beta), z = S::zero();
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) {
+    typename S::T* ci = c + i * ldc;
+#pragma GCC unroll 16
+    for (int v = 0; v < NW; ++v) {
+      V x = S::mul(va, acc[i][v]);
+      if (ep.beta != 0) x = S::fma(vb, S::load(ci + v * S::W), x);
+      if (ep.bias) x = S::add(x, S::load(ep.bias + v * S::W));
+      if (ep.preact) S::store(ep.preact + i * ep.ldp + v * S::W, x);
+      if (ep.relu) x = S::max(x, z);
+      S::store(ci + v * S::W, x);
+    }
+  }
+}
+
 template <class S, int MR, int NV, int... R>
 constexpr MicroKernel<typename S::T> kRows[] = {&ukr<S, MR, R, NV>...};
+
+// Wide kernels for 1..4 rows (NV = 2 vectors per panel): G panels such that R * 2G <= 24
+// accumulators; one row then runs 8 independent FMA chains instead of 2.
+constexpr int kWidePanels[] = {4, 4, 4, 3};
+template <class S, int NR>
+constexpr WideKernel<typename S::T> kWide[] = {&ukr_wide<S, NR, 1, 2, 4>, &ukr_wide<S, NR, 2, 2, 4>,
+                                               &ukr_wide<S, NR, 3, 2, 4>, &ukr_wide<S, NR, 4, 2, 3>};
 
 }  // namespace
 
@@ -137,8 +202,8 @@ constexpr MicroKernel<typename S::T> kRows[] = {&ukr<S, MR, R, NV>...};
 // 10-class output layer, where 12 x 32 would compute 22 padding columns out of 32.
 const KernelSet kAvx512Kernels = {
     "avx512",
-    {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096},
-    {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 72, 256, 4096},
+    {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096, kWide<F32, 32>, kWidePanels, 4},
+    {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 72, 256, 4096, kWide<F64, 16>, kWidePanels, 4},
     {kRows<F32, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096},
     {kRows<F64, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 8, 72, 256, 4096},
 };
