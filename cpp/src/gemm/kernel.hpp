@@ -86,6 +86,23 @@ struct KernelDesc {
   int wide_rows = 0;
 };
 
+/// Column-vector micro-kernel for op(A) = A^T (A stored k x m) with a narrow n (<= max_n,
+/// e.g. a 10-class weight gradient): vectorised along i instead of j, so a 32 x 10 tile
+/// uses every lane (a row tile would compute 16 columns for 10). Computes rows
+/// [0, mr) (mr <= MR, loads past mr are masked) and all n columns of C:
+///   acc(i, j) = sum_p a[p*lda + i] * b[p*rs_b + j*cs_b]   (one FMA chain over p from zero)
+/// followed by exactly the TileEpilogue of kernel.hpp (bias: n values; preact row stride
+/// ldp), so every element gets the bits of the ordinary micro-kernel.
+template <class T>
+using ColKernel = void (*)(index_t k, index_t mr, index_t n, const T* a, index_t lda, const T* b, index_t rs_b,
+                           index_t cs_b, T* c, index_t ldc, const TileEpilogue<T>& ep);
+template <class T>
+struct ColDesc {
+  ColKernel<T> ukr = nullptr;
+  int MR = 0;     ///< rows per tile
+  int max_n = 0;  ///< widest n handled
+};
+
 /// One instruction-set variant: float32 and float64 kernels, and optionally narrower ones
 /// (NR halved) for products with n <= NR/2, where a full-width tile would mostly compute
 /// padding (n = 10 class outputs against NR = 32). ukr_rows == nullptr: none.
@@ -95,6 +112,8 @@ struct KernelSet {
   KernelDesc<double> f64;
   KernelDesc<float> f32_narrow;
   KernelDesc<double> f64_narrow;
+  ColDesc<float> f32_col{};   ///< optional (ukr == nullptr: none)
+  ColDesc<double> f64_col{};
 };
 
 /// Upper bounds over every kernel (stack edge buffers are sized by them).

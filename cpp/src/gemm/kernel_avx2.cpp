@@ -17,6 +17,9 @@ struct F32 {
   static constexpr int W = 8;
   static V zero() { return _mm256_setzero_ps(); }
   static V load(const T* p) { return _mm256_loadu_ps(p); }
+  static V maskload(const T* p, int n) {
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+  }
   static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
   static V bcast(const T* p) { return _mm256_broadcast_ss(p); }
   static V set1(T x) { return _mm256_set1_ps(x); }
@@ -32,6 +35,9 @@ struct F64 {
   static constexpr int W = 4;
   static V zero() { return _mm256_setzero_pd(); }
   static V load(const T* p) { return _mm256_loadu_pd(p); }
+  static V maskload(const T* p, int n) {
+    return _mm256_maskload_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)));
+  }
   static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
   static V bcast(const T* p) { return _mm256_broadcast_sd(p); }
   static V set1(T x) { return _mm256_set1_pd(x); }
@@ -180,6 +186,94 @@ void ukr_wide(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, con
   }
 }
 
+// Column-vector kernel (ColKernel in kernel.hpp): NJ columns x NVI vectors along i. Same
+// per-element arithmetic as ukr(): fma(a, b, acc) over p from zero, then the tile epilogue.
+template <class S, int NVI, int NJ>
+void ukr_col_n(index_t k, index_t mr, const typename S::T* a, index_t lda, const typename S::T* b, index_t rs_b,
+               index_t cs_b, typename S::T* c, index_t ldc, const TileEpilogue<typename S::T>& ep) {
+  using V = typename S::V;
+  using T = typename S::T;
+  constexpr int MRT = NVI * S::W;
+  V acc[NJ][NVI];
+#pragma GCC unroll 16
+  for (int j = 0; j < NJ; ++j)
+#pragma GCC unroll 4
+    for (int v = 0; v < NVI; ++v) acc[j][v] = S::zero();
+  const T* bj[NJ];
+  for (int j = 0; j < NJ; ++j) bj[j] = b + j * cs_b;
+  if (mr == MRT) {
+#pragma GCC unroll 2
+    for (index_t p = 0; p < k; ++p) {
+      V av[NVI];
+#pragma GCC unroll 4
+      for (int v = 0; v < NVI; ++v) av[v] = S::load(a + p * lda + v * S::W);
+#pragma GCC unroll 16
+      for (int j = 0; j < NJ; ++j) {
+        const V bv = S::bcast(bj[j] + p * rs_b);
+#pragma GCC unroll 4
+        for (int v = 0; v < NVI; ++v) acc[j][v] = S::fma(av[v], bv, acc[j][v]);
+      }
+    }
+  } else {  // last row tile: lanes past mr are neither read nor written
+    int cnt[NVI];
+    for (int v = 0; v < NVI; ++v) {
+      const index_t r = mr - index_t(v) * S::W;
+      cnt[v] = r <= 0 ? 0 : (r >= S::W ? S::W : int(r));
+    }
+    for (index_t p = 0; p < k; ++p) {
+      V av[NVI];
+#pragma GCC unroll 4
+      for (int v = 0; v < NVI; ++v) av[v] = S::maskload(a + p * lda + v * S::W, cnt[v]);
+#pragma GCC unroll 16
+      for (int j = 0; j < NJ; ++j) {
+        const V bv = S::bcast(bj[j] + p * rs_b);
+#pragma GCC unroll 4
+        for (int v = 0; v < NVI; ++v) acc[j][v] = S::fma(av[v], bv, acc[j][v]);
+      }
+    }
+  }
+  alignas(64) T out[NJ][MRT];
+  alignas(64) T pre[NJ][MRT];
+  alignas(64) T cin[MRT];
+  const V va = S::set1(ep.alpha), vb = S::set1(ep.beta), z = S::zero();
+  for (int j = 0; j < NJ; ++j) {
+    if (ep.beta != 0) {
+      for (int i = 0; i < MRT; ++i) cin[i] = i < mr ? c[i * ldc + j] : T(0);
+    }
+    const V bias = ep.bias ? S::set1(ep.bias[j]) : z;
+#pragma GCC unroll 4
+    for (int v = 0; v < NVI; ++v) {
+      V x = S::mul(va, acc[j][v]);
+      if (ep.beta != 0) x = S::fma(vb, S::load(cin + v * S::W), x);
+      if (ep.bias) x = S::add(x, bias);
+      if (ep.preact) S::store(pre[j] + v * S::W, x);
+      if (ep.relu) x = S::max(x, z);
+      S::store(out[j] + v * S::W, x);
+    }
+  }
+  for (index_t i = 0; i < mr; ++i) {
+#pragma GCC unroll 16
+    for (int j = 0; j < NJ; ++j) c[i * ldc + j] = out[j][i];
+  }
+  if (ep.preact)
+    for (index_t i = 0; i < mr; ++i)
+      for (int j = 0; j < NJ; ++j) ep.preact[i * ep.ldp + j] = pre[j][i];
+}
+
+template <class S, int NVI>
+using ColFn = void (*)(index_t, index_t, const typename S::T*, index_t, const typename S::T*, index_t, index_t,
+                       typename S::T*, index_t, const TileEpilogue<typename S::T>&);
+template <class S, int NVI>
+constexpr ColFn<S, NVI> kColByN[] = {&ukr_col_n<S, NVI, 1>, &ukr_col_n<S, NVI, 2>,  &ukr_col_n<S, NVI, 3>,
+                                     &ukr_col_n<S, NVI, 4>, &ukr_col_n<S, NVI, 5>,  &ukr_col_n<S, NVI, 6>,
+                                     &ukr_col_n<S, NVI, 7>, &ukr_col_n<S, NVI, 8>,  &ukr_col_n<S, NVI, 9>,
+                                     &ukr_col_n<S, NVI, 10>, &ukr_col_n<S, NVI, 11>, &ukr_col_n<S, NVI, 12>};
+template <class S, int NVI>
+void ukr_col(index_t k, index_t mr, index_t n, const typename S::T* a, index_t lda, const typename S::T* b,
+             index_t rs_b, index_t cs_b, typename S::T* c, index_t ldc, const TileEpilogue<typename S::T>& ep) {
+  kColByN<S, NVI>[n - 1](k, mr, a, lda, b, rs_b, cs_b, c, ldc, ep);
+}
+
 template <class S, int MR, int NV, int... R>
 constexpr MicroKernel<typename S::T> kRows[] = {&ukr<S, MR, R, NV>...};
 
@@ -198,6 +292,8 @@ const KernelSet kAvx2Kernels = {
     {kRows<F64, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 8, 72, 256, 4080, kWide<F64, 8>, kWidePanels, 3},
     {},
     {},
+    {&ukr_col<F32, 1>, 8, 12},  // 8 x n <= 12: up to 12 accumulators of 16 registers
+    {&ukr_col<F64, 1>, 4, 12},
 };
 
 }  // namespace dnnx::blis
