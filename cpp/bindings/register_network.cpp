@@ -500,6 +500,11 @@ void register_network(py::module_& m) {
           return n.compute_gradients(b);
         });
       }, py::arg("x"), py::arg("y"), py::arg("sample_weight"))
+      .def("params_changed", [](PyNetwork& s) { s.visit([](auto& n) { n.params_changed(); }); },
+           R"(Call after writing parameters through views: predict repacks its cached weights.)")
+      .def_property_readonly("params_version", [](PyNetwork& s) {
+        return s.visit([](auto& n) { return n.params_version(); });
+      })
       .def_property_readonly("workspace_bytes", [](PyNetwork& s) { return s.visit([](auto& n) { return n.workspace_bytes(); }); })
       .def_property_readonly("workspace_growths", [](PyNetwork& s) {
         return s.visit([](auto& n) { return n.workspace_growths(); });

@@ -159,6 +159,12 @@ class Network:
     def predict(self, x: NDArray[Any], batch_size: int = 0, out: Optional[NDArray[Any]] = None) -> NDArray[Any]: ...
     def compute_gradients(self, x: NDArray[Any], y: NDArray[Any], sample_weight: Optional[NDArray[Any]]) -> float: ...
     # ^ training mode, fills grads(); moves neither BN moving stats nor the RNG counter
+    def params_changed(self) -> None: ...
+    # ^ call after writing parameters through views (params(), param_arena()): predict
+    #   keeps each Dense kernel packed for the GEMM and repacks it on the next call.
+    #   Optimizer steps and set_weights/load (Python) already do this.
+    @property
+    def params_version(self) -> int: ...  # bumped by every optimizer step and params_changed()
     @property
     def workspace_bytes(self) -> int: ...  # training workspace size (debug)
     @property

@@ -80,6 +80,8 @@ class Layer:
             v[...] = w
         if self._model is not None:
             self._model._weights_changed()
+        if self._model is not None:
+            self._model._weights_changed()
 
     def count_params(self) -> int:
         return int(sum(v.size for v in self._views()))

@@ -170,6 +170,11 @@ class Sequential:
 
     # -- data -------------------------------------------------------------------------
     def _x(self, x, name: str = "x") -> np.ndarray:
+        # Fast path (small predicts are dominated by Python overhead): an array that is
+        # already what _core takes passes as is.
+        if (type(x) is np.ndarray and self._net is not None and x.dtype == self._np_dtype and x.ndim == 2
+                and x.shape[1] == self._input_dim and x.flags.c_contiguous):
+            return x
         if self._net is None:
             a = _validation.features(x, self._np_dtype, name, self._input_dim)
             self.build((None, a.shape[1]))

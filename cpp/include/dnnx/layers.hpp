@@ -66,6 +66,9 @@ struct StepContext {
   std::uint64_t seed = 0;      ///< network seed (dropout key)
   std::uint64_t counter = 0;   ///< RNG counter of this training pass (dropout)
   index_t layer_index = 0;
+  /// Network::params_version() of this call: layers that cache something derived from
+  /// their parameters (Dense's packed kernel for predict) refresh it when this changes.
+  std::uint64_t params_version = 0;
 };
 
 template <class T>
@@ -86,7 +89,8 @@ class Layer {
   virtual index_t cache_size(index_t n) const { (void)n; return 0; }
 
   /// y = layer(x) for n rows. cache is null for predict (nothing is kept for backward; the
-  /// layer must not write any state), non-null for training and evaluation.
+  /// layer must not write any state visible to other calls, and must be safe to run
+  /// concurrently with itself), non-null for training and evaluation.
   virtual void forward(const StepContext& ctx, index_t n, const T* x, T* y, T* cache) const = 0;
 
   /// Given dy (which the layer may overwrite), write the parameter gradients (overwriting)

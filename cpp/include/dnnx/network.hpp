@@ -16,7 +16,9 @@
 // count (gemm never splits k; every other reduction has a fixed order).
 //
 // Thread-safety: predict() may run concurrently with other predict() calls on the same
-// network (call-local workspace, no state written). Everything else (train_*, evaluate,
+// network (per-thread workspace; the only shared state it touches is each Dense layer's
+// packed-kernel cache, refreshed under a lock when params_version() or the GEMM kernel
+// changed). Everything else (train_*, evaluate,
 // compute_gradients, configure, setters) needs exclusive access.
 #pragma once
 #include <cstdint>
@@ -125,6 +127,15 @@ class Network {
   /// time (chunk <= 0: a default). Safe to call concurrently.
   void predict(index_t n, const T* x, T* out, index_t chunk) const;
 
+  /// Counter of parameter changes: bumped by every optimizer step and by params_changed().
+  /// predict() keeps per-layer data derived from the parameters (packed kernels) and
+  /// rebuilds it when this moved.
+  std::uint64_t params_version() const noexcept { return params_version_; }
+  /// Tell the network its parameters were written from outside (through params(), views,
+  /// set_weights, a load): predict() repacks before its next use. Not thread-safe with
+  /// predict (like every other writer).
+  void params_changed() noexcept { ++params_version_; }
+
   /// Bytes held by the training workspace, and how often it grew (tests: no growth per step).
   std::size_t workspace_bytes() const noexcept { return work_.size() * sizeof(T); }
   std::int64_t workspace_growths() const noexcept { return growths_; }
@@ -140,6 +151,7 @@ class Network {
   index_t input_dim_ = 0;
   std::uint64_t seed_ = 0, counter_ = 0;
   std::int64_t iterations_ = 0;
+  std::uint64_t params_version_ = 1;
   std::vector<std::unique_ptr<Layer<T>>> layers_;
   std::vector<TensorInfo> tensors_;
   index_t arena_size_ = 0, trainable_size_ = 0, max_dim_ = 0;

@@ -4,16 +4,23 @@
 // elements), never one sum.
 #pragma once
 #include <algorithm>
+#include <type_traits>
 
 #include "dnnx/activations.hpp"
 #include "dnnx/common.hpp"
+#include "dnnx/optimizers.hpp"
 #include "dnnx/parallel.hpp"
+#include "simd.hpp"
 
 namespace dnnx::detail {
 
-/// Below this much work (in elements) a loop runs on the calling thread: the fork/join
-/// would cost more than it saves.
-constexpr index_t kParallelMin = 1 << 15;
+/// Below this much work a loop runs on the calling thread. Work is counted in elements of
+/// a memory-bound pass (read a few arrays, write one): callers scale it up for passes
+/// with real arithmetic per element (sqrt/div: x4, exp/log/RNG: x8). Measured on Zen 4:
+/// an OpenMP fork/join costs 2-5 us on an idle machine and tens of us on a loaded one,
+/// while a 1-thread SIMD pass streams ~4-8 floats/ns from L2/L3, so below ~256K elements
+/// a second thread cannot win back its start-up.
+constexpr index_t kParallelMin = 1 << 18;
 
 /// f(begin, end) over [0, n) cut into fixed chunks of `chunk` elements. The chunks are the
 /// same for any thread count; threads only decide who runs which chunk.
@@ -28,10 +35,22 @@ void parallel_chunks(index_t n, index_t chunk, index_t work, F&& f) {
   (void)nt;
 }
 
+/// The SIMD optimizer scalars for a float step.
+inline nnk::OptArgs opt_args(const GradPrep<float>& p) {
+  nnk::OptArgs a{};
+  a.scale = p.scale;
+  a.clip = p.clip;
+  a.decay = p.decay;
+  return a;
+}
+
 /// out[j] = sum_i a[i*cols + j] over rows (row order fixed), for a rows x cols block.
 template <class T>
 void column_sums(index_t rows, index_t cols, const T* a, T* out) {
   parallel_chunks(cols, 64, rows * cols, [&](index_t j0, index_t j1) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (const nnk::Table* k = nnk::active()) { k->bwd_colsum(rows, j1 - j0, cols, nullptr, a + j0, nullptr, out + j0); return; }
+    }
     for (index_t j = j0; j < j1; ++j) out[j] = T(0);
     for (index_t i = 0; i < rows; ++i) {
       const T* r = a + i * cols;
@@ -44,7 +63,8 @@ void column_sums(index_t rows, index_t cols, const T* a, T* out) {
 template <class T>
 void act_forward_rows(ActParams p, index_t rows, index_t cols, const T* z, T* y) {
   const index_t block = std::max<index_t>(1, 4096 / std::max<index_t>(cols, 1));
-  parallel_chunks(rows, block, rows * cols * 4, [&](index_t r0, index_t r1) {
+  const index_t cost = (p.kind == Act::relu || p.kind == Act::linear) ? 1 : 8;
+  parallel_chunks(rows, block, rows * cols * cost, [&](index_t r0, index_t r1) {
     act_forward<T>(p, r1 - r0, cols, z + r0 * cols, cols, y + r0 * cols, cols);
   });
 }
@@ -54,10 +74,28 @@ void act_forward_rows(ActParams p, index_t rows, index_t cols, const T* z, T* y)
 template <class T>
 void act_backward_rows(ActParams p, index_t rows, index_t cols, const T* z, const T* y, const T* dy, T* dz) {
   const index_t block = std::max<index_t>(1, 4096 / std::max<index_t>(cols, 1));
-  parallel_chunks(rows, block, rows * cols * 4, [&](index_t r0, index_t r1) {
+  const index_t cost = (p.kind == Act::relu || p.kind == Act::linear) ? 1 : 8;
+  parallel_chunks(rows, block, rows * cols * cost, [&](index_t r0, index_t r1) {
     const index_t off = r0 * cols;
     act_backward<T>(p, r1 - r0, cols, z ? z + off : nullptr, y ? y + off : nullptr, dy + off, dz + off);
   });
+}
+
+/// Dense backward's elementwise part in one pass: dz = dy * relu'(y) in place (when
+/// relu), and db = column sums of dz (when db is non-null). Same bits as act_backward
+/// followed by column_sums: each column is summed in row order either way.
+template <class T>
+void relu_backward_colsum(bool relu, index_t rows, index_t cols, const T* y, T* dy, T* db) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (const nnk::Table* k = nnk::active()) {
+      parallel_chunks(cols, 64, rows * cols, [&](index_t j0, index_t j1) {
+        k->bwd_colsum(rows, j1 - j0, cols, relu ? y + j0 : nullptr, dy + j0, dy + j0, db ? db + j0 : nullptr);
+      });
+      return;
+    }
+  }
+  if (relu) act_backward_rows<T>(ActParams{Act::relu, 0.0}, rows, cols, nullptr, y, dy, dy);
+  if (db) column_sums(rows, cols, dy, db);
 }
 
 }  // namespace dnnx::detail

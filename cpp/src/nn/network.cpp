@@ -199,6 +199,7 @@ double Network<T>::run_batch(Mode mode, index_t n, const T* x, const T* y, const
     for (Metric& m : metrics_) m.update<T>(n, output_dim(), out, y, sw);
   if (mode == Mode::train) {
     optimizer_->apply(params_.data(), grads_.data(), lr, iterations_);
+    ++params_version_;
     ++iterations_;
     ++counter_;
   }
@@ -332,11 +333,24 @@ template <class T>
 void Network<T>::predict(index_t n, const T* x, T* out, index_t chunk) const {
   if (chunk <= 0) chunk = kDefaultChunk;
   chunk = std::max<index_t>(1, std::min(chunk, n));
-  // Call-local ping-pong buffers: concurrent predict calls share nothing writable.
-  AlignedBuffer<T> a(static_cast<std::size_t>(chunk * max_dim_)), b(static_cast<std::size_t>(chunk * max_dim_));
-  StepContext ctx;
-  const index_t od = output_dim();
   const std::size_t L = layers_.size();
+  // Ping-pong buffers for the hidden layers, private to the calling thread (concurrent
+  // predict calls share nothing writable). Small ones are kept per thread and reused, so
+  // a small predict allocates nothing; big ones are per call (their cost is amortized,
+  // and a thread does not keep megabytes alive after a large predict).
+  index_t hidden = 0;
+  for (std::size_t l = 0; l + 1 < L; ++l) hidden = std::max(hidden, layers_[l]->out_dim());
+  const std::size_t need = static_cast<std::size_t>(chunk * hidden);
+  constexpr std::size_t kKeep = std::size_t(1) << 18;  // elements per buffer
+  thread_local AlignedBuffer<T> keep_a, keep_b;
+  AlignedBuffer<T> own_a, own_b;
+  AlignedBuffer<T>& a = need <= kKeep ? keep_a : own_a;
+  AlignedBuffer<T>& b = need <= kKeep ? keep_b : own_b;
+  if (L > 1) a.reserve(need);
+  if (L > 2) b.reserve(need);
+  StepContext ctx;
+  ctx.params_version = params_version_;
+  const index_t od = output_dim();
   for (index_t i0 = 0; i0 < n; i0 += chunk) {
     const index_t nb = std::min(chunk, n - i0);
     const T* in = x + i0 * input_dim_;

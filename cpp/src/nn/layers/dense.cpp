@@ -2,9 +2,16 @@
 //
 // forward : one NN gemm whose epilogue adds the bias, applies the activation and stores
 //           the pre-activation z when backward needs it (no extra pass over memory).
-// backward: dZ = dY * f'(z) in place (one pass), dW = X^T dZ (gemm TN, beta 0),
-//           db = column sums of dZ, dX = dZ W^T (gemm NT), skipped for the first layer.
+// backward: dZ = dY * f'(z) in place and db = column sums of dZ (one pass for relu and
+//           linear), dW = X^T dZ (gemm TN, beta 0), dX = dZ W^T (gemm NT), skipped for
+//           the first layer.
+// predict : the same product against W packed once for the GEMM kernel (PackedB), so a
+//           small batch pays no packing: the pack is rebuilt lazily when the network's
+//           params_version or the active GEMM kernel changed.
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <string>
 
 #include "../kernels.hpp"
 #include "dnnx/gemm.hpp"
@@ -54,9 +61,10 @@ class Dense final : public Layer<T> {
 
   index_t cache_size(index_t n) const override { return store_z() ? n * this->out_dim_ : 0; }
 
-  void forward(const StepContext&, index_t n, const T* x, T* y, T* cache) const override {
+  void forward(const StepContext& ctx, index_t n, const T* x, T* y, T* cache) const override {
     const index_t in = this->in_dim_, out = this->out_dim_;
-    T* z = (cache && store_z()) ? cache : nullptr;
+    if (!cache) { predict(ctx, n, x, y); return; }
+    T* z = store_z() ? cache : nullptr;
     Epilogue<T> ep;
     ep.bias = b_;
     if (act_is_rowwise(spec_.act.kind)) {
@@ -76,10 +84,15 @@ class Dense final : public Layer<T> {
   void backward(const StepContext&, index_t n, const T* x, const T* y, T* dy, T* dx, const T* cache,
                 bool dy_is_preact) const override {
     const index_t in = this->in_dim_, out = this->out_dim_;
-    if (!dy_is_preact && spec_.act.kind != Act::linear)
+    const Act a = dy_is_preact ? Act::linear : spec_.act.kind;
+    if (a == Act::relu || a == Act::linear) {
+      // One pass: the ReLU mask (in place) and the bias gradient's column sums.
+      detail::relu_backward_colsum<T>(a == Act::relu, n, out, y, dy, db_);
+    } else {
       detail::act_backward_rows<T>(spec_.act, n, out, needs_z_ ? cache : nullptr, y, dy, dy);
+      if (db_) detail::column_sums(n, out, dy, db_);
+    }
     gemm<T>(Trans::T, Trans::N, in, out, n, T(1), x, in, dy, out, T(0), dw_, out);
-    if (db_) detail::column_sums(n, out, dy, db_);
     if (dx) gemm<T>(Trans::N, Trans::T, n, in, out, T(1), dy, out, w_, out, T(0), dx, in);
   }
 
@@ -89,6 +102,45 @@ class Dense final : public Layer<T> {
 
  private:
   bool store_z() const noexcept { return needs_z_ || keep_logits_; }
+
+  // Inference: y = act(x Wp + b) with the cached pack Wp.
+  void predict(const StepContext& ctx, index_t n, const T* x, T* y) const {
+    const index_t out = this->out_dim_;
+    const PackedB<T>& wp = packed(ctx.params_version);
+    Epilogue<T> ep;
+    ep.bias = b_;
+    if (act_is_rowwise(spec_.act.kind)) {
+      gemm_packed<T>(Trans::N, n, T(1), x, this->in_dim_, wp, T(0), y, out, b_ ? &ep : nullptr);
+      detail::act_forward_rows<T>(spec_.act, n, out, y, y);
+      return;
+    }
+    ep.act = spec_.act;
+    const bool any = b_ || spec_.act.kind != Act::linear;
+    gemm_packed<T>(Trans::N, n, T(1), x, this->in_dim_, wp, T(0), y, out, any ? &ep : nullptr);
+  }
+
+  // The pack of W for params_version `version` and the active kernel, rebuilt under the
+  // lock when stale. Concurrent predicts see the same version and kernel (writers need
+  // exclusive access), so once fresh it is only read; the lock just makes the first
+  // refresh happen once.
+  const PackedB<T>& packed(std::uint64_t version) const {
+    const std::string kernel = active_kernel();  // short name: no allocation
+    std::lock_guard<std::mutex> lock(pack_->mu);
+    if (pack_->version != version || pack_->kernel != kernel) {
+      pack_->w.pack(Trans::N, this->in_dim_, this->out_dim_, w_, this->out_dim_);
+      pack_->version = version;
+      pack_->kernel = kernel;
+    }
+    return pack_->w;
+  }
+
+  struct Pack {
+    std::mutex mu;
+    PackedB<T> w;
+    std::uint64_t version = 0;  // 0: never packed (versions start at 1)
+    std::string kernel;
+  };
+  std::unique_ptr<Pack> pack_ = std::make_unique<Pack>();
 
   LayerSpec spec_;
   bool needs_z_;

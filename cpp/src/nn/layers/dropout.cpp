@@ -6,6 +6,7 @@
 // thread count. The mask (0 or the scale) is cached for backward: dx = dy * mask.
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 #include "../kernels.hpp"
 #include "dnnx/layers.hpp"
@@ -48,8 +49,11 @@ class Dropout final : public Layer<T> {
     if (!dx) return;
     const index_t count = n * this->in_dim_;
     // rate 0 keeps no mask (forward was a copy).
-    if (spec_.rate == 0.0) std::memcpy(dx, dy, static_cast<std::size_t>(count) * sizeof(T));
-    else for (index_t i = 0; i < count; ++i) dx[i] = dy[i] * cache[i];
+    if (spec_.rate == 0.0) { std::memcpy(dx, dy, static_cast<std::size_t>(count) * sizeof(T)); return; }
+    if constexpr (std::is_same_v<T, float>) {
+      if (const nnk::Table* k = nnk::active()) { k->mul(count, dy, cache, dx); return; }
+    }
+    for (index_t i = 0; i < count; ++i) dx[i] = dy[i] * cache[i];
   }
 
  private:

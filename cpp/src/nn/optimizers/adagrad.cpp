@@ -3,6 +3,7 @@
 //   w -= lr g / sqrt(acc + epsilon)
 #include <cmath>
 
+#include "../kernels.hpp"
 #include "dnnx/optimizers.hpp"
 
 namespace dnnx {
@@ -21,6 +22,14 @@ class Adagrad final : public Optimizer<T> {
   void update(index_t i0, index_t i1, T* w, const T* g, const GradPrep<T>& prep) override {
     T* acc = this->slots_[0].data();
     const T eps = T(this->spec_.epsilon), lr = lr_;
+    if constexpr (std::is_same_v<T, float>) {
+      if (const nnk::Table* k = nnk::active()) {
+        nnk::OptArgs args = detail::opt_args(prep);
+        args.lr = lr; args.eps = eps;
+        k->adagrad(i1 - i0, w + i0, g + i0, acc + i0, args);
+        return;
+      }
+    }
     for (index_t i = i0; i < i1; ++i) {
       const T gi = prep(g[i]);
       w[i] -= w[i] * prep.decay;

@@ -7,6 +7,7 @@
 //   w -= alpha * m / (sqrt(v) + epsilon)
 #include <cmath>
 
+#include "../kernels.hpp"
 #include "dnnx/optimizers.hpp"
 
 namespace dnnx {
@@ -33,6 +34,14 @@ class Adam final : public Optimizer<T> {
     T* vh = this->spec_.amsgrad ? this->slots_[2].data() : nullptr;
     const T a = alpha_, c1 = T(1) - T(this->spec_.beta_1), c2 = T(1) - T(this->spec_.beta_2);
     const T eps = T(this->spec_.epsilon);
+    if constexpr (std::is_same_v<T, float>) {
+      if (const nnk::Table* k = nnk::active()) {
+        nnk::OptArgs args = detail::opt_args(prep);
+        args.alpha = a; args.c1 = c1; args.c2 = c2; args.eps = eps;
+        k->adam(i1 - i0, w + i0, g + i0, m + i0, v + i0, vh ? vh + i0 : nullptr, args);
+        return;
+      }
+    }
     if (vh) {
       for (index_t i = i0; i < i1; ++i) {
         const T gi = prep(g[i]);

@@ -7,6 +7,7 @@
 //   w -= lr m_hat / (sqrt(v_hat) + epsilon)
 #include <cmath>
 
+#include "../kernels.hpp"
 #include "dnnx/optimizers.hpp"
 
 namespace dnnx {
@@ -41,6 +42,15 @@ class Nadam final : public Optimizer<T> {
     T* m = this->slots_[0].data();
     T* v = this->slots_[1].data();
     const T c1 = T(1) - T(this->spec_.beta_1), c2 = T(1) - T(this->spec_.beta_2), eps = T(this->spec_.epsilon);
+    if constexpr (std::is_same_v<T, float>) {
+      if (const nnk::Table* k = nnk::active()) {
+        nnk::OptArgs args = detail::opt_args(prep);
+        args.c1 = c1; args.c2 = c2; args.eps = eps; args.lr = lr_;
+        args.cm = c_m_; args.cg = c_g_; args.cv = c_v_;
+        k->nadam(i1 - i0, w + i0, g + i0, m + i0, v + i0, args);
+        return;
+      }
+    }
     for (index_t i = i0; i < i1; ++i) {
       const T gi = prep(g[i]);
       w[i] -= w[i] * prep.decay;

@@ -84,7 +84,7 @@ void Optimizer<T>::apply(T* w, const T* g, double lr, std::int64_t iterations) {
   }
   begin_step(iterations + 1, lr);
   auto pass = [&](index_t offset, index_t size, const GradPrep<T>& p) {
-    detail::parallel_chunks(size, 4096, size * 4, [&](index_t i0, index_t i1) {
+    detail::parallel_chunks(size, 16384, size * 4, [&](index_t i0, index_t i1) {
       update(offset + i0, offset + i1, w, g, p);
     });
   };

@@ -6,6 +6,7 @@
 //   momentum > 0: mo = momentum mo + inc, w -= mo;  else w -= inc
 #include <cmath>
 
+#include "../kernels.hpp"
 #include "dnnx/optimizers.hpp"
 
 namespace dnnx {
@@ -30,6 +31,14 @@ class RMSprop final : public Optimizer<T> {
     T* mo = s.momentum > 0 ? this->slots_[k++].data() : nullptr;
     T* avg = s.centered ? this->slots_[k].data() : nullptr;
     const T rho = T(s.rho), eps = T(s.epsilon), mu = T(s.momentum), lr = lr_;
+    if constexpr (std::is_same_v<T, float>) {
+      if (const nnk::Table* k = nnk::active()) {
+        nnk::OptArgs args = detail::opt_args(prep);
+        args.rho = rho; args.one_minus_rho = T(1) - rho; args.eps = eps; args.mu = mu; args.lr = lr;
+        k->rmsprop(i1 - i0, w + i0, g + i0, v + i0, mo ? mo + i0 : nullptr, avg ? avg + i0 : nullptr, args);
+        return;
+      }
+    }
     for (index_t i = i0; i < i1; ++i) {
       const T gi = prep(g[i]);
       w[i] -= w[i] * prep.decay;

@@ -4,6 +4,7 @@
 //   w += m                                  (classic)
 //   w += momentum * m - lr * g              (nesterov)
 //   w -= lr * g                             (momentum == 0: no slot)
+#include "../kernels.hpp"
 #include "dnnx/optimizers.hpp"
 
 namespace dnnx {
@@ -21,6 +22,14 @@ class SGD final : public Optimizer<T> {
 
   void update(index_t i0, index_t i1, T* w, const T* g, const GradPrep<T>& prep) override {
     const T lr = lr_, mu = T(this->spec_.momentum);
+    if constexpr (std::is_same_v<T, float>) {
+      if (const nnk::Table* k = nnk::active()) {
+        nnk::OptArgs args = detail::opt_args(prep);
+        args.lr = lr; args.mu = mu; args.nesterov = this->spec_.nesterov;
+        k->sgd(i1 - i0, w + i0, g + i0, this->slots_.empty() ? nullptr : this->slots_[0].data() + i0, args);
+        return;
+      }
+    }
     if (this->slots_.empty()) {
       for (index_t i = i0; i < i1; ++i) { const T gi = prep(g[i]); w[i] -= w[i] * prep.decay; w[i] -= lr * gi; }
       return;

@@ -1,0 +1,61 @@
+// INTERNAL: the SIMD elementwise kernels of the network core (float32), as a table of
+// plain function pointers. kernel_avx2_nn.cpp and kernel_avx512_nn.cpp each fill one
+// table; active() picks the table that matches the GEMM's active kernel (set_kernel,
+// DNNX_KERNEL), or nullptr for "ref", where callers run their portable loops, which are
+// the reference these kernels are tested against.
+//
+// Contract of every kernel: the same IEEE operations, in the same order, as the portable
+// loop it replaces (no FMA contraction: the kernel TUs build with -ffp-contract=off), so
+// results are bitwise identical to the reference. Pointers need no alignment. "In place"
+// (out == in) is allowed where noted; other overlaps are not.
+//
+// This header holds declarations only (no inline code): it is included by the kernel
+// TUs, which are built with ISA flags, and nothing inline may be emitted there and then
+// picked by the linker for baseline code.
+#pragma once
+#include <cstdint>
+
+namespace dnnx::nnk {
+
+using idx = std::int64_t;
+
+/// Scalars of one optimizer step (each rule reads its own). prep: g' = g * scale, then
+/// clamped to [-clip, clip] when clip > 0; every rule first decays w -= w * decay.
+struct OptArgs {
+  // A plain aggregate (no member initializers: nothing inline); build it as OptArgs a{}.
+  float scale, clip, decay;
+  float lr;                  ///< sgd, rmsprop, adagrad, nadam
+  float alpha;               ///< adam: lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+  float c1, c2, eps;         ///< 1 - beta_1, 1 - beta_2 (adam, nadam); epsilon
+  float mu;                  ///< momentum (sgd, rmsprop)
+  float rho, one_minus_rho;  ///< rmsprop
+  float cm, cg, cv;          ///< nadam: m_hat = cm m + cg g; v_hat = v cv
+  bool nesterov;
+};
+
+struct Table {
+  const char* name;
+  /// Optimizer rules over n elements (pointers already offset). Optional slots may be null:
+  /// adam vh (amsgrad), sgd m (no momentum), rmsprop mo / avg.
+  void (*adam)(idx n, float* w, const float* g, float* m, float* v, float* vh, const OptArgs& a);
+  void (*nadam)(idx n, float* w, const float* g, float* m, float* v, const OptArgs& a);
+  void (*sgd)(idx n, float* w, const float* g, float* m, const OptArgs& a);
+  void (*rmsprop)(idx n, float* w, const float* g, float* v, float* mo, float* avg, const OptArgs& a);
+  void (*adagrad)(idx n, float* w, const float* g, float* acc, const OptArgs& a);
+  /// dz = y > 0 ? dy : 0 over n elements (dz may be dy).
+  void (*relu_bwd)(idx n, const float* y, const float* dy, float* dz);
+  /// Over a rows x cols block with row stride ld: dz = relu_mask(y, dy) when y is non-null
+  /// (else dz = dy, and dz may then be null: nothing is written), and db[j] = sum over
+  /// rows of dz[:, j] in row order (db may be null). dz may be dy.
+  void (*bwd_colsum)(idx rows, idx cols, idx ld, const float* y, const float* dy, float* dz, float* db);
+  /// out = a * b over n elements (out may be a or b).
+  void (*mul)(idx n, const float* a, const float* b, float* out);
+};
+
+extern const Table kAvx2;
+extern const Table kAvx512;
+
+/// The table for the active GEMM kernel, or nullptr (portable loops).
+const Table* active();
+
+}  // namespace dnnx::nnk

@@ -1,0 +1,245 @@
+"""The network core's fast paths against their portable references.
+
+- SIMD elementwise kernels (optimizer rules, ReLU/linear backward with the fused bias
+  gradient, dropout backward) run for every kernel the CPU has (the network core follows
+  the GEMM's kernel choice, so set_kernel("ref") runs the portable loops, the reference).
+  They must give the same bits as the reference. The nets here are built so that the GEMM
+  products involved are exact in every kernel (input_dim 1 and batch 1 where a product
+  would otherwise sum), so any difference would come from the elementwise kernels.
+- Thread-count invariance of those kernels (bitwise).
+- The packed-weight cache of predict: invalidated by training steps, set_weights,
+  writes through views + params_changed(), and set_kernel.
+- predict at small batch allocates nothing per call (RSS stays flat).
+"""
+
+import numpy as np
+import pytest
+
+import dnnx
+from dnnx import _core
+from core_util import dense, make_net
+
+OPT_CASES = [
+    ("sgd", {}),
+    ("sgd", {"momentum": 0.9}),
+    ("sgd", {"momentum": 0.9, "nesterov": True}),
+    ("sgd", {"weight_decay": 0.05, "momentum": 0.5}),
+    ("sgd", {"clipvalue": 0.01}),
+    ("adam", {}),
+    ("adam", {"amsgrad": True, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-5}),
+    ("adam", {"clipnorm": 0.05}),
+    ("adam", {"global_clipnorm": 0.05}),
+    ("adam", {"clipvalue": 0.02}),
+    ("adamw", {}),
+    ("adamw", {"weight_decay": 0.1, "amsgrad": True}),
+    ("rmsprop", {}),
+    ("rmsprop", {"momentum": 0.5, "centered": True, "rho": 0.8}),
+    ("rmsprop", {"centered": True}),
+    ("adagrad", {}),
+    ("adagrad", {"initial_accumulator_value": 0.5, "clipvalue": 0.05}),
+    ("nadam", {}),
+    ("nadam", {"weight_decay": 0.01}),
+]
+
+UNITS = 1003  # a vector body plus a scalar tail for both 8- and 16-wide kernels
+
+
+def _run_steps(kernel, name, hyper, units=UNITS, steps=4, layers=None, batch=1):
+    """Params (and optimizer state) after `steps` float32 train steps under `kernel`."""
+    before = _core.active_kernel()
+    _core.set_kernel(kernel)
+    try:
+        layers = layers or [dense(units, "linear")]
+        net = make_net(layers, 1, {"name": "mse"}, {"name": name, **hyper}, dtype="float32", seed=3)
+        rng = np.random.default_rng(5)
+        out_dim = net.output_dim
+        for s in range(steps):
+            x = rng.standard_normal((batch, 1)).astype(np.float32)
+            y = rng.standard_normal((batch, out_dim)).astype(np.float32)
+            net.train_batch(x, y, None, 0.01 * (s + 1))
+        return [p.copy() for p in net.params()] + [s.copy() for s in net.optimizer_state()]
+    finally:
+        _core.set_kernel(before)
+
+
+def _assert_same_bits(got, want):
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+@pytest.mark.parametrize("name,hyper", OPT_CASES)
+def test_optimizer_kernels_match_reference_bitwise(kernel, name, hyper):
+    _assert_same_bits(_run_steps(kernel, name, hyper), _run_steps("ref", name, hyper))
+
+
+@pytest.mark.parametrize("act", ["relu", "linear"])
+def test_dense_backward_and_bias_gradient_match_reference(kernel, act):
+    # Batch 7: the bias gradient (the fused column sums) sums over rows in the core's own
+    # pass, which must match the reference bitwise; dW goes through the GEMM (k = 7),
+    # where kernels may round differently, so it is compared with a tolerance.
+    def grads(k):
+        before = _core.active_kernel()
+        _core.set_kernel(k)
+        try:
+            net = make_net([dense(67, act)], 1, {"name": "mse"}, {"name": "sgd"}, dtype="float32", seed=1)
+            rng = np.random.default_rng(2)
+            # x > 0 and zero biases: the units with a negative weight are dead in every row.
+            x = np.abs(rng.standard_normal((7, 1))).astype(np.float32) + 0.1
+            y = rng.standard_normal((7, 67)).astype(np.float32)
+            net.compute_gradients(x, y, None)
+            return [g.copy() for g in net.grads()]
+        finally:
+            _core.set_kernel(before)
+
+    got, want = grads(kernel), grads("ref")
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=1e-7)
+    if act == "relu":
+        assert np.any(want[1] == 0) and np.any(want[1] != 0)
+
+
+@pytest.mark.parametrize("layers", [
+    [dense(UNITS, "linear"), {"type": "activation", "activation": "relu"}],
+    [dense(UNITS, "relu")],
+    [dense(UNITS, "linear"), {"type": "dropout", "rate": 0.3, "seed": 4}],
+    [dense(UNITS, "linear"), {"type": "dropout", "rate": 0.3, "seed": 4}, {"type": "activation", "activation": "linear"}],
+], ids=["activation-relu", "dense-relu", "dropout", "dropout-linear"])
+def test_backward_kernels_match_reference_bitwise(kernel, layers):
+    _assert_same_bits(_run_steps(kernel, "adam", {}, layers=layers), _run_steps("ref", "adam", {}, layers=layers))
+
+
+@pytest.mark.parametrize("name,hyper", [("adam", {}), ("sgd", {"momentum": 0.9}), ("rmsprop", {"centered": True})])
+def test_optimizer_kernels_thread_count_invariant(threads, name, hyper):
+    # 2 x 150,000 parameters: past the threshold where the optimizer pass goes parallel.
+    kernel = _core.available_kernels()[-1]
+    runs = []
+    for n in (1, 2, 3):
+        dnnx.set_num_threads(n)
+        runs.append(_run_steps(kernel, name, hyper, units=150_000, steps=2))
+    _assert_same_bits(runs[1], runs[0])
+    _assert_same_bits(runs[2], runs[0])
+
+
+def test_nan_and_inf_gradients_follow_reference(kernel):
+    # NaN/inf must flow through the SIMD paths exactly as through the portable loops
+    # (clip keeps NaN, relu masks NaN pre-activations to 0, amsgrad max with NaN).
+    def run(k):
+        before = _core.active_kernel()
+        _core.set_kernel(k)
+        try:
+            net = make_net([dense(37, "relu")], 1, {"name": "mse"},
+                           {"name": "adam", "amsgrad": True, "clipvalue": 0.5}, dtype="float32", seed=7)
+            views = net.params()
+            views[0][0, :5] = [np.nan, np.inf, -np.inf, 0.0, -0.0]
+            x = np.ones((1, 1), np.float32)
+            y = np.zeros((1, 37), np.float32)
+            y[0, 5:9] = [np.nan, np.inf, -np.inf, 1e30]
+            with np.errstate(all="ignore"):
+                net.train_batch(x, y, None, 0.1)
+                net.train_batch(x, y, None, 0.1)
+            return [p.copy() for p in net.params()] + [s.copy() for s in net.optimizer_state()]
+        finally:
+            _core.set_kernel(before)
+
+    _assert_same_bits(run(kernel), run("ref"))
+
+
+# ---- predict's packed-weight cache ---------------------------------------------------
+
+def _mlp(dtype="float32"):
+    return make_net([dense(33, "relu"), dense(17, "tanh"), dense(5, "softmax")], 11,
+                    {"name": "sparse_categorical_crossentropy"}, {"name": "adam"}, dtype=dtype, seed=9)
+
+
+def _forward_ref(net, x):
+    p = [v.astype(np.float64) for v in net.params()]
+    h = x.astype(np.float64)
+    h = np.maximum(h @ p[0] + p[1], 0)
+    h = np.tanh(h @ p[2] + p[3])
+    z = h @ p[4] + p[5]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_cache_follows_training_steps(dtype):
+    net = _mlp(dtype)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 11)).astype(dtype)
+    y = rng.integers(0, 5, (6, 1)).astype(dtype)
+    before = net.predict(x)
+    v0 = net.params_version
+    net.train_batch(x, y, None, 0.05)
+    assert net.params_version > v0
+    after = net.predict(x)
+    assert not np.array_equal(before, after)
+    np.testing.assert_allclose(after, _forward_ref(net, x), rtol=1e-4, atol=1e-6)
+    # an epoch (many steps) too
+    net.train_epoch(x, y, None, 2, False, 0, np.full(3, 0.05), None, 0)
+    np.testing.assert_allclose(net.predict(x[:1]), _forward_ref(net, x[:1]), rtol=1e-4, atol=1e-6)
+
+
+def test_predict_cache_follows_view_writes_after_params_changed():
+    net = _mlp()
+    x = np.random.default_rng(1).standard_normal((3, 11)).astype(np.float32)
+    net.predict(x)
+    views = net.params()
+    views[0][...] *= -1.5
+    views[5][...] = [3.0, 0.0, 0.0, 0.0, -3.0]
+    net.params_changed()
+    np.testing.assert_allclose(net.predict(x), _forward_ref(net, x), rtol=1e-4, atol=1e-6)
+    net.param_arena()[...] = 0.0
+    net.params_changed()
+    np.testing.assert_allclose(net.predict(x), np.full((3, 5), 0.2, np.float32), rtol=1e-6)
+
+
+def test_predict_follows_set_kernel():
+    net = _mlp()
+    x = np.random.default_rng(2).standard_normal((4, 11)).astype(np.float32)
+    before = _core.active_kernel()
+    try:
+        outs = []
+        for k in _core.available_kernels():
+            _core.set_kernel(k)
+            outs.append(net.predict(x))
+            np.testing.assert_allclose(outs[-1], _forward_ref(net, x), rtol=1e-4, atol=1e-6)
+    finally:
+        _core.set_kernel(before)
+
+
+def test_model_set_weights_and_layer_set_weights_refresh_predict():
+    dnnx.utils.set_random_seed(0)
+    model = dnnx.Sequential([dnnx.Input(shape=(6,)), dnnx.layers.Dense(8, activation="relu"),
+                             dnnx.layers.Dense(3)])
+    x = np.random.default_rng(3).standard_normal((2, 6)).astype(np.float32)
+    base = model.predict_on_batch(x)
+    ws = model.get_weights()
+    model.set_weights([w * 0 for w in ws])
+    np.testing.assert_array_equal(model.predict_on_batch(x), np.zeros((2, 3), np.float32))
+    model.set_weights(ws)
+    np.testing.assert_allclose(model.predict_on_batch(x), base, rtol=1e-6)
+    last = model.layers[-1]
+    k, b = last.get_weights()
+    last.set_weights([k, b + 1.0])
+    np.testing.assert_allclose(model.predict_on_batch(x), base + 1.0, rtol=1e-5, atol=1e-6)
+    for v in model.weights:
+        v[...] = 0.0
+    model._net.params_changed()
+    np.testing.assert_array_equal(model.predict(x), np.zeros((2, 3), np.float32))
+
+
+def test_small_predict_allocates_nothing():
+    resource = pytest.importorskip("resource")
+    net = make_net([dense(256, "relu"), dense(128, "relu"), dense(10, "softmax")], 100, dtype="float32")
+    x = np.random.default_rng(4).standard_normal((8, 100)).astype(np.float32)
+    out = np.empty((8, 10), np.float32)
+    for _ in range(200):
+        net.predict(x, 0, out)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ver = net.params_version
+    for _ in range(20_000):
+        net.predict(x, 0, out)
+    assert net.params_version == ver
+    # ru_maxrss is in KiB on Linux: a 1 KiB leak per call would show as ~20 MB.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0 < 2048
