@@ -94,9 +94,22 @@ def worker_env(framework, threads):
     return env
 
 
+def cpu_stall_us():
+    """Linux PSI: total microseconds in which some runnable task waited for a CPU (None if absent).
+
+    Over a worker's run, stall / wall is how much the machine was oversubscribed: near 0 on an
+    idle machine at 1 thread, large when other work competes for the cores."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return int(f.readline().split("total=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_worker(framework, task, params, threads, timeout):
     params = dict(params, threads=threads)
     cmd = [sys.executable, str(WORKER), framework, task, json.dumps(params)]
+    stall0 = cpu_stall_us()
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -109,6 +122,9 @@ def run_worker(framework, task, params, threads, timeout):
         if line.startswith(RESULT_MARK):
             res = json.loads(line[len(RESULT_MARK):])
             res["wall_s"] = time.perf_counter() - t0
+            stall1 = cpu_stall_us()
+            if stall0 is not None and stall1 is not None:
+                res["cpu_pressure"] = (stall1 - stall0) / 1e6 / res["wall_s"]
             return res
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
     return {"framework": framework, "task": task, "threads": threads, "status": "error",
@@ -160,7 +176,8 @@ class Runner:
                     tag = f"[{section} rep {rep + 1}/{self.args.repeats} t={t}] {fw}"
                     if res["status"] == "ok":
                         self.results.setdefault((section, fw, t), []).append(res)
-                        self.log(f"{tag}: {res['wall_s']:.1f} s")
+                        psi = res.get("cpu_pressure")
+                        self.log(f"{tag}: {res['wall_s']:.1f} s" + (f", cpu pressure {100 * psi:.0f}%" if psi is not None else ""))
                     else:
                         failed.add((fw, t))
                         self.reasons[(section, fw)] = res.get("reason", res["status"])
@@ -168,6 +185,14 @@ class Runner:
 
     def get(self, section, fw, t):
         return self.results.get((section, fw, t), [])
+
+    def pressure_note(self, section):
+        """'cpu pressure median a%, max b%' over the section's workers, or '' without PSI."""
+        ps = [r["cpu_pressure"] for (s, _, _), rs in self.results.items() if s == section
+              for r in rs if r.get("cpu_pressure") is not None]
+        if not ps:
+            return ""
+        return f"; CPU pressure (PSI some) during the workers: median {100 * med(ps):.0f}%, max {100 * max(ps):.0f}%"
 
     def reason(self, section, fw):
         return self.reasons.get((section, fw))
@@ -266,6 +291,9 @@ def throughput_table(runner, section, title, fws, batches):
                 row += [fmt_ratio(vals["dnnx"], vals[f]) for f in others]
             rows.append(row)
     note = "samples/s, median over epochs and repeats; dnnx/X = ratio of samples/s, >1: dnnx faster"
+    if section == "train":
+        note += "; s/epoch of 60,000 samples = 60,000 / samples/s"
+    note += runner.pressure_note(section)
     return Table(title, note, header, rows, footnotes(runner, section, fws)), values
 
 
@@ -287,6 +315,7 @@ def predict_table(runner):
     note = ("latency of one predict-on-batch call in microseconds (dnnx predict_on_batch, torch eager "
             "under inference_mode + softmax, sklearn predict_proba, numpy forward); "
             "dnnx/X = ratio of samples/s, >1: dnnx faster")
+    note += runner.pressure_note("predict")
     return Table("inference latency, 784-512-256-10", note, header, rows, footnotes(runner, "predict", fws))
 
 
@@ -312,6 +341,7 @@ def digits_table(runner):
     note = ("sklearn.datasets.load_digits, fixed 75/25 split, MLPClassifier() defaults (hidden 100, relu, "
             "adam 1e-3, batch 200, alpha 1e-4, stop on training loss tol 1e-4 / 10 epochs, max 200); "
             "fit speed dnnx/X = X fit time / dnnx fit time, >1: dnnx faster")
+    note += runner.pressure_note("digits")
     return Table("scikit-learn digits fit", note, header, rows, footnotes(runner, "digits", fws))
 
 
@@ -331,21 +361,27 @@ def gemm_table(runner):
             if len(fws) == 2:
                 row.append(fmt_ratio(g["dnnx"], g["numpy"]))
             rows.append(row)
-    return Table("float32 GEMM probe", "GFLOP/s, best of N; the largest square shape is the peak below",
+    return Table("float32 GEMM probe", "GFLOP/s, best of N; the best per-thread rate of the first shape sets "
+                 "the peak below" + runner.pressure_note("gemm"),
                  header, rows, footnotes(runner, "gemm", fws))
 
 
 def peak_gflops(runner, t):
+    """FMA peak for t threads: --peak per thread, else t x the best per-thread GFLOP/s of the
+    GEMM probe. The FMA rate is a per-core property; scaling the best per-thread probe keeps
+    one noisy multi-thread probe on a shared machine from setting the bar."""
     if runner.args.peak:
-        return runner.args.peak * t, "--peak"
+        return runner.args.peak * t, "--peak x threads"
     shape = runner.cfg["gemm"]["shapes"][0]
     best, src = None, None
     for fw in SECTION_FWS["gemm"]:
-        for r in runner.get("gemm", fw, t):
-            for c in r["cases"]:
-                if c["shape"] == shape and (best is None or c["gflops"] > best):
-                    best, src = c["gflops"], f"{'numpy' if fw == 'numpy' else 'dnnx'}.matmul {'x'.join(map(str, shape))}"
-    return best, src
+        for tt in runner.args.threads:
+            for r in runner.get("gemm", fw, tt):
+                for c in r["cases"]:
+                    if c["shape"] == shape and (best is None or c["gflops"] / tt > best):
+                        best = c["gflops"] / tt
+                        src = f"{t} x {'numpy' if fw == 'numpy' else 'dnnx'}.matmul {'x'.join(map(str, shape))} at {tt}t"
+    return (best * t if best else None), src
 
 
 def gflops_table(runner, values, batch):
