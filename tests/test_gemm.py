@@ -351,7 +351,7 @@ def test_skinny_epilogues_and_packed(kernel, dtype, activation):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_skinny_thread_count_invariance(kernel, dtype, threads):
-    # Large weights (>= 256 KiB) split the columns of a skinny product across threads.
+    # Large weights (>= 2 x 512 KiB) split the columns of a skinny product across threads.
     for m, n, k, ta, tb in [(1, 512, 784, False, False), (3, 512, 784, True, False), (2, 256, 512, False, True),
                             (1, 1000, 300, False, False), (5, 777, 401, True, True), (1, 10, 256, False, False)]:
         a, b = operands(m, n, k, dtype, ta, tb, seed=m + n)

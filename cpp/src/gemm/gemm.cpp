@@ -48,9 +48,9 @@ Workspace<T>& workspace() {
 // OpenMP fork/join and barrier cost, so more threads never make a small product slower:
 // 64^3 (0.5 MFLOP) runs on one thread, 128^3 on two.
 constexpr double kMinFlopsPerThread = 1.0e6;
-// Skinny products: at ~30 B/cycle from L2/L3, 256 KiB of B is ~2 us of streaming per
-// thread, comfortably above a fork/join on a warm pool.
-constexpr double kMinBytesPerThread = 256.0 * 1024.0;
+// Skinny products: at ~30 B/cycle from L2/L3, 512 KiB of B is ~4 us of streaming per
+// thread, well above a fork/join on a warm pool (at 256 KiB, 1x512x256 gained little).
+constexpr double kMinBytesPerThread = 512.0 * 1024.0;
 
 template <class T>
 struct Problem {
