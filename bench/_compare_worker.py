@@ -411,7 +411,8 @@ class DnnxAdapter:
             import dnnx
         except ImportError as e:
             raise Unavailable(f"dnnx is not importable: {e}") from e
-        missing = [n for n in ("Sequential", "Input", "layers", "optimizers", "utils") if not hasattr(dnnx, n)]
+        needed = ("Sequential", "Input", "layers", "optimizers", "utils")
+        missing = [n for n in needed if not hasattr(dnnx, n)]
         if missing:
             raise Unavailable("dnnx has no " + ", ".join(f"dnnx.{n}" for n in missing) + " yet")
         self.dnnx = dnnx
@@ -600,7 +601,13 @@ class _DnnxGemmOnly(DnnxAdapter):
         dnnx.set_num_threads(threads)
 
 
-TASKS = {"probe": task_probe, "train": task_train, "digits": task_digits, "predict": task_predict, "gemm": task_gemm}
+TASKS = {
+    "probe": task_probe,
+    "train": task_train,
+    "digits": task_digits,
+    "predict": task_predict,
+    "gemm": task_gemm,
+}
 
 
 def main(argv):

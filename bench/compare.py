@@ -54,7 +54,8 @@ CONFIGS = {
         "small": dict(data="blobs", n=400, sizes=[40, 100, 100, 10], batches=[128], epochs=[2]),
         "tabular": dict(data="tabular", n=512, sizes=[30, 64, 32, 1], batches=[256], epochs=[2]),
         "digits": dict(max_iter=3),
-        "predict": dict(data="blobs", n=256, sizes=BIG, batches=[1, 32, 256], groups=3, group_s=0.002, warmup_calls=3),
+        "predict": dict(data="blobs", n=256, sizes=BIG, batches=[1, 32, 256],
+                        groups=3, group_s=0.002, warmup_calls=3),
         "gemm": dict(shapes=[[128, 128, 128]], max_reps=3),
         "import_runs": 1,
         "repeats": 1,
@@ -177,7 +178,8 @@ class Runner:
                     if res["status"] == "ok":
                         self.results.setdefault((section, fw, t), []).append(res)
                         psi = res.get("cpu_pressure")
-                        self.log(f"{tag}: {res['wall_s']:.1f} s" + (f", cpu pressure {100 * psi:.0f}%" if psi is not None else ""))
+                        psi = "" if psi is None else f", cpu pressure {100 * psi:.0f}%"
+                        self.log(f"{tag}: {res['wall_s']:.1f} s{psi}")
                     else:
                         failed.add((fw, t))
                         self.reasons[(section, fw)] = res.get("reason", res["status"])
@@ -192,7 +194,8 @@ class Runner:
               for r in rs if r.get("cpu_pressure") is not None]
         if not ps:
             return ""
-        return f"; CPU pressure (PSI some) during the workers: median {100 * med(ps):.0f}%, max {100 * max(ps):.0f}%"
+        return (f"; CPU pressure (PSI some) during the workers: median {100 * med(ps):.0f}%, "
+                f"max {100 * max(ps):.0f}%")
 
     def reason(self, section, fw):
         return self.reasons.get((section, fw))
@@ -209,7 +212,8 @@ class Runner:
                 if proc.returncode == 0:
                     times[name].append(dt)
                 else:
-                    self.reasons[("import", name)] = (proc.stderr.strip().splitlines() or ["failed"])[-1][:120]
+                    last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+                    self.reasons[("import", name)] = last[:120]
         self.raw.append({"section": "import", "times_s": times})
         self.log("[import] done")
         return times
@@ -260,6 +264,10 @@ class Table:
         return "\n".join(out)
 
 
+def ratio_header(fws):
+    return [f"dnnx/{f}" for f in fws if f != "dnnx"] if "dnnx" in fws else []
+
+
 def footnotes(runner, section, fws):
     notes = []
     for fw in fws:
@@ -275,7 +283,7 @@ def throughput_table(runner, section, title, fws, batches):
     """samples/s per (threads, batch) and framework, plus dnnx/other ratios."""
     fws = [f for f in fws if f in runner.args.frameworks]
     others = [f for f in fws if f != "dnnx"]
-    header = ["threads", "batch"] + fws + ([f"dnnx/{f}" for f in others] if "dnnx" in fws else [])
+    header = ["threads", "batch"] + fws + ratio_header(fws)
     rows, values = [], {}
     for t in runner.args.threads:
         for b in batches:
@@ -300,13 +308,14 @@ def throughput_table(runner, section, title, fws, batches):
 def predict_table(runner):
     fws = [f for f in SECTION_FWS["predict"] if f in runner.args.frameworks]
     others = [f for f in fws if f != "dnnx"]
-    header = ["threads", "batch"] + [f"{f} us" for f in fws] + ([f"dnnx/{f}" for f in others] if "dnnx" in fws else [])
+    header = ["threads", "batch"] + [f"{f} us" for f in fws] + ratio_header(fws)
     rows = []
     for t in runner.args.threads:
         for b in runner.cfg["predict"]["batches"]:
             lat = {}
             for fw in fws:
-                calls = [s for r in runner.get("predict", fw, t) for c in r["cases"] if c["batch"] == b for s in c["call_s"]]
+                calls = [s for r in runner.get("predict", fw, t) for c in r["cases"] if c["batch"] == b
+                         for s in c["call_s"]]
                 lat[fw] = med(calls) * 1e6 if calls else None
             row = [t, b] + [fmt_num(lat[f], 1) for f in fws]
             if "dnnx" in fws:  # latency ratio other/dnnx == throughput ratio dnnx/other
@@ -355,7 +364,8 @@ def gemm_table(runner):
         for shape in runner.cfg["gemm"]["shapes"]:
             g = {}
             for fw in fws:
-                xs = [c["gflops"] for r in runner.get("gemm", fw, t) for c in r["cases"] if c["shape"] == shape]
+                xs = [c["gflops"] for r in runner.get("gemm", fw, t) for c in r["cases"]
+                      if c["shape"] == shape]
                 g[fw] = max(xs) if xs else None
             row = [t, "x".join(map(str, shape))] + [fmt_num(g[f], 1) for f in fws]
             if len(fws) == 2:
@@ -380,7 +390,8 @@ def peak_gflops(runner, t):
                 for c in r["cases"]:
                     if c["shape"] == shape and (best is None or c["gflops"] / tt > best):
                         best = c["gflops"] / tt
-                        src = f"{t} x {'numpy' if fw == 'numpy' else 'dnnx'}.matmul {'x'.join(map(str, shape))} at {tt}t"
+                        lib = "numpy" if fw == "numpy" else "dnnx"
+                        src = f"{t} x {lib}.matmul {'x'.join(map(str, shape))} at {tt}t"
     return (best * t if best else None), src
 
 
@@ -409,7 +420,7 @@ def gflops_table(runner, values, batch):
 def memory_table(runner, section):
     fws = [f for f in TRAIN_FWS if f in runner.args.frameworks]
     others = [f for f in fws if f != "dnnx"]
-    header = ["threads", "MiB"] + fws + ([f"dnnx/{f}" for f in others] if "dnnx" in fws else [])
+    header = ["threads", "MiB"] + fws + ratio_header(fws)
     rows = []
     for t in runner.args.threads:
         mem, base = {}, {}
@@ -421,10 +432,11 @@ def memory_table(runner, section):
         if "dnnx" in fws:
             row += [fmt_ratio(mem["dnnx"], mem[f]) for f in others]
         rows.append(row)
-        rows.append(["", "baseline"] + [fmt_num(base[f], 1) for f in fws] + [""] * (len(header) - 2 - len(fws)))
+        rows.append(["", "baseline"] + [fmt_num(base[f], 1) for f in fws] + [""] * len(ratio_header(fws)))
     cfg = runner.cfg[section]
     note = (f"peak RSS (ru_maxrss) of each worker while training {'-'.join(map(str, cfg['sizes']))} on "
-            f"{cfg['n']:,} samples at batch {', '.join(map(str, cfg['batches']))}, minus its RSS after imports "
+            f"{cfg['n']:,} samples at batch {', '.join(map(str, cfg['batches']))}, "
+            f"minus its RSS after imports "
             f"and data creation (baseline); dnnx/X <1: dnnx uses less")
     return Table("peak training memory", note, header, rows, footnotes(runner, section, fws))
 
@@ -454,9 +466,11 @@ def parse_args(argv):
     ap.add_argument("--repeats", type=int, help="worker runs per framework and thread count (default 3)")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--only", help="comma-separated sections: " + ", ".join(SECTIONS))
-    ap.add_argument("--frameworks", default=",".join(TRAIN_FWS), help="comma-separated subset of " + ", ".join(TRAIN_FWS))
+    ap.add_argument("--frameworks", default=",".join(TRAIN_FWS),
+                    help="comma-separated subset of " + ", ".join(TRAIN_FWS))
     ap.add_argument("--n-train", type=int, help="samples for the 784-512-256-10 training runs")
-    ap.add_argument("--peak", type=float, help="FMA peak in GFLOP/s per thread (default: measured GEMM probe)")
+    ap.add_argument("--peak", type=float,
+                    help="FMA peak in GFLOP/s per thread (default: measured GEMM probe)")
     ap.add_argument("--json", help="write raw worker results and the tables to this file")
     ap.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -507,8 +521,9 @@ def main(argv=None):
             tables.append(t)
     if "small" in only:
         runner.run("small", "train", cfg["small"], SECTION_FWS["small"])
-        tables.append(throughput_table(runner, "small", f"training 40-100-100-10 on {cfg['small']['n']:,} samples",
-                                       SECTION_FWS["small"], cfg["small"]["batches"])[0])
+        title = f"training 40-100-100-10 on {cfg['small']['n']:,} samples"
+        tables.append(throughput_table(runner, "small", title, SECTION_FWS["small"],
+                                       cfg["small"]["batches"])[0])
     if "tabular" in only:
         runner.run("tabular", "train", cfg["tabular"], SECTION_FWS["tabular"])
         tables.append(throughput_table(runner, "tabular", "training tabular 30-64-32-1, sigmoid + BCE",

@@ -53,14 +53,19 @@ def test_numpy_baseline_learns(worker, sizes):
     assert worker._accuracy(model.predict(x), y) > 0.8
 
 
-def test_quick_run(tmp_path):
-    frameworks = ["dnnx", "numpy"] + [f for f in ("torch", "sklearn") if installed(f)]
+def run_quick(tmp_path, *args):
     out = tmp_path / "quick.json"
     cmd = [sys.executable, str(BENCH / "compare.py"), "--quick", "--threads", "1", "--quiet",
-           "--frameworks", ",".join(frameworks), "--markdown", "--json", str(out)]
+           "--json", str(out), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    text = proc.stdout
+    return proc.stdout, json.loads(out.read_text())["raw"]
+
+
+def test_quick_run(tmp_path):
+    # torch gets its own, smaller run below: its import dominates the cost of every worker
+    frameworks = ["dnnx", "numpy"] + (["sklearn"] if installed("sklearn") else [])
+    text, raw = run_quick(tmp_path, "--frameworks", ",".join(frameworks), "--markdown")
     headers = [
         "== training 784-512-256-10, Adam, sparse CE ==",
         "== training 40-100-100-10",
@@ -78,7 +83,6 @@ def test_quick_run(tmp_path):
     for h in headers:
         assert h in text, f"missing {h!r} in:\n{text}"
 
-    raw = json.loads(out.read_text())["raw"]
     ok = {(r["section"], r["framework"]) for r in raw if r.get("status") == "ok"}
     for section in ("train", "small", "tabular", "predict", "gemm"):
         assert (section, "numpy") in ok, section
@@ -87,3 +91,11 @@ def test_quick_run(tmp_path):
         assert not errors, errors
         for section in ("train", "small", "tabular", "predict"):
             assert (section, "dnnx") in ok, section
+
+
+def test_quick_run_torch(tmp_path):
+    pytest.importorskip("torch")
+    text, raw = run_quick(tmp_path, "--frameworks", "dnnx,torch,torch-fused", "--only", "train,predict")
+    assert "torch-fused" in text and "== inference latency, 784-512-256-10 ==" in text
+    ok = {(r["section"], r["framework"]) for r in raw if r.get("status") == "ok"}
+    assert {("train", "torch"), ("train", "torch-fused"), ("predict", "torch")} <= ok
