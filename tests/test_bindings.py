@@ -8,7 +8,6 @@ import sys
 import threading
 
 import numpy as np
-import pytest
 
 import dnnx
 from dnnx import _core, layers

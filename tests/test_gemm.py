@@ -285,3 +285,129 @@ def test_errors():
         _core.gemm_packed(a, p, c, trans_a=True)
     with pytest.raises(ValueError, match=r"c must have shape \(3, 5\)"):
         _core.gemm_packed(a, p, np.zeros((3, 4), f32))
+
+
+# ---------------------------------------------------------------------------------------
+# Skinny products (m = 1..~8): the wide kernels (G adjacent NR panels at once) must give,
+# element for element, the bits of the ordinary micro-kernel, so a row of a batch-1 product
+# equals the same row inside a tall product, whatever the transposes, epilogue or threads.
+
+def skinny_ns(bs):
+    NR = bs["NR"]
+    return sorted({1, 2, NR - 1, NR, 3 * NR + 1, 4 * NR - 1, 4 * NR, 4 * NR + 1, 5 * NR + 3, 8 * NR, 8 * NR + 7,
+                   13 * NR + 5, 17})
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_skinny_rows_bitwise_as_tall(kernel, dtype, ta, tb):
+    bs = _core.kernel_info(kernel)[DT_NAME[dtype]]
+    M = 2 * bs["MR"] + 3  # a tall product: every row goes through the ordinary micro-kernel
+    for n in skinny_ns(bs):
+        for k in (1, 7, bs["KC"] + 5):
+            a, b = operands(M, n, k, dtype, ta, tb, seed=n + k)
+            r = rng(n)
+            bias = r.standard_normal(n).astype(dtype)
+            c0 = r.standard_normal((M, n)).astype(dtype)
+            kw = dict(trans_a=ta, trans_b=tb, alpha=0.75, beta=0.5, bias=bias, activation="relu")
+            tall, tall_pre = c0.copy(), np.empty((M, n), dtype)
+            _core.gemm(a, b, tall, preact=tall_pre, **kw)
+            z = 0.75 * ref64(a, b, ta, tb) + 0.5 * c0 + bias
+            assert rel_err(tall_pre, z) <= tol(dtype, k), (n, k)
+            for m in range(1, 10):
+                am = np.ascontiguousarray(a[:, :m] if ta else a[:m])
+                c, pre = c0[:m].copy(), np.empty((m, n), dtype)
+                _core.gemm(am, b, c, preact=pre, **kw)
+                np.testing.assert_array_equal(pre, tall_pre[:m], err_msg=f"m={m} n={n} k={k}")
+                np.testing.assert_array_equal(c, tall[:m], err_msg=f"m={m} n={n} k={k}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["linear", "gelu", "tanh"])
+def test_skinny_epilogues_and_packed(kernel, dtype, activation):
+    bs = _core.kernel_info(kernel)[DT_NAME[dtype]]
+    for n in skinny_ns(bs):
+        k = 2 * bs["KC"] + 3  # several k-blocks: C carries the partial sums
+        a, b = operands(9, n, k, dtype, seed=n)
+        bias = rng(n).standard_normal(n).astype(dtype)
+        p = _core.PackedB(b)
+        for m in range(1, 10):
+            am = np.ascontiguousarray(a[:m])
+            c, pre = np.full((m, n), np.nan, dtype), np.full((m, n), np.nan, dtype)
+            _core.gemm(am, b, c, bias=bias, activation=activation, preact=pre)
+            z = ref64(am, b, False, False) + bias
+            assert rel_err(pre, z) <= tol(dtype, k), (m, n)
+            c_ref = np.full((m, n), np.nan, dtype)
+            _core.gemm(am, b, c_ref, bias=bias, activation=activation, reference=True)
+            assert rel_err(c, c_ref) <= tol(dtype, k) * 4, (m, n)
+            cp = np.full((m, n), np.nan, dtype)
+            _core.gemm_packed(am, p, cp, bias=bias, activation=activation)
+            np.testing.assert_array_equal(cp, c, err_msg=f"packed m={m} n={n}")
+            cpt = np.full((m, n), np.nan, dtype)  # transposed A against the packed B
+            _core.gemm_packed(np.ascontiguousarray(am.T), p, cpt, trans_a=True, bias=bias, activation=activation)
+            np.testing.assert_array_equal(cpt, c, err_msg=f"packed trans_a m={m} n={n}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_skinny_thread_count_invariance(kernel, dtype, threads):
+    # Large weights (>= 2 x 512 KiB) split the columns of a skinny product across threads.
+    for m, n, k, ta, tb in [(1, 512, 784, False, False), (3, 512, 784, True, False), (2, 256, 512, False, True),
+                            (1, 1000, 300, False, False), (5, 777, 401, True, True), (1, 10, 256, False, False)]:
+        a, b = operands(m, n, k, dtype, ta, tb, seed=m + n)
+        bias = rng(3).standard_normal(n).astype(dtype)
+        p = _core.PackedB(b, trans_b=tb)
+        outs = []
+        for nt in (1, 2):
+            dnnx.set_num_threads(nt)
+            c = run_gemm(a, b, m, n, dtype, trans_a=ta, trans_b=tb, bias=bias, activation="relu")
+            cp = np.empty((m, n), dtype)
+            _core.gemm_packed(a, p, cp, trans_a=ta, bias=bias, activation="relu")
+            outs.append((c, cp))
+        np.testing.assert_array_equal(outs[0][0], outs[1][0])
+        np.testing.assert_array_equal(outs[0][1], outs[1][1])
+        np.testing.assert_array_equal(outs[0][0], outs[0][1])
+        assert rel_err(outs[0][0], np.maximum(ref64(a, b, ta, tb) + bias, 0)) <= tol(dtype, k)
+
+
+# ---------------------------------------------------------------------------------------
+# op(A) = A^T with a narrow n (weight gradients against a few classes): column-vector
+# tiles, bitwise the same as the blocked path (checked against rows of a product whose n
+# is too wide for it), masked edge rows, several k-blocks, both B layouts, threads.
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("tb", [False, True])
+def test_small_n_trans_a(kernel, dtype, tb, threads):
+    bs = _core.kernel_info(kernel)[DT_NAME[dtype]]
+    for m in (1, 7, 8, 9, 16, 17, 31, 32, 33, 63, 97, 256):
+        for n in list(range(1, 18)):
+            k = (2 * bs["KC"] + 3) if n in (1, 10, 17) and m in (33, 97) else (1 if n == 2 else 13 + m % 5)
+            a, b = operands(m, n, k, dtype, ta=True, tb=tb, seed=m * 31 + n)
+            r = rng(m + n)
+            bias = r.standard_normal(n).astype(dtype)
+            c0 = r.standard_normal((m, n)).astype(dtype)
+            kw = dict(trans_a=True, trans_b=tb, alpha=-1.5, beta=0.25, bias=bias, activation="relu")
+            c, pre = c0.copy(), np.empty((m, n), dtype)
+            _core.gemm(a, b, c, preact=pre, **kw)
+            z = -1.5 * ref64(a, b, True, tb) + 0.25 * c0 + bias
+            assert rel_err(pre, z) <= tol(dtype, k), (m, n, k)
+            np.testing.assert_array_equal(c, np.maximum(pre, 0))
+            # The same columns inside a product 40 columns wider (ordinary tiles): same bits.
+            bw = np.concatenate([b, np.ones((40, k) if tb else (k, 40), dtype)], axis=0 if tb else 1)
+            cw = np.concatenate([c0, np.zeros((m, 40), dtype)], axis=1)
+            prew = np.empty((m, n + 40), dtype)
+            _core.gemm(a, np.ascontiguousarray(bw), cw, preact=prew, trans_a=True, trans_b=tb, alpha=-1.5,
+                       beta=0.25, bias=np.concatenate([bias, np.zeros(40, dtype)]), activation="relu")
+            np.testing.assert_array_equal(pre, prew[:, :n], err_msg=f"m={m} n={n} k={k}")
+            np.testing.assert_array_equal(c, cw[:, :n], err_msg=f"m={m} n={n} k={k}")
+            if m in (97, 256) and n in (10, 12, 16):
+                dnnx.set_num_threads(2)
+                c2 = c0.copy()
+                _core.gemm(a, b, c2, **kw)
+                dnnx.set_num_threads(1)
+                np.testing.assert_array_equal(c2, c)
+    # Other activations run on the finished tile.
+    a, b = operands(70, 10, 50, dtype, ta=True, seed=1)
+    c = np.empty((70, 10), dtype)
+    _core.gemm(a, b, c, trans_a=True, activation="tanh")
+    assert rel_err(c, np.tanh(ref64(a, b, True, False))) <= tol(dtype, 50) * 4

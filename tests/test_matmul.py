@@ -192,3 +192,26 @@ def test_batches_parallel_bitwise(kernel, dtype, threads):
         outs.append((check(a, b), check(a, strided), check(rand((1, 9, 5), dtype), rand((50, 5, 7), dtype))))
     for x, y in zip(outs[0][:2], outs[1][:2]):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_2d_fast_path_layouts(dtype):
+    # Two 2-D arrays without `out` take a short path: every layout it accepts (row-major,
+    # transposed views, row-strided views) or hands on (other strides, mixed dtypes).
+    r = np.random.default_rng(11)
+    for m, k, n in [(1, 1, 1), (1, 784, 512), (3, 5, 7), (64, 64, 64), (9, 17, 10), (130, 3, 2)]:
+        a = r.standard_normal((m, k)).astype(dtype)
+        b = r.standard_normal((k, n)).astype(dtype)
+        ref = a.astype(np.float64) @ b.astype(np.float64)
+        for x, y in [(a, b), (np.ascontiguousarray(a.T).T, b), (a, np.ascontiguousarray(b.T).T),
+                     (np.pad(a, ((0, 0), (0, 3)))[:, :k], b), (np.repeat(a, 2, axis=1)[:, ::2], b),
+                     (a, b.astype(np.float32 if dtype == np.float64 else np.float64))]:
+            c = dnnx.matmul(x, y)
+            assert c.shape == (m, n) and c.flags.c_contiguous
+            assert c.dtype == np.result_type(x.dtype, y.dtype)
+            np.testing.assert_allclose(c, ref, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    z = dnnx.matmul(np.ones((0, 3), dtype), np.ones((3, 4), dtype))
+    assert z.shape == (0, 4)
+    np.testing.assert_array_equal(dnnx.matmul(np.ones((2, 0), dtype), np.ones((0, 3), dtype)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="contracted dimensions disagree"):
+        dnnx.matmul(np.ones((2, 3), dtype), np.ones((4, 3), dtype))

@@ -129,7 +129,39 @@ void run_batches(const std::vector<py::ssize_t>& bshape, index_t m, index_t n, i
     gemm_batched<T>(ua.t, ub.t, m, n, k, T(1), pa.data(), ua.ld, pb.data(), ub.ld, T(0), pc.data(), ldc, nb);
 }
 
+// The common case on a short path: two 2-D arrays of one float dtype, each row- or
+// column-major (e.g. a transposed view), no `out`: no shape vectors, no pointer arrays,
+// straight to gemm. Returns an empty object when the general path must handle the call
+// (including every error, so messages stay in one place).
+template <class T>
+py::object matmul_2d(const py::array& a, const py::array& b) {
+  const index_t m = a.shape(0), k = a.shape(1), n = b.shape(1);
+  if (b.shape(0) != k || m == 0 || n == 0) return py::object();
+  const py::ssize_t item = sizeof(T);
+  const Layout la = layout_of(m, k, a.strides(0), a.strides(1), item);
+  const Layout lb = layout_of(k, n, b.strides(0), b.strides(1), item);
+  if (!la.ok || !lb.ok) return py::object();
+  py::array_t<T> c({static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)});
+  const T* A = static_cast<const T*>(a.data());
+  const T* B = static_cast<const T*>(b.data());
+  T* C = c.mutable_data();
+  if (2.0 * double(m) * double(n) * double(k) < 2.0e5) {  // a few us: not worth a GIL round trip
+    gemm<T>(la.t, lb.t, m, n, k, T(1), A, la.ld, B, lb.ld, T(0), C, n);
+  } else {
+    py::gil_scoped_release nogil;  // safe: raw pointers into arrays the caller holds
+    gemm<T>(la.t, lb.t, m, n, k, T(1), A, la.ld, B, lb.ld, T(0), C, n);
+  }
+  return std::move(c);
+}
+
 py::object matmul(py::array a, py::array b, py::object out_obj) {
+  if (a.ndim() == 2 && b.ndim() == 2 && out_obj.is_none()) {
+    const int na = a.dtype().num(), nb = b.dtype().num();
+    py::object r;
+    if (na == nb && na == py::dtype::of<float>().num()) r = matmul_2d<float>(a, b);
+    else if (na == nb && na == py::dtype::of<double>().num()) r = matmul_2d<double>(a, b);
+    if (r) return r;
+  }
   if (a.ndim() == 0 || b.ndim() == 0)
     throw py::value_error("dnnx.matmul: operands must have at least 1 dimension; received a with shape " +
                           shape_str(a) + " and b with shape " + shape_str(b) + " (use * for scalars)");

@@ -1,6 +1,6 @@
 """dnnx: fast CPU multilayer perceptrons with a Keras-style API and a C++ core."""
 
-from . import _core
+from . import _core  # noqa: F401  (dnnx._core is part of the public surface)
 from ._core import __version__
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers, regularizers, utils
 from .config import get_num_threads, set_num_threads, show_config

@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -13,6 +13,24 @@ def lookup(family: str, table: Dict[str, Any], name: str) -> Any:
     return table[key]
 
 
+def get(family: str, table: Dict[str, Any], base: type, identifier: Any) -> Any:
+    """One ``get()`` for every family: an instance passes through, a name is looked up and
+    instantiated, anything else is a TypeError listing the valid names."""
+    if isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, str):
+        return lookup(family, table, identifier)()
+    raise TypeError(f"{family} must be a name or a {base.__module__}.{base.__name__}; received "
+                    f"{identifier!r}. Valid names: {', '.join(sorted(table))}")
+
+
+def config_class(family: str, table: Dict[str, Any], config: Any, key: str = "name") -> Any:
+    """The class a serialized config names, after checking the config's shape."""
+    if not isinstance(config, dict) or not isinstance(config.get(key), str):
+        raise ValueError(f"invalid {family} config: {config!r}")
+    return lookup(family, table, config[key])
+
+
 def check_number(owner: str, name: str, value: Any, *, low=None, high=None, low_open=False, high_open=False,
                  allow_none=False, integer=False) -> Any:
     """Keras-style immediate validation of a hyper-parameter; echoes 'Received: name=value'."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ._registry import check_number, lookup
+from . import _registry
+from ._registry import check_number
 
 
 class Initializer:
@@ -94,18 +95,11 @@ _TABLE = {
 
 
 def get(identifier) -> Initializer:
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        return lookup("initializer", _TABLE, identifier)()
-    raise TypeError(f"initializer must be a name or an Initializer; received {identifier!r}. "
-                    f"Valid names: {', '.join(sorted(_TABLE))}")
+    return _registry.get("initializer", _TABLE, Initializer, identifier)
 
 
 def deserialize(config: dict) -> Initializer:
-    if not isinstance(config, dict) or not isinstance(config.get("name"), str):
-        raise ValueError(f"invalid initializer config: {config!r}")
-    cls = lookup("initializer", _TABLE, config["name"])
+    cls = _registry.config_class("initializer", _TABLE, config)
     if cls is Constant:
         return Constant(config.get("value", 0.0))
     return cls(seed=config.get("seed"))

@@ -6,7 +6,8 @@ into one numerically stable op; ``from_logits=True`` takes raw scores instead.
 
 from __future__ import annotations
 
-from ._registry import check_number, lookup
+from . import _registry
+from ._registry import check_number
 
 
 class Loss:
@@ -89,18 +90,11 @@ _TABLE = {
 
 
 def get(identifier) -> Loss:
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        return lookup("loss", _TABLE, identifier)()
-    raise TypeError(f"loss must be a name or a dnnx.losses.Loss; received {identifier!r}. "
-                    f"Valid names: {', '.join(sorted(_TABLE))}")
+    return _registry.get("loss", _TABLE, Loss, identifier)
 
 
 def deserialize(config: dict) -> Loss:
-    if not isinstance(config, dict) or not isinstance(config.get("name"), str):
-        raise ValueError(f"invalid loss config: {config!r}")
-    cls = lookup("loss", _TABLE, config["name"])
+    cls = _registry.config_class("loss", _TABLE, config)
     if cls is Huber:
         return Huber(config.get("delta", 1.0))
     if cls in (MeanSquaredError, MeanAbsoluteError):

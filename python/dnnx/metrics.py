@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from . import _registry
 from ._registry import check_number, lookup
 
 
@@ -124,14 +125,10 @@ _TABLE = {
 
 
 def get(identifier) -> Metric:
-    if isinstance(identifier, Metric):
-        return identifier
+    m = _registry.get("metric", _TABLE, Metric, identifier)
     if isinstance(identifier, str):
-        m = lookup("metric", _TABLE, identifier)()
-        m.name = identifier
-        return m
-    raise TypeError(f"metric must be a name or a dnnx.metrics.Metric; received {identifier!r}. "
-                    f"Valid names: {', '.join(sorted(_TABLE))}")
+        m.name = identifier  # logs use the name as written, as Keras does
+    return m
 
 
 def resolve(metric: Metric, loss, output_dim: int) -> dict:

@@ -33,3 +33,21 @@ def next_seed(explicit: Optional[int] = None) -> int:
         return int.from_bytes(os.urandom(8), "little") >> 1
     _state["counter"] += 1
     return (_state["seed"] * 1_000_003 + _state["counter"]) % (2**63)
+
+
+def to_categorical(y, num_classes: Optional[int] = None, dtype="float32") -> np.ndarray:
+    """One-hot encode integer labels: ``(n,)`` -> ``(n, num_classes)`` (Keras semantics)."""
+    a = np.asarray(y)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1:
+        raise ValueError(f"to_categorical: y must be 1-D integer labels; received shape {a.shape}")
+    if a.size and (not np.all(a == np.round(a)) or a.min() < 0):
+        raise ValueError("to_categorical: y must hold non-negative integer labels")
+    labels = a.astype(np.int64)
+    n_cls = int(labels.max(initial=-1)) + 1 if num_classes is None else int(num_classes)
+    if labels.size and labels.max() >= n_cls:
+        raise ValueError(f"to_categorical: label {int(labels.max())} does not fit num_classes={n_cls}")
+    out = np.zeros((labels.size, n_cls), dtype=dtype)
+    out[np.arange(labels.size), labels] = 1
+    return out

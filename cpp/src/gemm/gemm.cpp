@@ -48,6 +48,9 @@ Workspace<T>& workspace() {
 // OpenMP fork/join and barrier cost, so more threads never make a small product slower:
 // 64^3 (0.5 MFLOP) runs on one thread, 128^3 on two.
 constexpr double kMinFlopsPerThread = 1.0e6;
+// Skinny products: at ~30 B/cycle from L2/L3, 512 KiB of B is ~4 us of streaming per
+// thread, well above a fork/join on a warm pool (at 256 KiB, 1x512x256 gained little).
+constexpr double kMinBytesPerThread = 512.0 * 1024.0;
 
 template <class T>
 struct Problem {
@@ -87,7 +90,11 @@ Plan make_plan(const KernelDesc<T>& kd, const Problem<T>& pr) {
 
   const index_t row_panels = ceil_div(m, kd.MR), col_panels = ceil_div(n, kd.NR);
   const double flops = 2.0 * double(m) * double(n) * double(k);
-  int nt = std::min({num_threads(), pr.max_threads, static_cast<int>(std::max(1.0, flops / kMinFlopsPerThread))});
+  double work = std::max(1.0, flops / kMinFlopsPerThread);
+  // A skinny product (a few rows) streams B once and is bound by reading it from L2/L3, not
+  // by FMAs: one more thread per kMinBytesPerThread of B (each thread reads its own columns).
+  if (m <= kd.MR) work = std::max(work, double(k) * double(n) * double(sizeof(T)) / kMinBytesPerThread);
+  int nt = std::min({num_threads(), pr.max_threads, static_cast<int>(work)});
   nt = static_cast<int>(std::min<index_t>(nt, row_panels * col_panels));
   // Prefer splitting rows (each thread packs its own A, all share B); split columns when
   // there are too few row panels to give every thread at least two.
@@ -121,7 +128,11 @@ void run_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, T
   for (index_t jc = 0; jc < n; jc += pl.nc) {
     const index_t nc = std::min(pl.nc, n - jc);
     const index_t q_all = ceil_div(nc, NR);
-    const index_t q0 = q_all * tj / pl.tn, q1 = q_all * (tj + 1) / pl.tn;
+    // Column panels per thread; skinny products split in whole groups of the wide kernel.
+    const index_t unit = kd.ukr_wide && m <= kd.wide_rows ? kd.wide_panels[m - 1] : 1;
+    const index_t units = ceil_div(q_all, unit);
+    const index_t q0 = std::min(q_all, units * tj / pl.tn * unit);
+    const index_t q1 = std::min(q_all, units * (tj + 1) / pl.tn * unit);
     for (index_t pc = 0; pc < k; pc += pl.kc) {
       const index_t kc = std::min(pl.kc, k - pc);
       Operand<T> bo;
@@ -199,11 +210,62 @@ void check_epilogue(Act a) {
                                 "' is row-wise and cannot be fused; apply it after the product");
 }
 
+template <class T> const ColDesc<T>& col_desc(const KernelSet& s);
+template <> const ColDesc<float>& col_desc<float>(const KernelSet& s) { return s.f32_col; }
+template <> const ColDesc<double>& col_desc<double>(const KernelSet& s) { return s.f64_col; }
+
+// op(A) = A^T with a narrow n (a weight gradient against 10 classes): column-vector tiles
+// read A in place along its contiguous rows (no packing, every lane useful). The same
+// k-blocks and per-block epilogue as the blocked path, so the result is bitwise the one
+// run_thread() would give; threads take whole row tiles.
 template <class T>
-void run(const KernelDesc<T>& kd, const Problem<T>& pr) {
+void run_col(const KernelDesc<T>& kd, const ColDesc<T>& cd, const Problem<T>& pr) {
+  const index_t m = pr.m, n = pr.n, k = pr.k, MR = cd.MR;
+  const index_t kc_max = balanced_kc(k, kd.KC);
+  const index_t tiles = ceil_div(m, MR);
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  int nt = std::min({num_threads(), pr.max_threads, static_cast<int>(std::max(1.0, flops / kMinFlopsPerThread))});
+  nt = static_cast<int>(std::min<index_t>(nt, tiles));
+  const Epilogue<T>* ep = pr.ep;
+  const bool relu = ep && ep->act.kind == Act::relu;
+  const bool other_act = ep && ep->act.kind != Act::relu && ep->act.kind != Act::linear;
+  auto body = [&](int tid) {
+    const index_t t0 = tiles * tid / nt, t1 = tiles * (tid + 1) / nt;
+    for (index_t t = t0; t < t1; ++t) {
+      const index_t i = t * MR, mr = std::min(MR, m - i);
+      T* c = pr.C + i * pr.ldc;
+      for (index_t pc = 0; pc < k; pc += kc_max) {
+        const index_t kc = std::min(kc_max, k - pc);
+        const bool last = pc + kc == k;
+        TileEpilogue<T> te{pr.alpha, pc == 0 ? pr.beta : T(1), last && ep ? ep->bias : nullptr,
+                           last && ep && ep->preact ? ep->preact + i * ep->ldp : nullptr, ep ? ep->ldp : 0,
+                           last && relu};
+        const T* b = pr.tb == Trans::N ? pr.B + pc * pr.ldb : pr.B + pc;
+        const index_t rs_b = pr.tb == Trans::N ? pr.ldb : 1, cs_b = pr.tb == Trans::N ? 1 : pr.ldb;
+        cd.ukr(kc, mr, n, pr.A + pc * pr.lda + i, pr.lda, b, rs_b, cs_b, c, pr.ldc, te);
+      }
+      if (other_act) act_forward(ep->act, mr, n, c, pr.ldc, c, pr.ldc);
+    }
+  };
+  if (nt == 1) {
+    body(0);
+    return;
+  }
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(nt)
+  body(thread_index());
+#endif
+}
+
+template <class T>
+void run(const KernelDesc<T>& kd, const Problem<T>& pr, const ColDesc<T>* cd = nullptr) {
   if (pr.ep) check_epilogue(pr.ep->act.kind);
   if (pr.m <= 0 || pr.n <= 0) return;
   if (pr.k <= 0 || pr.alpha == T(0)) { scale_only(pr.m, pr.n, pr.beta, pr.C, pr.ldc, pr.ep); return; }
+  if (cd && cd->ukr && !pr.Bp && pr.ta == Trans::T && pr.n <= cd->max_n && pr.m >= cd->MR) {
+    run_col(kd, *cd, pr);
+    return;
+  }
   Plan pl = make_plan(kd, pr);
   if (pr.Bp) {  // the blocking B was packed with
     pl.pack_b = false;
@@ -232,14 +294,17 @@ void run(const KernelDesc<T>& kd, const Problem<T>& pr) {
 template <class T>
 void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* A, index_t lda, const T* B,
           index_t ldb, T beta, T* C, index_t ldc, const Epilogue<T>* ep) {
-  const auto& kd = blis::desc<T>(blis::kernel_set(blis::active_kernel_id()), n);
-  blis::run(kd, blis::Problem<T>{ta, tb, m, n, k, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, ep});
+  const auto& ks = blis::kernel_set(blis::active_kernel_id());
+  blis::run(blis::desc<T>(ks, n), blis::Problem<T>{ta, tb, m, n, k, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, ep},
+            &blis::col_desc<T>(ks));
 }
 
 template <class T>
 void gemm_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* const* A, index_t lda,
                   const T* const* B, index_t ldb, T beta, T* const* C, index_t ldc, index_t batch) {
-  const auto& kd = blis::desc<T>(blis::kernel_set(blis::active_kernel_id()), n);
+  const auto& ks = blis::kernel_set(blis::active_kernel_id());
+  const auto& kd = blis::desc<T>(ks, n);
+  const auto* cd = &blis::col_desc<T>(ks);
   const double flops = 2.0 * double(m) * double(n) * double(k);
   // A product big enough to thread on its own is threaded inside; smaller ones are spread
   // over the batch, one thread each (no fork/join or shared packing per product).
@@ -247,7 +312,8 @@ void gemm_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, 
                                                     std::max(1.0, flops * double(batch) / blis::kMinFlopsPerThread)}));
   if (nt <= 1 || flops >= 2.0 * nt * blis::kMinFlopsPerThread) {
     for (index_t b = 0; b < batch; ++b)
-      blis::run(kd, blis::Problem<T>{ta, tb, m, n, k, alpha, A[b], lda, B[b], ldb, nullptr, beta, C[b], ldc, nullptr});
+      blis::run(kd, blis::Problem<T>{ta, tb, m, n, k, alpha, A[b], lda, B[b], ldb, nullptr, beta, C[b], ldc, nullptr},
+                cd);
     return;
   }
 #if defined(_OPENMP)
@@ -256,7 +322,7 @@ void gemm_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, 
   for (index_t b = 0; b < batch; ++b) {
     blis::Problem<T> pr{ta, tb, m, n, k, alpha, A[b], lda, B[b], ldb, nullptr, beta, C[b], ldc, nullptr};
     pr.max_threads = 1;
-    blis::run(kd, pr);
+    blis::run(kd, pr, cd);
   }
 }
 

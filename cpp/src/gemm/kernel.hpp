@@ -57,17 +57,50 @@ template <class T>
 using MicroKernel = void (*)(index_t k, const T* a, index_t rs_a, index_t cs_a, const T* b, index_t rs_b, T* c,
                              index_t ldc, const TileEpilogue<T>& ep);
 
+/// Wide ("gemv-like") micro-kernel for skinny products (m = 1..wide_rows): R rows x G*NR
+/// columns, i.e. G adjacent full NR-wide B panels at once, so that even one row of A keeps
+/// 2*G accumulator vectors busy (one row x NR columns is FMA-latency bound) and B streams
+/// as G long runs. Panel g row p is at b + g*gs_b + p*rs_b (packed: gs_b = NR*kc,
+/// rs_b = NR; row-major B in place: gs_b = NR, rs_b = ldb). C, bias and preact cover
+/// G*NR contiguous columns. Every element sees exactly the arithmetic of ukr_rows (one FMA
+/// chain over p from zero, then the same tile epilogue), so results are bitwise identical
+/// to the narrow path whatever mix of the two computes a product.
+template <class T>
+using WideKernel = void (*)(index_t k, const T* a, index_t rs_a, index_t cs_a, const T* b, index_t rs_b,
+                            index_t gs_b, T* c, index_t ldc, const TileEpilogue<T>& ep);
+
 /// A micro-kernel and the cache block sizes it was tuned with, registered together (BLIS
 /// cntx_init): MR x NR register tile; KC x NR B micro-panel kept in L1; MC x KC packed A
 /// block kept in L2; KC x NC packed B block kept in L3.
 /// ukr_rows[r - 1] computes only the first r rows of the tile (r = 1..MR; ukr_rows[MR - 1]
 /// is the full kernel): edge row panels and skinny products (batch 1..MR-1) then neither
 /// compute nor read rows that do not exist, so A can be read in place without padding.
+/// ukr_wide[r - 1] (r = 1..wide_rows, optional) handles wide_panels[r - 1] panels at once.
 template <class T>
 struct KernelDesc {
   const MicroKernel<T>* ukr_rows;
   int MR, NR;
   index_t MC, KC, NC;
+  const WideKernel<T>* ukr_wide = nullptr;
+  const int* wide_panels = nullptr;
+  int wide_rows = 0;
+};
+
+/// Column-vector micro-kernel for op(A) = A^T (A stored k x m) with a narrow n (<= max_n,
+/// e.g. a 10-class weight gradient): vectorised along i instead of j, so a 32 x 10 tile
+/// uses every lane (a row tile would compute 16 columns for 10). Computes rows
+/// [0, mr) (mr <= MR, loads past mr are masked) and all n columns of C:
+///   acc(i, j) = sum_p a[p*lda + i] * b[p*rs_b + j*cs_b]   (one FMA chain over p from zero)
+/// followed by exactly the TileEpilogue of kernel.hpp (bias: n values; preact row stride
+/// ldp), so every element gets the bits of the ordinary micro-kernel.
+template <class T>
+using ColKernel = void (*)(index_t k, index_t mr, index_t n, const T* a, index_t lda, const T* b, index_t rs_b,
+                           index_t cs_b, T* c, index_t ldc, const TileEpilogue<T>& ep);
+template <class T>
+struct ColDesc {
+  ColKernel<T> ukr = nullptr;
+  int MR = 0;     ///< rows per tile
+  int max_n = 0;  ///< widest n handled
 };
 
 /// One instruction-set variant: float32 and float64 kernels, and optionally narrower ones
@@ -79,6 +112,8 @@ struct KernelSet {
   KernelDesc<double> f64;
   KernelDesc<float> f32_narrow;
   KernelDesc<double> f64_narrow;
+  ColDesc<float> f32_col{};   ///< optional (ukr == nullptr: none)
+  ColDesc<double> f64_col{};
 };
 
 /// Upper bounds over every kernel (stack edge buffers are sized by them).

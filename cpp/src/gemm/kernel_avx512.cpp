@@ -7,6 +7,7 @@
 // avx2 there; its gain is fewer loads per FMA (32 registers allow the larger tile).
 #include <immintrin.h>
 
+
 // gcc 12 reports a false -Wmaybe-uninitialized inside the AVX-512 intrinsic headers
 // (_mm512_undefined_* passed as the ignored merge source of masked builtins).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -24,6 +25,7 @@ struct F32 {
   static constexpr int W = 16;
   static V zero() { return _mm512_setzero_ps(); }
   static V load(const T* p) { return _mm512_loadu_ps(p); }
+  static V maskload(const T* p, int n) { return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p); }
   static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
   static V bcast(const T* p) { return _mm512_set1_ps(*p); }
   static V set1(T x) { return _mm512_set1_ps(x); }
@@ -39,6 +41,7 @@ struct F64 {
   static constexpr int W = 8;
   static V zero() { return _mm512_setzero_pd(); }
   static V load(const T* p) { return _mm512_loadu_pd(p); }
+  static V maskload(const T* p, int n) { return _mm512_maskz_loadu_pd(__mmask8((1u << n) - 1u), p); }
   static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
   static V bcast(const T* p) { return _mm512_set1_pd(*p); }
   static V set1(T x) { return _mm512_set1_pd(x); }
@@ -123,8 +126,160 @@ void ukr(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const ty
   }
 }
 
+// The first R rows against G adjacent NV-vector panels (see WideKernel in kernel.hpp): the
+// per-element arithmetic of ukr() (FMA chain over p from zero, same epilogue), with A read
+// in place by row pointers and G B streams.
+template <class S, int NR, int R, int NV, int G>
+void ukr_wide(index_t k, const typename S::T* a, index_t rs_a, index_t cs_a, const typename S::T* b,
+              index_t rs_b, index_t gs_b, typename S::T* c, index_t ldc, const TileEpilogue<typename S::T>& ep) {
+  using V = typename S::V;
+  constexpr int NW = G * NV;
+  V acc[R][NW];
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 16
+    for (int v = 0; v < NW; ++v) acc[i][v] = S::zero();
+  const typename S::T* rows[R];
+  for (int i = 0; i < R; ++i) rows[i] = a + i * rs_a;
+  const typename S::T* bg[G];
+  for (int g = 0; g < G; ++g) bg[g] = b + g * gs_b;
+  index_t off_a = 0, off_b = 0;
+#pragma GCC unroll 2
+  for (index_t p = 0; p < k; ++p) {
+#ifdef WIDE_PF
+#pragma GCC unroll 16
+    for (int g = 0; g < G; ++g)
+#pragma GCC unroll 8
+      for (int l = 0; l < NV * S::W * int(sizeof(typename S::T)) / 64; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(bg[g] + off_b + WIDE_PF * rs_b) + 64 * l, _MM_HINT_T0);
+#endif
+    V av[R];
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i) av[i] = S::bcast(rows[i] + off_a);
+#pragma GCC unroll 16
+    for (int g = 0; g < G; ++g)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) {
+        const V bv = S::load(bg[g] + off_b + j * S::W);
+#pragma GCC unroll 16
+        for (int i = 0; i < R; ++i) acc[i][g * NV + j] = S::fma(av[i], bv, acc[i][g * NV + j]);
+      }
+    off_a += cs_a;
+    off_b += rs_b;
+  }
+  const V va = S::set1(ep.alpha), vb = S::set1(ep.beta), z = S::zero();
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) {
+    typename S::T* ci = c + i * ldc;
+#pragma GCC unroll 16
+    for (int v = 0; v < NW; ++v) {
+      V x = S::mul(va, acc[i][v]);
+      if (ep.beta != 0) x = S::fma(vb, S::load(ci + v * S::W), x);
+      if (ep.bias) x = S::add(x, S::load(ep.bias + v * S::W));
+      if (ep.preact) S::store(ep.preact + i * ep.ldp + v * S::W, x);
+      if (ep.relu) x = S::max(x, z);
+      S::store(ci + v * S::W, x);
+    }
+  }
+}
+
+// Column-vector kernel (ColKernel in kernel.hpp): NJ columns x NVI vectors along i. Same
+// per-element arithmetic as ukr(): fma(a, b, acc) over p from zero, then the tile epilogue.
+template <class S, int NVI, int NJ>
+void ukr_col_n(index_t k, index_t mr, const typename S::T* a, index_t lda, const typename S::T* b, index_t rs_b,
+               index_t cs_b, typename S::T* c, index_t ldc, const TileEpilogue<typename S::T>& ep) {
+  using V = typename S::V;
+  using T = typename S::T;
+  constexpr int MRT = NVI * S::W;
+  V acc[NJ][NVI];
+#pragma GCC unroll 16
+  for (int j = 0; j < NJ; ++j)
+#pragma GCC unroll 4
+    for (int v = 0; v < NVI; ++v) acc[j][v] = S::zero();
+  const T* bj[NJ];
+  for (int j = 0; j < NJ; ++j) bj[j] = b + j * cs_b;
+  if (mr == MRT) {
+#pragma GCC unroll 2
+    for (index_t p = 0; p < k; ++p) {
+      V av[NVI];
+#pragma GCC unroll 4
+      for (int v = 0; v < NVI; ++v) av[v] = S::load(a + p * lda + v * S::W);
+#pragma GCC unroll 16
+      for (int j = 0; j < NJ; ++j) {
+        const V bv = S::bcast(bj[j] + p * rs_b);
+#pragma GCC unroll 4
+        for (int v = 0; v < NVI; ++v) acc[j][v] = S::fma(av[v], bv, acc[j][v]);
+      }
+    }
+  } else {  // last row tile: lanes past mr are neither read nor written
+    int cnt[NVI];
+    for (int v = 0; v < NVI; ++v) {
+      const index_t r = mr - index_t(v) * S::W;
+      cnt[v] = r <= 0 ? 0 : (r >= S::W ? S::W : int(r));
+    }
+    for (index_t p = 0; p < k; ++p) {
+      V av[NVI];
+#pragma GCC unroll 4
+      for (int v = 0; v < NVI; ++v) av[v] = S::maskload(a + p * lda + v * S::W, cnt[v]);
+#pragma GCC unroll 16
+      for (int j = 0; j < NJ; ++j) {
+        const V bv = S::bcast(bj[j] + p * rs_b);
+#pragma GCC unroll 4
+        for (int v = 0; v < NVI; ++v) acc[j][v] = S::fma(av[v], bv, acc[j][v]);
+      }
+    }
+  }
+  alignas(64) T out[NJ][MRT];
+  alignas(64) T pre[NJ][MRT];
+  alignas(64) T cin[MRT];
+  const V va = S::set1(ep.alpha), vb = S::set1(ep.beta), z = S::zero();
+  for (int j = 0; j < NJ; ++j) {
+    if (ep.beta != 0) {
+      for (int i = 0; i < MRT; ++i) cin[i] = i < mr ? c[i * ldc + j] : T(0);
+    }
+    const V bias = ep.bias ? S::set1(ep.bias[j]) : z;
+#pragma GCC unroll 4
+    for (int v = 0; v < NVI; ++v) {
+      V x = S::mul(va, acc[j][v]);
+      if (ep.beta != 0) x = S::fma(vb, S::load(cin + v * S::W), x);
+      if (ep.bias) x = S::add(x, bias);
+      if (ep.preact) S::store(pre[j] + v * S::W, x);
+      if (ep.relu) x = S::max(x, z);
+      S::store(out[j] + v * S::W, x);
+    }
+  }
+  for (index_t i = 0; i < mr; ++i) {
+#pragma GCC unroll 16
+    for (int j = 0; j < NJ; ++j) c[i * ldc + j] = out[j][i];
+  }
+  if (ep.preact)
+    for (index_t i = 0; i < mr; ++i)
+      for (int j = 0; j < NJ; ++j) ep.preact[i * ep.ldp + j] = pre[j][i];
+}
+
+template <class S, int NVI>
+using ColFn = void (*)(index_t, index_t, const typename S::T*, index_t, const typename S::T*, index_t, index_t,
+                       typename S::T*, index_t, const TileEpilogue<typename S::T>&);
+template <class S, int NVI>
+constexpr ColFn<S, NVI> kColByN[] = {&ukr_col_n<S, NVI, 1>, &ukr_col_n<S, NVI, 2>,  &ukr_col_n<S, NVI, 3>,
+                                     &ukr_col_n<S, NVI, 4>, &ukr_col_n<S, NVI, 5>,  &ukr_col_n<S, NVI, 6>,
+                                     &ukr_col_n<S, NVI, 7>, &ukr_col_n<S, NVI, 8>,  &ukr_col_n<S, NVI, 9>,
+                                     &ukr_col_n<S, NVI, 10>, &ukr_col_n<S, NVI, 11>, &ukr_col_n<S, NVI, 12>};
+template <class S, int NVI>
+void ukr_col(index_t k, index_t mr, index_t n, const typename S::T* a, index_t lda, const typename S::T* b,
+             index_t rs_b, index_t cs_b, typename S::T* c, index_t ldc, const TileEpilogue<typename S::T>& ep) {
+  kColByN<S, NVI>[n - 1](k, mr, a, lda, b, rs_b, cs_b, c, ldc, ep);
+}
+
 template <class S, int MR, int NV, int... R>
 constexpr MicroKernel<typename S::T> kRows[] = {&ukr<S, MR, R, NV>...};
+
+// Wide kernels for 1..4 rows (NV = 2 vectors per panel): G panels such that R * 2G <= 24
+// accumulators; one row then runs 8 independent FMA chains instead of 2.
+constexpr int kWidePanels[] = {4, 4, 4, 3};
+template <class S, int NR>
+constexpr WideKernel<typename S::T> kWide[] = {&ukr_wide<S, NR, 1, 2, 4>, &ukr_wide<S, NR, 2, 2, 4>,
+                                               &ukr_wide<S, NR, 3, 2, 4>, &ukr_wide<S, NR, 4, 2, 3>};
 
 }  // namespace
 
@@ -137,10 +292,12 @@ constexpr MicroKernel<typename S::T> kRows[] = {&ukr<S, MR, R, NV>...};
 // 10-class output layer, where 12 x 32 would compute 22 padding columns out of 32.
 const KernelSet kAvx512Kernels = {
     "avx512",
-    {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096},
-    {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 72, 256, 4096},
+    {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096, kWide<F32, 32>, kWidePanels, 4},
+    {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 72, 256, 4096, kWide<F64, 16>, kWidePanels, 4},
     {kRows<F32, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096},
     {kRows<F64, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 8, 72, 256, 4096},
+    {&ukr_col<F32, 2>, 32, 12},  // 32 x n <= 12: up to 24 accumulators
+    {&ukr_col<F64, 2>, 16, 12},
 };
 
 }  // namespace dnnx::blis

@@ -32,8 +32,61 @@ void ukr_ref(index_t k, const T* a, index_t rs_a, index_t cs_a, const T* b, inde
   }
 }
 
+// Wide variant (kernel.hpp WideKernel): R rows x G panels of NR, the same per-element
+// arithmetic as ukr_ref.
+template <class T, int R, int NR, int G>
+void ukr_ref_wide(index_t k, const T* a, index_t rs_a, index_t cs_a, const T* b, index_t rs_b, index_t gs_b, T* c,
+                  index_t ldc, const TileEpilogue<T>& ep) {
+  T acc[R][G * NR] = {};
+  for (index_t p = 0; p < k; ++p) {
+    for (int i = 0; i < R; ++i) {
+      const T ai = a[i * rs_a];
+      for (int g = 0; g < G; ++g)
+        for (int j = 0; j < NR; ++j) acc[i][g * NR + j] += ai * b[g * gs_b + j];
+    }
+    a += cs_a;
+    b += rs_b;
+  }
+  for (int i = 0; i < R; ++i) {
+    T* ci = c + i * ldc;
+    for (int j = 0; j < G * NR; ++j) {
+      T v = ep.alpha * acc[i][j];
+      if (ep.beta != T(0)) v += ep.beta * ci[j];
+      if (ep.bias) v += ep.bias[j];
+      if (ep.preact) ep.preact[i * ep.ldp + j] = v;
+      if (ep.relu) v = v > T(0) ? v : T(0);
+      ci[j] = v;
+    }
+  }
+}
+
+// Column-vector variant (ColKernel): 8 rows x n <= 16, the arithmetic of ukr_ref per element.
+template <class T>
+void ukr_ref_col(index_t k, index_t mr, index_t n, const T* a, index_t lda, const T* b, index_t rs_b, index_t cs_b,
+                 T* c, index_t ldc, const TileEpilogue<T>& ep) {
+  T acc[16][8] = {};
+  for (index_t p = 0; p < k; ++p)
+    for (index_t j = 0; j < n; ++j) {
+      const T bj = b[p * rs_b + j * cs_b];
+      for (index_t i = 0; i < mr; ++i) acc[j][i] += a[p * lda + i] * bj;
+    }
+  for (index_t i = 0; i < mr; ++i)
+    for (index_t j = 0; j < n; ++j) {
+      T* cij = c + i * ldc + j;
+      T v = ep.alpha * acc[j][i];
+      if (ep.beta != T(0)) v += ep.beta * *cij;
+      if (ep.bias) v += ep.bias[j];
+      if (ep.preact) ep.preact[i * ep.ldp + j] = v;
+      if (ep.relu) v = v > T(0) ? v : T(0);
+      *cij = v;
+    }
+}
+
 template <class T, int... R>
 constexpr MicroKernel<T> kRows[] = {&ukr_ref<T, 4, R, 8>...};
+constexpr int kWidePanels[] = {4, 2};
+template <class T>
+constexpr WideKernel<T> kWide[] = {&ukr_ref_wide<T, 1, 8, 4>, &ukr_ref_wide<T, 2, 8, 2>};
 
 }  // namespace
 
@@ -42,10 +95,12 @@ constexpr MicroKernel<T> kRows[] = {&ukr_ref<T, 4, R, 8>...};
 // B micro-panel (8 KiB float) in L1 with room for A; MC = 128 keeps A (128 KiB) in any L2.
 const KernelSet kRefKernels = {
     "ref",
-    {kRows<float, 1, 2, 3, 4>, 4, 8, 128, 256, 4096},
-    {kRows<double, 1, 2, 3, 4>, 4, 8, 128, 256, 2048},
+    {kRows<float, 1, 2, 3, 4>, 4, 8, 128, 256, 4096, kWide<float>, kWidePanels, 2},
+    {kRows<double, 1, 2, 3, 4>, 4, 8, 128, 256, 2048, kWide<double>, kWidePanels, 2},
     {},
     {},
+    {&ukr_ref_col<float>, 8, 16},
+    {&ukr_ref_col<double>, 8, 16},
 };
 
 }  // namespace dnnx::blis

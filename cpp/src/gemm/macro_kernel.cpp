@@ -33,7 +33,23 @@ void macro_kernel(const KernelDesc<T>& kd, index_t mc, index_t nc, index_t kc, i
   alignas(64) T p_edge[kMaxMR * kMaxNR];
   alignas(64) T bias_edge[kMaxNR];
 
-  for (index_t q = q0; q < q1; ++q) {
+  index_t q = q0;
+  // Skinny block (one panel of at most wide_rows rows): G full panels at a time through the
+  // wide kernel (bitwise the same per element), the rest below.
+  if (kd.ukr_wide && mc <= kd.wide_rows) {
+    const int G = kd.wide_panels[mc - 1];
+    const WideKernel<T> wkr = kd.ukr_wide[mc - 1];
+    const index_t q_full = std::min<index_t>(q1, nc / NR);  // panels with NR real columns
+    T* pt0 = ep.last && ep.preact ? ep.preact : nullptr;
+    for (; q + G <= q_full; q += G) {
+      const index_t j = q * NR;
+      TileEpilogue<T> te{ep.alpha, ep.beta, ep.last && ep.bias ? ep.bias + j : nullptr, pt0 ? pt0 + j : nullptr,
+                         ep.ldp, relu};
+      wkr(kc, a.ptr, a.rs, a.cs, b.ptr + q * b.panel_stride, b.rs, b.panel_stride, c + j, ldc, te);
+      if (other_act) act_forward(ep.act, mc, G * NR, c + j, ldc, c + j, ldc);
+    }
+  }
+  for (; q < q1; ++q) {
     const index_t j = q * NR;
     const index_t nr = std::min<index_t>(NR, nc - j);
     const bool b_edge = nr < NR && b.edge;

@@ -12,7 +12,8 @@ from typing import Optional
 
 import numpy as np
 
-from .._registry import check_number, lookup
+from .. import _registry
+from .._registry import check_number
 from . import schedules
 from .schedules import LearningRateSchedule
 
@@ -176,18 +177,11 @@ _TABLE = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad
 
 
 def get(identifier) -> Optimizer:
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        return lookup("optimizer", _TABLE, identifier)()
-    raise TypeError(f"optimizer must be a name or a dnnx.optimizers.Optimizer; received {identifier!r}. "
-                    f"Valid names: {', '.join(sorted(_TABLE))}")
+    return _registry.get("optimizer", _TABLE, Optimizer, identifier)
 
 
 def deserialize(config: dict) -> Optimizer:
-    if not isinstance(config, dict) or not isinstance(config.get("name"), str):
-        raise ValueError(f"invalid optimizer config: {config!r}")
-    cls = lookup("optimizer", _TABLE, config["name"])
+    cls = _registry.config_class("optimizer", _TABLE, config)
     kw = {k: v for k, v in config.items() if k != "name"}
     lr = kw.pop("learning_rate", 0.001)
     if isinstance(lr, dict):
