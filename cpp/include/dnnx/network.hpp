@@ -25,7 +25,7 @@
 // Thread-safety: predict() may run concurrently with other predict() calls on the same
 // network (per-thread workspace; the only shared state it touches is each Dense layer's
 // packed-kernel cache, refreshed under a lock when params_version() or the GEMM kernel
-// changed). Everything else (train_*, evaluate,
+// changed; so set_kernel() must not run while predicts on another thread are in flight). Everything else (train_*, evaluate,
 // compute_gradients, configure, setters) needs exclusive access.
 #pragma once
 #include <cstdint>
