@@ -24,7 +24,7 @@ TESTS=()
 for f in test_gemm.py test_matmul.py test_core_network.py test_core_perf_paths.py test_bindings.py test_models.py; do
   [ -f "$REPO/tests/$f" ] && TESTS+=("$REPO/tests/$f")
 done
-$PY -m pytest -q -x -p no:cacheprovider --rootdir "$REPO" -c "$REPO/pyproject.toml" "${TESTS[@]}" 2>&1 | tail -4
+$PY -m pytest -q -x -p no:cacheprovider -W ignore::DeprecationWarning --rootdir "$REPO" -c "$REPO/pyproject.toml" "${TESTS[@]}" 2>&1 | tail -4
 B=$(find "$OUT/bb" -name bench_gemm -type f | head -1)
 if [ -n "$B" ]; then
   echo "== bench_gemm 1 thread"; DNNX_NUM_THREADS=1 timeout 120 "$B" --reps 3 2>&1 | tail -60
