@@ -8,6 +8,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
 import dnnx
 from dnnx import _core, layers
@@ -93,3 +94,21 @@ def test_dnnx_num_threads_env():
     out = subprocess.run([sys.executable, "-c", "import dnnx; print(dnnx.get_num_threads())"],
                          env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "1"
+
+
+def test_no_iostreams_in_the_core():
+    """Where libstdc++ is linked statically into _core (seen on a GCC 13 host), its stream
+    and locale machinery is never initialised and any std::ostringstream crashes; the core
+    formats strings with std::to_string and concatenation instead."""
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cpp")
+    if not os.path.isdir(root):
+        pytest.skip("source tree not available")
+    offenders = []
+    for d, _, files in os.walk(root):
+        for f in files:
+            if f.endswith((".cpp", ".hpp", ".inc", ".h")):
+                with open(os.path.join(d, f)) as fh:
+                    text = fh.read()
+                if any(s in text for s in ("<sstream>", "<iostream>", "<fstream>", "std::cout", "std::cerr")):
+                    offenders.append(f)
+    assert not offenders, offenders

@@ -1,19 +1,12 @@
 #include "arrays.hpp"
 
-#include <sstream>
-
 namespace dnnx::py_detail {
 
 std::string shape_str(const py::array& a) {
-  std::ostringstream s;
-  s << '(';
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
-    if (i) s << ", ";
-    s << a.shape(i);
-  }
-  if (a.ndim() == 1) s << ',';
-  s << ')';
-  return s.str();
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  if (a.ndim() == 1) s += ',';
+  return s + ')';
 }
 
 std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }

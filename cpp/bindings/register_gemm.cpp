@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <sstream>
 #include <vector>
 
 #include "arrays.hpp"
@@ -46,12 +45,10 @@ Layout layout_of(index_t rows, index_t cols, py::ssize_t s_r, py::ssize_t s_c, p
 }
 
 std::string shp(const std::vector<py::ssize_t>& s) {
-  std::ostringstream o;
-  o << '(';
-  for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
-  if (s.size() == 1) o << ',';
-  o << ')';
-  return o.str();
+  std::string o = "(";
+  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+  if (s.size() == 1) o += ',';
+  return o + ')';
 }
 
 bool overlaps(const py::array& x, const py::array& y) {
@@ -181,10 +178,9 @@ py::object matmul(py::array a, py::array b, py::object out_obj) {
   if (b1) { sb.push_back(1); tb.push_back(0); }
   const index_t m = sa[sa.size() - 2], k = sa.back(), k2 = sb[sb.size() - 2], n = sb.back();
   if (k != k2) {
-    std::ostringstream o;
-    o << "dnnx.matmul: the contracted dimensions disagree: a has shape " << shape_str(a) << " (k=" << k
-      << ") but b has shape " << shape_str(b) << " (k=" << k2 << ")";
-    throw py::value_error(o.str());
+    throw py::value_error("dnnx.matmul: the contracted dimensions disagree: a has shape " + shape_str(a) +
+                          " (k=" + std::to_string(k) + ") but b has shape " + shape_str(b) +
+                          " (k=" + std::to_string(k2) + ")");
   }
   // Broadcast batch dimensions.
   const size_t nba = sa.size() - 2, nbb = sb.size() - 2, nd = std::max(nba, nbb);

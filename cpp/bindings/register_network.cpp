@@ -7,7 +7,6 @@
 
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -253,11 +252,8 @@ struct PyNetwork {
 template <class T> const char* dtype_name() { return sizeof(T) == 4 ? "float32" : "float64"; }
 
 std::string shape_of(index_t rows, index_t cols) {
-  std::ostringstream o;
-  o << '(' << (rows < 0 ? std::string("n") : std::to_string(rows));
-  if (cols >= 0) o << ", " << cols << ')';
-  else o << ",)";
-  return o.str();
+  std::string o = "(" + (rows < 0 ? std::string("n") : std::to_string(rows));
+  return o + (cols >= 0 ? ", " + std::to_string(cols) + ")" : std::string(",)"));
 }
 
 /// Require a C-contiguous array of the network dtype with shape (rows, cols), or (rows,)
