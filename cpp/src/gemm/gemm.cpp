@@ -96,11 +96,19 @@ Plan make_plan(const KernelDesc<T>& kd, const Problem<T>& pr) {
   if (m <= kd.MR) work = std::max(work, double(k) * double(n) * double(sizeof(T)) / kMinBytesPerThread);
   int nt = std::min({num_threads(), pr.max_threads, static_cast<int>(work)});
   nt = static_cast<int>(std::min<index_t>(nt, row_panels * col_panels));
-  // Prefer splitting rows (each thread packs its own A, all share B); split columns when
-  // there are too few row panels to give every thread at least two.
+  // Split C into a tm x tn grid whose largest share (whole MR-row and NR-column panels) is
+  // smallest: m = 128 is 11 row panels of 12, so a row split leaves one thread 68 rows and
+  // the other 60, while 512 columns split into 8 + 8 panels evenly. A column split makes
+  // every thread pack all of its rows of A, so it must win by 5% (row splits come first:
+  // each thread packs only its own A; all threads share packed B).
   int tm = 1;
-  for (int d = nt; d >= 1; --d)
-    if (nt % d == 0 && row_panels >= 2 * d) { tm = d; break; }
+  double best = 0.0;
+  for (int d = nt; d >= 1; --d) {
+    if (nt % d != 0 || row_panels < d || col_panels < nt / d) continue;
+    const double rows = double(std::min<index_t>(m, ceil_div(row_panels, d) * kd.MR));
+    const double cols = double(std::min<index_t>(n, ceil_div(col_panels, nt / d) * kd.NR));
+    if (best == 0.0 || rows * cols < best * 0.95) { best = rows * cols; tm = d; }
+  }
   pl.threads = nt;
   pl.tm = tm;
   pl.tn = nt / tm;
