@@ -54,9 +54,13 @@ def test_view_outlives_model():
     k[...] = 1.0
 
 
-def test_threaded_predict_is_safe():
+@pytest.mark.parametrize("hold_views", [False, True])
+def test_threaded_predict_is_safe(hold_views):
     m = dnnx.Sequential([dnnx.Input(shape=(32,)), layers.Dense(64, activation="relu"), layers.Dense(8)], seed=0)
     m.build()
+    # With weight views alive, every predict refreshes the packed weights: concurrent calls
+    # then race refreshes against multiplications, which must still give exact results.
+    views = m.weights if hold_views else None
     rng = np.random.default_rng(0)
     xs = [rng.standard_normal((n, 32)).astype(np.float32) for n in (1, 7, 64, 300)]
     expected = [m.predict(x) for x in xs]
@@ -76,6 +80,7 @@ def test_threaded_predict_is_safe():
     for t in ts:
         t.join()
     assert not errors
+    del views
 
 
 def test_dnnx_kernel_env_forces_and_rejects():

@@ -108,7 +108,8 @@ class Dense final : public Layer<T> {
   // non-null, receives the pre-activation (evaluate's fused loss reads the logits).
   void infer(const StepContext& ctx, index_t n, const T* x, T* y, T* z) const {
     const index_t out = this->out_dim_;
-    const PackedB<T>& wp = packed(ctx.params_version);
+    const std::shared_ptr<const PackedB<T>> pin = packed(ctx.params_version);  // alive for this call
+    const PackedB<T>& wp = *pin;
     Epilogue<T> ep;
     ep.bias = b_;
     if (act_is_rowwise(spec_.act.kind)) {
@@ -124,15 +125,18 @@ class Dense final : public Layer<T> {
     gemm_packed<T>(Trans::N, n, T(1), x, this->in_dim_, wp, T(0), y, out, any ? &ep : nullptr);
   }
 
-  // The pack of W for params_version `version` and the active kernel, rebuilt under the
-  // lock when stale. Concurrent predicts see the same version and kernel (writers need
-  // exclusive access), so once fresh it is only read; the lock just makes the first
-  // refresh happen once.
-  const PackedB<T>& packed(std::uint64_t version) const {
+  // The pack of W for params_version `version` and the active kernel. A stale pack is
+  // replaced by a new one under the lock, never rewritten in place: a concurrent predict
+  // that still multiplies with the old pack holds its own reference (the shared_ptr it
+  // got), so a refresh triggered by another thread (params_changed while weight views are
+  // live) can never change the operand under it.
+  std::shared_ptr<const PackedB<T>> packed(std::uint64_t version) const {
     const std::string kernel = active_kernel();  // short name: no allocation
     std::lock_guard<std::mutex> lock(pack_->mu);
-    if (pack_->version != version || pack_->kernel != kernel) {
-      pack_->w.pack(Trans::N, this->in_dim_, this->out_dim_, w_, this->out_dim_);
+    if (!pack_->w || pack_->version != version || pack_->kernel != kernel) {
+      auto fresh = std::make_shared<PackedB<T>>();
+      fresh->pack(Trans::N, this->in_dim_, this->out_dim_, w_, this->out_dim_);
+      pack_->w = std::move(fresh);
       pack_->version = version;
       pack_->kernel = kernel;
     }
@@ -141,7 +145,7 @@ class Dense final : public Layer<T> {
 
   struct Pack {
     std::mutex mu;
-    PackedB<T> w;
+    std::shared_ptr<const PackedB<T>> w;
     std::uint64_t version = 0;  // 0: never packed (versions start at 1)
     std::string kernel;
   };
