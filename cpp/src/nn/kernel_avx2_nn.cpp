@@ -27,22 +27,6 @@ struct V {
   static void storen(float* p, R x, int k) { _mm256_maskstore_ps(p, lanes(k), x); }
 };
 
-struct S {
-  using R = float;
-  static constexpr int W = 1;
-  static R load(const float* p) { return *p; }
-  static void store(float* p, R x) { *p = x; }
-  static R set1(float x) { return x; }
-  static R add(R a, R b) { return a + b; }
-  static R sub(R a, R b) { return a - b; }
-  static R mul(R a, R b) { return a * b; }
-  static R div(R a, R b) { return a / b; }
-  static R sqrt(R a) { return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(a))); }
-  static R max(R a, R b) { return a > b ? a : b; }
-  static R min(R a, R b) { return a < b ? a : b; }
-  static R relu(R y, R d) { return y > 0.0f ? d : 0.0f; }
-};
-
 // ---- dropout: Philox4x32-10 on 8 counters at once ------------------------------------
 
 // High 32 bits of the 8 products a * b (unsigned 32 x 32 -> 64), and the low 32 bits.
