@@ -41,7 +41,17 @@ BATCH = [(f"batch {b} @ 784x512", b, 512, 784, "NN") for b in (1, 8, 32)]
 SHAPES = MLP + BATCH + SQUARE
 
 
-def worker(framework: str, threads: int, dtype: str, min_time: float) -> None:
+def select(patterns: list[str] | None) -> list[tuple]:
+    """The shapes whose label contains any of the given substrings (all without any)."""
+    if not patterns:
+        return SHAPES
+    chosen = [s for s in SHAPES if any(p in s[0] for p in patterns)]
+    if not chosen:
+        raise SystemExit(f"--shapes {patterns} matches none of: {[s[0] for s in SHAPES]}")
+    return chosen
+
+
+def worker(framework: str, threads: int, dtype: str, min_time: float, shapes: list[tuple]) -> None:
     import numpy as np
 
     if framework == "numpy":
@@ -59,7 +69,7 @@ def worker(framework: str, threads: int, dtype: str, min_time: float) -> None:
         fn = dnnx.matmul
     rng = np.random.default_rng(0)
     results = {}
-    for label, m, n, k, op in SHAPES:
+    for label, m, n, k, op in shapes:
         a = rng.standard_normal((k, m) if op == "TN" else (m, k)).astype(dtype)
         b = rng.standard_normal((n, k) if op == "NT" else (k, n)).astype(dtype)
         a = a.T if op == "TN" else a  # transposed views: no copy in either framework
@@ -81,7 +91,7 @@ def worker(framework: str, threads: int, dtype: str, min_time: float) -> None:
     print(json.dumps(results))
 
 
-def run_worker(framework: str, threads: int, dtype: str, min_time: float) -> dict:
+def run_worker(framework: str, threads: int, dtype: str, min_time: float, patterns: list[str] | None) -> dict:
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)
     env.pop("OPENBLAS_L2_SIZE", None)
@@ -91,7 +101,7 @@ def run_worker(framework: str, threads: int, dtype: str, min_time: float) -> dic
     else:
         env.update(DNNX_NUM_THREADS=t)
     cmd = [sys.executable, __file__, "--worker", framework, "--threads", t, "--dtype", dtype,
-           "--min-time", str(min_time)]
+           "--min-time", str(min_time)] + (["--shapes", *patterns] if patterns else [])
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -102,23 +112,25 @@ def main() -> None:
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds per framework")
     p.add_argument("--min-time", type=float, default=0.05, help="seconds of samples per shape and round")
+    p.add_argument("--shapes", nargs="*", help="only shapes whose label contains one of these, e.g. 'square 64' fwd")
     p.add_argument("--worker", choices=["numpy", "dnnx"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        worker(args.worker, args.threads[0], args.dtype, args.min_time)
+        worker(args.worker, args.threads[0], args.dtype, args.min_time, select(args.shapes))
         return
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     thread_counts = args.threads or sorted({1, ncpu})
+    shapes = select(args.shapes)
     for threads in thread_counts:
         times = {"numpy": [], "dnnx": []}
         for r in range(args.rounds):
             order = ("numpy", "dnnx") if r % 2 == 0 else ("dnnx", "numpy")
             for fw in order:
-                times[fw].append(run_worker(fw, threads, args.dtype, args.min_time))
+                times[fw].append(run_worker(fw, threads, args.dtype, args.min_time, args.shapes))
         print(f"\n{args.dtype}, {threads} thread(s), median of {args.rounds} alternating rounds")
         print(f"{'shape':<28} {'op':>3} {'numpy GF/s':>11} {'dnnx GF/s':>10} {'dnnx/numpy':>11}")
         ratios = []
-        for label, m, n, k, op in SHAPES:
+        for label, m, n, k, op in shapes:
             flops = 2.0 * m * n * k
             t_np = statistics.median(t[label] for t in times["numpy"])
             t_dx = statistics.median(t[label] for t in times["dnnx"])

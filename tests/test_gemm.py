@@ -371,35 +371,50 @@ def test_skinny_thread_count_invariance(kernel, dtype, threads):
 
 
 # ---------------------------------------------------------------------------------------
-# op(A) = A^T with a narrow n (weight gradients against a few classes): column-vector
-# tiles, bitwise the same as the blocked path (checked against rows of a product whose n
-# is too wide for it), masked edge rows, several k-blocks, both B layouts, threads.
+# Narrow n (weight gradients against a few classes with op(A) = A^T, the class-output
+# forward with op(A) = A): column-vector tiles (A = A packed by a transposing copy first),
+# bitwise the same as the blocked path (checked against rows of a product whose n is too
+# wide for it, and against rows computed alone), masked edge rows, several k-blocks
+# (tails of the transpose blocks), both B layouts, threads.
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("tb", [False, True])
-def test_small_n_trans_a(kernel, dtype, tb, threads):
+def test_small_n(kernel, dtype, ta, tb, threads):
     bs = _core.kernel_info(kernel)[DT_NAME[dtype]]
     for m in (1, 7, 8, 9, 16, 17, 31, 32, 33, 63, 97, 256):
         for n in list(range(1, 18)):
             k = (2 * bs["KC"] + 3) if n in (1, 10, 17) and m in (33, 97) else (1 if n == 2 else 13 + m % 5)
-            a, b = operands(m, n, k, dtype, ta=True, tb=tb, seed=m * 31 + n)
+            if not ta and m == 63:
+                k = 48  # whole 16 x 16 transpose blocks only
+            a, b = operands(m, n, k, dtype, ta=ta, tb=tb, seed=m * 31 + n)
             r = rng(m + n)
             bias = r.standard_normal(n).astype(dtype)
             c0 = r.standard_normal((m, n)).astype(dtype)
-            kw = dict(trans_a=True, trans_b=tb, alpha=-1.5, beta=0.25, bias=bias, activation="relu")
+            kw = dict(trans_a=ta, trans_b=tb, alpha=-1.5, beta=0.25, bias=bias, activation="relu")
             c, pre = c0.copy(), np.empty((m, n), dtype)
             _core.gemm(a, b, c, preact=pre, **kw)
-            z = -1.5 * ref64(a, b, True, tb) + 0.25 * c0 + bias
+            z = -1.5 * ref64(a, b, ta, tb) + 0.25 * c0 + bias
             assert rel_err(pre, z) <= tol(dtype, k), (m, n, k)
             np.testing.assert_array_equal(c, np.maximum(pre, 0))
             # The same columns inside a product 40 columns wider (ordinary tiles): same bits.
             bw = np.concatenate([b, np.ones((40, k) if tb else (k, 40), dtype)], axis=0 if tb else 1)
             cw = np.concatenate([c0, np.zeros((m, 40), dtype)], axis=1)
             prew = np.empty((m, n + 40), dtype)
-            _core.gemm(a, np.ascontiguousarray(bw), cw, preact=prew, trans_a=True, trans_b=tb, alpha=-1.5,
+            _core.gemm(a, np.ascontiguousarray(bw), cw, preact=prew, trans_a=ta, trans_b=tb, alpha=-1.5,
                        beta=0.25, bias=np.concatenate([bias, np.zeros(40, dtype)]), activation="relu")
             np.testing.assert_array_equal(pre, prew[:, :n], err_msg=f"m={m} n={n} k={k}")
             np.testing.assert_array_equal(c, cw[:, :n], err_msg=f"m={m} n={n} k={k}")
+            if not ta and m in (33, 97) and n in (3, 10, 12):  # a row alone (row kernel): same bits
+                for i in (0, m // 2, m - 1):
+                    ci = c0[i:i + 1].copy()
+                    _core.gemm(np.ascontiguousarray(a[i:i + 1]), b, ci, **kw)
+                    np.testing.assert_array_equal(ci[0], c[i], err_msg=f"row {i} m={m} n={n} k={k}")
+                # A read in place with a row stride longer than k (matmul of a view): same bits.
+                wide = np.concatenate([a, np.full((m, 5), np.nan, dtype)], axis=1)
+                plain = np.empty((m, n), dtype)
+                _core.gemm(a, b, plain, trans_b=tb)
+                np.testing.assert_array_equal(dnnx.matmul(wide[:, :k], b.T if tb else b), plain)
             if m in (97, 256) and n in (10, 12, 16):
                 dnnx.set_num_threads(2)
                 c2 = c0.copy()
@@ -407,7 +422,7 @@ def test_small_n_trans_a(kernel, dtype, tb, threads):
                 dnnx.set_num_threads(1)
                 np.testing.assert_array_equal(c2, c)
     # Other activations run on the finished tile.
-    a, b = operands(70, 10, 50, dtype, ta=True, seed=1)
+    a, b = operands(70, 10, 50, dtype, ta=ta, seed=1)
     c = np.empty((70, 10), dtype)
-    _core.gemm(a, b, c, trans_a=True, activation="tanh")
-    assert rel_err(c, np.tanh(ref64(a, b, True, False))) <= tol(dtype, 50) * 4
+    _core.gemm(a, b, c, trans_a=ta, activation="tanh")
+    assert rel_err(c, np.tanh(ref64(a, b, ta, False))) <= tol(dtype, 50) * 4

@@ -96,11 +96,18 @@ struct KernelDesc {
 template <class T>
 using ColKernel = void (*)(index_t k, index_t mr, index_t n, const T* a, index_t lda, const T* b, index_t rs_b,
                            index_t cs_b, T* c, index_t ldc, const TileEpilogue<T>& ep);
+/// Transposing pack for op(A) = A: rows [0, mr) (mr <= MR) of a row-major tile (k values
+/// each, row stride lda) into dst[p * MR + i], rows past mr zero: the layout ColKernel
+/// reads with lda = MR. It lets the column kernel serve narrow forward products too (the
+/// 10-class output layer), where a row tile would compute NR columns for 10.
+template <class T>
+using ColPack = void (*)(index_t kc, index_t mr, const T* a, index_t lda, T* dst);
 template <class T>
 struct ColDesc {
   ColKernel<T> ukr = nullptr;
   int MR = 0;     ///< rows per tile
   int max_n = 0;  ///< widest n handled
+  ColPack<T> pack = nullptr;  ///< optional: without it, op(A) = A products use the row kernels
 };
 
 /// One instruction-set variant: float32 and float64 kernels, and optionally narrower ones

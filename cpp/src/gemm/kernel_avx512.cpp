@@ -33,6 +33,31 @@ struct F32 {
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  // In-register 16 x 16 transpose: r[i] holds row i on entry, column i on return.
+  static void transpose(V (&r)[W]) {
+    V t[16], u[16];
+    for (int q = 0; q < 8; ++q) {  // 128-bit lane L: r0[4L] r1[4L] r0[4L+1] r1[4L+1] / ...+2, +3
+      t[2 * q] = _mm512_unpacklo_ps(r[2 * q], r[2 * q + 1]);
+      t[2 * q + 1] = _mm512_unpackhi_ps(r[2 * q], r[2 * q + 1]);
+    }
+    for (int g = 0; g < 4; ++g) {  // u[4g + c], lane L: column 4L + c of rows 4g..4g+3
+      const __m512d t0 = _mm512_castps_pd(t[4 * g]), t1 = _mm512_castps_pd(t[4 * g + 1]);
+      const __m512d t2 = _mm512_castps_pd(t[4 * g + 2]), t3 = _mm512_castps_pd(t[4 * g + 3]);
+      u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+      u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+      u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+      u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+    for (int c = 0; c < 4; ++c) {  // gather lane L of the four row groups: column 4L + c
+      const V lo01 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), hi01 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+      const V lo23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+      const V hi23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+      r[c] = _mm512_shuffle_f32x4(lo01, lo23, 0x88);
+      r[4 + c] = _mm512_shuffle_f32x4(lo01, lo23, 0xDD);
+      r[8 + c] = _mm512_shuffle_f32x4(hi01, hi23, 0x88);
+      r[12 + c] = _mm512_shuffle_f32x4(hi01, hi23, 0xDD);
+    }
+  }
 };
 
 struct F64 {
@@ -49,6 +74,23 @@ struct F64 {
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static V max(V a, V b) { return _mm512_max_pd(a, b); }
+  // In-register 8 x 8 transpose.
+  static void transpose(V (&r)[W]) {
+    V t[8];
+    for (int q = 0; q < 4; ++q) {  // 128-bit lane L: r0[2L] r1[2L] / r0[2L+1] r1[2L+1]
+      t[2 * q] = _mm512_unpacklo_pd(r[2 * q], r[2 * q + 1]);
+      t[2 * q + 1] = _mm512_unpackhi_pd(r[2 * q], r[2 * q + 1]);
+    }
+    for (int e = 0; e < 2; ++e) {  // column 2L + e: lane L of t[e], t[2 + e], t[4 + e], t[6 + e]
+      const V lo01 = _mm512_shuffle_f64x2(t[e], t[2 + e], 0x44), hi01 = _mm512_shuffle_f64x2(t[e], t[2 + e], 0xEE);
+      const V lo23 = _mm512_shuffle_f64x2(t[4 + e], t[6 + e], 0x44);
+      const V hi23 = _mm512_shuffle_f64x2(t[4 + e], t[6 + e], 0xEE);
+      r[e] = _mm512_shuffle_f64x2(lo01, lo23, 0x88);
+      r[2 + e] = _mm512_shuffle_f64x2(lo01, lo23, 0xDD);
+      r[4 + e] = _mm512_shuffle_f64x2(hi01, hi23, 0x88);
+      r[6 + e] = _mm512_shuffle_f64x2(hi01, hi23, 0xDD);
+    }
+  }
 };
 
 #include "kernel_body.inc"
@@ -78,8 +120,8 @@ const KernelSet kAvx512Kernels = {
     {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 72, 256, 4096, kWide<F64, 16>, kWidePanels, 4},
     {kRows<F32, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096},
     {kRows<F64, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 8, 72, 256, 4096},
-    {&ukr_col<F32, 2>, 32, 12},  // 32 x n <= 12: up to 24 accumulators
-    {&ukr_col<F64, 2>, 16, 12},
+    {&ukr_col<F32, 2>, 32, 12, &pack_col<F32, 2>},  // 32 x n <= 12: up to 24 accumulators
+    {&ukr_col<F64, 2>, 16, 12, &pack_col<F64, 2>},
 };
 
 }  // namespace dnnx::blis
