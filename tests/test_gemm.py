@@ -49,7 +49,9 @@ def edge_shapes(kernel, dtype):
               (MC - 1, NR + 3, 17), (MC + 1, 2 * NR + 1, 31), (97, 101, 103), (1, 512, 784),
               (8, 512, 784), (37, 10, 256),
               # n <= NR/2 may use a narrower kernel: its edges too
-              (MR + 1, NR // 2, 19), (MR - 1, NR // 2 - 1, 19), (2 * MR + 1, NR // 2 + 1, 19)}
+              (MR + 1, NR // 2, 19), (MR - 1, NR // 2 - 1, 19), (2 * MR + 1, NR // 2 + 1, 19),
+              # n >= 1024 may use a longer k-block (KC_wide): its edges too
+              (MR + 1, 1024, bs["KC_wide"] + 1), (2, 1031, 2 * bs["KC_wide"] + 3)}
     return sorted(s for s in shapes if min(s) >= 1)
 
 
@@ -147,7 +149,8 @@ def test_k_zero_and_alpha_zero(kernel, dtype):
 @pytest.mark.parametrize("tb", [False, True])
 def test_packed_b(kernel, dtype, tb):
     bs = _core.kernel_info(kernel)[DT_NAME[dtype]]
-    for m, n, k in [(1, 10, 3), (bs["MR"] + 1, bs["NR"] + 1, bs["KC"] + 1), (64, 300, 784), (33, 10, 256)]:
+    for m, n, k in [(1, 10, 3), (bs["MR"] + 1, bs["NR"] + 1, bs["KC"] + 1), (64, 300, 784), (33, 10, 256),
+                    (bs["MR"] + 3, 1030, bs["KC_wide"] + 5)]:
         a, b = operands(m, n, k, dtype, tb=tb, seed=n)
         p = _core.PackedB(b, trans_b=tb)
         assert (p.k, p.n, p.dtype, p.kernel) == (k, n, DT_NAME[dtype], kernel)
@@ -186,7 +189,7 @@ def test_thread_count_invariance(kernel, dtype, threads):
     # packed and in-place operands, several k-blocks and the fused epilogue.
     for m, n, k, ta, tb in [(128, 512, 784, False, False), (8, 512, 784, False, False),
                             (128, 784, 512, False, True), (784, 130, 128, True, False),
-                            (301, 203, 517, True, True)]:
+                            (301, 203, 517, True, True), (61, 1100, 1100, False, False)]:
         a, b = operands(m, n, k, dtype, ta, tb)
         bias = rng(2).standard_normal(n).astype(dtype)
         outs = []
@@ -304,23 +307,24 @@ def skinny_ns(bs):
 def test_skinny_rows_bitwise_as_tall(kernel, dtype, ta, tb):
     bs = _core.kernel_info(kernel)[DT_NAME[dtype]]
     M = 2 * bs["MR"] + 3  # a tall product: every row goes through the ordinary micro-kernel
-    for n in skinny_ns(bs):
-        for k in (1, 7, bs["KC"] + 5):
-            a, b = operands(M, n, k, dtype, ta, tb, seed=n + k)
-            r = rng(n)
-            bias = r.standard_normal(n).astype(dtype)
-            c0 = r.standard_normal((M, n)).astype(dtype)
-            kw = dict(trans_a=ta, trans_b=tb, alpha=0.75, beta=0.5, bias=bias, activation="relu")
-            tall, tall_pre = c0.copy(), np.empty((M, n), dtype)
-            _core.gemm(a, b, tall, preact=tall_pre, **kw)
-            z = 0.75 * ref64(a, b, ta, tb) + 0.5 * c0 + bias
-            assert rel_err(tall_pre, z) <= tol(dtype, k), (n, k)
-            for m in range(1, 10):
-                am = np.ascontiguousarray(a[:, :m] if ta else a[:m])
-                c, pre = c0[:m].copy(), np.empty((m, n), dtype)
-                _core.gemm(am, b, c, preact=pre, **kw)
-                np.testing.assert_array_equal(pre, tall_pre[:m], err_msg=f"m={m} n={n} k={k}")
-                np.testing.assert_array_equal(c, tall[:m], err_msg=f"m={m} n={n} k={k}")
+    # n >= 1024 with KC < k <= KC_wide: one k-block whatever m (m never picks the k-block).
+    cases = [(n, k) for n in skinny_ns(bs) for k in (1, 7, bs["KC"] + 5)] + [(1030, bs["KC_wide"] - 3)]
+    for n, k in cases:
+        a, b = operands(M, n, k, dtype, ta, tb, seed=n + k)
+        r = rng(n)
+        bias = r.standard_normal(n).astype(dtype)
+        c0 = r.standard_normal((M, n)).astype(dtype)
+        kw = dict(trans_a=ta, trans_b=tb, alpha=0.75, beta=0.5, bias=bias, activation="relu")
+        tall, tall_pre = c0.copy(), np.empty((M, n), dtype)
+        _core.gemm(a, b, tall, preact=tall_pre, **kw)
+        z = 0.75 * ref64(a, b, ta, tb) + 0.5 * c0 + bias
+        assert rel_err(tall_pre, z) <= tol(dtype, k), (n, k)
+        for m in range(1, 10):
+            am = np.ascontiguousarray(a[:, :m] if ta else a[:m])
+            c, pre = c0[:m].copy(), np.empty((m, n), dtype)
+            _core.gemm(am, b, c, preact=pre, **kw)
+            np.testing.assert_array_equal(pre, tall_pre[:m], err_msg=f"m={m} n={n} k={k}")
+            np.testing.assert_array_equal(c, tall[:m], err_msg=f"m={m} n={n} k={k}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

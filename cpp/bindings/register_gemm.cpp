@@ -392,6 +392,7 @@ py::dict block_sizes_dict(const std::string& name) {
   d["MC"] = b.MC;
   d["KC"] = b.KC;
   d["NC"] = b.NC;
+  d["KC_wide"] = b.KC_wide;
   return d;
 }
 
@@ -446,7 +447,7 @@ void register_gemm(py::module_& m) {
         d["float64"] = block_sizes_dict<double>(name);
         return d;
       },
-      py::arg("name") = "", R"(Block sizes {MR, NR, MC, KC, NC} per dtype of a GEMM kernel ("" = the active one).)");
+      py::arg("name") = "", R"(Block sizes {MR, NR, MC, KC, NC, KC_wide (KC for n >= 1024)} per dtype of a GEMM kernel ("" = the active one).)");
   // Choose the kernel now, so that a DNNX_KERNEL the CPU cannot run fails the import
   // with its message (ImportError) instead of the first product.
   active_kernel();

@@ -32,7 +32,7 @@ def gemm(
     preact: Optional[NDArray[Any]] = None,
     reference: bool = False,
 ) -> None: ...
-def kernel_info(name: str = "") -> dict[str, Any]: ...  # {"name", "float32": {MR, NR, MC, KC, NC}, "float64": {...}}
+def kernel_info(name: str = "") -> dict[str, Any]: ...  # {"name", "float32": {MR, NR, MC, KC, NC, KC_wide}, "float64": {...}}
 
 class PackedB:
     """op(b) packed once for the active GEMM kernel; gemm_packed multiplies with that kernel."""

@@ -85,6 +85,7 @@ void gemm_packed(Trans ta, index_t m, T alpha, const T* A, index_t lda, const Pa
 struct BlockSizes {
   int MR = 0, NR = 0;
   index_t MC = 0, KC = 0, NC = 0;
+  index_t KC_wide = 0;  ///< KC for products with n >= 1024 columns (= KC where none is set)
 };
 /// Block sizes of kernel `name` for element type T ("" = the active kernel), for wide
 /// products (a kernel may use a narrower NR for n <= NR/2). Throws

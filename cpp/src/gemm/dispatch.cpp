@@ -138,7 +138,7 @@ BlockSizes kernel_block_sizes(const std::string& name) {
     throw std::invalid_argument("kernel_block_sizes: unknown kernel '" + name + "'; this build has " +
                                 blis::join(compiled_kernels()));
   const blis::KernelDesc<T>& d = blis::desc<T>(blis::kernel_set(id), std::numeric_limits<index_t>::max() / 2);
-  return BlockSizes{d.MR, d.NR, d.MC, d.KC, d.NC};
+  return BlockSizes{d.MR, d.NR, d.MC, d.KC, d.NC, d.KC_wide > 0 ? d.KC_wide : d.KC};
 }
 template BlockSizes kernel_block_sizes<float>(const std::string&);
 template BlockSizes kernel_block_sizes<double>(const std::string&);

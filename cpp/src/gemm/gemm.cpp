@@ -31,6 +31,12 @@ index_t round_up(index_t a, index_t b) { return ceil_div(a, b) * b; }
 // 3 x 256 + 16, so no block is too short to amortise its C load/store.
 index_t balanced_kc(index_t k, index_t KC) { return ceil_div(k, ceil_div(k, KC)); }
 
+// The k-block of a product n columns wide (see KernelDesc::KC_wide): n and k decide, m never.
+template <class T>
+index_t block_kc(const KernelDesc<T>& kd, index_t n, index_t k) {
+  return balanced_kc(k, kd.KC_wide > 0 && n >= kWideKcMinN ? kd.KC_wide : kd.KC);
+}
+
 // Per-thread scratch, grown on first use and then reused: no allocation in steady state.
 template <class T>
 struct Workspace {
@@ -79,7 +85,7 @@ template <class T>
 Plan make_plan(const KernelDesc<T>& kd, const Problem<T>& pr) {
   Plan pl;
   const index_t m = pr.m, n = pr.n, k = pr.k;
-  pl.kc = balanced_kc(k, kd.KC);
+  pl.kc = block_kc(kd, n, k);
   pl.nc = round_up(ceil_div(n, ceil_div(n, kd.NC)), kd.NR);
   // Row-major B is read in place when few row panels reuse each B panel (the copy would
   // cost as much as the product) or when all of B is small enough to stay in L2 anyway.
@@ -233,7 +239,7 @@ template <> const ColDesc<double>& col_desc<double>(const KernelSet& s) { return
 template <class T>
 void run_col(const KernelDesc<T>& kd, const ColDesc<T>& cd, const Problem<T>& pr) {
   const index_t m = pr.m, n = pr.n, k = pr.k, MR = cd.MR;
-  const index_t kc_max = balanced_kc(k, kd.KC);
+  const index_t kc_max = block_kc(kd, n, k);
   const index_t tiles = ceil_div(m, MR);
   const double flops = 2.0 * double(m) * double(n) * double(k);
   int nt = std::min({num_threads(), pr.max_threads, static_cast<int>(std::max(1.0, flops / kMinFlopsPerThread))});
@@ -374,7 +380,7 @@ void PackedB<T>::pack(Trans tb, index_t k, index_t n, const T* B, index_t ldb) {
   if (k < 0 || n < 0) throw std::invalid_argument("PackedB::pack: k and n must be >= 0");
   const int id = blis::active_kernel_id();
   const auto& kd = blis::desc<T>(blis::kernel_set(id), n);
-  const index_t kc = blis::balanced_kc(std::max<index_t>(k, 1), kd.KC);
+  const index_t kc = blis::block_kc(kd, n, std::max<index_t>(k, 1));
   const index_t nc = n > 0 ? blis::round_up(blis::ceil_div(n, blis::ceil_div(n, kd.NC)), kd.NR) : kd.NR;
   buf_.reserve(static_cast<size_t>(std::max<index_t>(k * blis::round_up(n, kd.NR), 1)));
   for (index_t jc = 0; jc < n; jc += nc) {

@@ -76,6 +76,10 @@ using WideKernel = void (*)(index_t k, const T* a, index_t rs_a, index_t cs_a, c
 /// is the full kernel): edge row panels and skinny products (batch 1..MR-1) then neither
 /// compute nor read rows that do not exist, so A can be read in place without padding.
 /// ukr_wide[r - 1] (r = 1..wide_rows, optional) handles wide_panels[r - 1] panels at once.
+/// KC_wide (optional, 0: KC) replaces KC for products at least kWideKcMinN columns wide,
+/// whose C no longer stays in cache between k-blocks: fewer passes over C. The choice
+/// depends on n and k only, never on m, so a row computed alone (batch 1) gets the same
+/// k-blocks, hence the same bits, as inside a tall product.
 template <class T>
 struct KernelDesc {
   const MicroKernel<T>* ukr_rows;
@@ -84,7 +88,9 @@ struct KernelDesc {
   const WideKernel<T>* ukr_wide = nullptr;
   const int* wide_panels = nullptr;
   int wide_rows = 0;
+  index_t KC_wide = 0;
 };
+constexpr index_t kWideKcMinN = 1024;
 
 /// Column-vector micro-kernel for op(A) = A^T (A stored k x m) with a narrow n (<= max_n,
 /// e.g. a 10-class weight gradient): vectorised along i instead of j, so a 32 x 10 tile

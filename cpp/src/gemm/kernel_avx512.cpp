@@ -109,17 +109,23 @@ constexpr WideKernel<typename S::T> kWide[] = {&ukr_wide<S, NR, 1, 2, 4>, &ukr_w
 
 // Block sizes (Skylake-X / Zen 4: 32 KiB L1d, >= 1 MiB L2):
 //   KC = 256: the KC x NR B micro-panel is 32 KiB (f32, NR = 32; f64, NR = 16): it streams
-//             through L1 while each B row is reused 12 times from registers.
-//   MC = 144 (f32) / 72 (f64): the A block (144 KiB) stays in L2; multiples of MR = 12.
-//   NC = 4096 (multiple of NR): the KC x NC B block (4 MiB f32) lives in L3.
+//             through L1/L2 while each B row is reused 12 times from registers.
+//   KC_wide = 512 for n >= 1024: there C (m x n) leaves the caches between k-blocks, so a
+//             longer KC halves the passes over C (tiles reloaded from L3/DRAM) and the
+//             micro-kernel start-ups. bench_gemm, 1 thread, 2048^3: f32 95-96 GFLOP/s at
+//             KC = 256, 103-105 at 512; f64 44-45 -> 48-50. The MLP shapes (n <= 784)
+//             gain nothing from it (128 x 784 x 512 NT loses ~3%), hence the split.
+//   MC = 144: the A block (144 KiB f32 at KC = 256, up to 576 KiB f64 at KC_wide) stays in
+//             L2; a multiple of MR = 12 (f64 at MC = 72 measured 3-5% slower).
+//   NC = 4096 (multiple of NR): the KC x NC B block (4-8 MiB f32) lives in L3.
 // Narrow variants (one vector per row: 12 x 16 f32, 12 x 8 f64) serve n <= NR/2, e.g. the
 // 10-class output layer, where 12 x 32 would compute 22 padding columns out of 32.
 const KernelSet kAvx512Kernels = {
     "avx512",
-    {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096, kWide<F32, 32>, kWidePanels, 4},
-    {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 72, 256, 4096, kWide<F64, 16>, kWidePanels, 4},
+    {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096, kWide<F32, 32>, kWidePanels, 4, 512},
+    {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096, kWide<F64, 16>, kWidePanels, 4, 512},
     {kRows<F32, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096},
-    {kRows<F64, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 8, 72, 256, 4096},
+    {kRows<F64, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 8, 144, 256, 4096},
     {&ukr_col<F32, 2>, 32, 12, &pack_col<F32, 2>},  // 32 x n <= 12: up to 24 accumulators
     {&ukr_col<F64, 2>, 16, 12, &pack_col<F64, 2>},
 };
