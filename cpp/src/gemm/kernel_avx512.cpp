@@ -100,9 +100,9 @@ constexpr MicroKernel<typename S::T> kRows[] = {&ukr<S, MR, R, NV>...};
 
 // Wide kernels for 1..4 rows (NV = 2 vectors per panel): G panels such that R * 2G <= 24
 // accumulators; one row then runs 8 independent FMA chains instead of 2.
-constexpr int kWidePanels[] = {4, 4, 4, 3};
+constexpr int kWidePanels[] = {8, 4, 4, 3};
 template <class S, int NR>
-constexpr WideKernel<typename S::T> kWide[] = {&ukr_wide<S, NR, 1, 2, 4>, &ukr_wide<S, NR, 2, 2, 4>,
+constexpr WideKernel<typename S::T> kWide[] = {&ukr_wide<S, NR, 1, 2, 8>, &ukr_wide<S, NR, 2, 2, 4>,
                                                &ukr_wide<S, NR, 3, 2, 4>, &ukr_wide<S, NR, 4, 2, 3>};
 
 }  // namespace
