@@ -54,7 +54,7 @@ void ukr_ref_wide(index_t k, const T* a, index_t rs_a, index_t cs_a, const T* b,
       if (ep.beta != T(0)) v += ep.beta * ci[j];
       if (ep.bias) v += ep.bias[j];
       if (ep.preact) ep.preact[i * ep.ldp + j] = v;
-      if (ep.relu) v = v > T(0) ? v : T(0);
+      if (ep.relu) v = v < T(0) ? T(0) : v;  // NaN propagates, as in ukr_ref
       ci[j] = v;
     }
   }
@@ -77,7 +77,7 @@ void ukr_ref_col(index_t k, index_t mr, index_t n, const T* a, index_t lda, cons
       if (ep.beta != T(0)) v += ep.beta * *cij;
       if (ep.bias) v += ep.bias[j];
       if (ep.preact) ep.preact[i * ep.ldp + j] = v;
-      if (ep.relu) v = v > T(0) ? v : T(0);
+      if (ep.relu) v = v < T(0) ? T(0) : v;  // NaN propagates, as in ukr_ref
       *cij = v;
     }
 }
