@@ -215,3 +215,37 @@ def test_2d_fast_path_layouts(dtype):
     np.testing.assert_array_equal(dnnx.matmul(np.ones((2, 0), dtype), np.ones((0, 3), dtype)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="contracted dimensions disagree"):
         dnnx.matmul(np.ones((2, 3), dtype), np.ones((4, 3), dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_byte_swapped_operands(dtype):
+    # '>f4' shares float32's type number but not its byte order: never read it as native.
+    r = np.random.default_rng(3)
+    a = r.standard_normal((5, 7)).astype(dtype)
+    b = r.standard_normal((7, 3)).astype(dtype)
+    want = a @ b
+    swapped = np.dtype(dtype).newbyteorder()
+    np.testing.assert_allclose(dnnx.matmul(a.astype(swapped), b), want, rtol=1e-5)
+    np.testing.assert_allclose(dnnx.matmul(a, b.astype(swapped)), want, rtol=1e-5)
+    with pytest.raises(TypeError, match="out must have dtype"):
+        dnnx.matmul(a, b, out=np.empty((5, 3), swapped))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_out_fast_path(dtype):
+    # 2-D operands with a contiguous out: written in place and returned; out viewing an
+    # operand, or non-contiguous, takes the general path (same values).
+    r = np.random.default_rng(4)
+    a = r.standard_normal((6, 6)).astype(dtype)
+    b = r.standard_normal((6, 6)).astype(dtype)
+    want = a @ b
+    out = np.full((6, 6), np.nan, dtype)
+    assert dnnx.matmul(a, b, out=out) is out
+    np.testing.assert_allclose(out, want, rtol=1e-5)
+    a2 = a.copy()
+    assert dnnx.matmul(a2, b, out=a2) is a2  # out aliases a: computed aside, then copied
+    np.testing.assert_allclose(a2, want, rtol=1e-5)
+    big = np.full((6, 12), np.nan, dtype)
+    dnnx.matmul(a, b.T, out=big[:, ::2])
+    np.testing.assert_allclose(big[:, ::2], a @ b.T, rtol=1e-5)
+    assert np.isnan(big[:, 1::2]).all()

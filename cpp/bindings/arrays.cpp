@@ -12,14 +12,14 @@ std::string shape_str(const py::array& a) {
 std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
 bool is_f64(const py::array& a, const char* what) {
-  if (a.dtype().is(py::dtype::of<float>())) return false;
-  if (a.dtype().is(py::dtype::of<double>())) return true;
+  if (has_dtype<float>(a)) return false;
+  if (has_dtype<double>(a)) return true;
   throw py::type_error(std::string(what) + " must be float32 or float64; received " + dtype_str(a));
 }
 
 template <class T>
 void require(const py::array& a, const char* what, int ndim, bool writable) {
-  if (!a.dtype().is(py::dtype::of<T>()))
+  if (!has_dtype<T>(a))
     throw py::type_error(std::string(what) + " must be " + (sizeof(T) == 4 ? "float32" : "float64") +
                          "; received " + dtype_str(a));
   if (a.ndim() != ndim)

@@ -17,6 +17,14 @@ std::string shape_str(const py::array& a);
 std::string dtype_str(const py::array& a);
 
 /// True if a is float32 (false) or float64 (true); TypeError naming `what` otherwise.
+/// a's dtype is equivalent to T's (NumPy's PyArray_EquivTypes): a native-order float32
+/// whatever descriptor object it carries; never a byte-swapped one. (py::object::is compares
+/// object identity, which rejects equivalent non-singleton descriptors.)
+template <class T>
+bool has_dtype(const py::array& a) {
+  return py::isinstance<py::array_t<T, py::array::forcecast>>(a);
+}
+
 bool is_f64(const py::array& a, const char* what);
 
 /// Require ndim, C-contiguity, dtype T and (optionally) writability. `what` names the argument.

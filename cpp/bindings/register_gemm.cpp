@@ -127,21 +127,32 @@ void run_batches(const std::vector<py::ssize_t>& bshape, index_t m, index_t n, i
 }
 
 // The common case on a short path: two 2-D arrays of one float dtype, each row- or
-// column-major (e.g. a transposed view), no `out`: no shape vectors, no pointer arrays,
-// straight to gemm. Returns an empty object when the general path must handle the call
-// (including every error, so messages stay in one place).
+// column-major (e.g. a transposed view), and either no `out` or a C-contiguous, writeable
+// `out` of that dtype and shape that shares no memory with them: no shape vectors, no
+// pointer arrays, straight to gemm (~0.35 us of overhead instead of ~0.75 us with `out`).
+// Returns an empty object when the general path must handle the call (including every
+// error, so messages stay in one place).
 template <class T>
-py::object matmul_2d(const py::array& a, const py::array& b) {
+py::object matmul_2d(const py::array& a, const py::array& b, const py::object& out_obj) {
   const index_t m = a.shape(0), k = a.shape(1), n = b.shape(1);
   if (b.shape(0) != k || m == 0 || n == 0) return py::object();
   const py::ssize_t item = sizeof(T);
   const Layout la = layout_of(m, k, a.strides(0), a.strides(1), item);
   const Layout lb = layout_of(k, n, b.strides(0), b.strides(1), item);
   if (!la.ok || !lb.ok) return py::object();
-  py::array_t<T> c({static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)});
+  py::array c;
+  if (out_obj.is_none()) {
+    c = py::array_t<T>({static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)});
+  } else {
+    if (!py::isinstance<py::array>(out_obj)) return py::object();
+    c = py::reinterpret_borrow<py::array>(out_obj);
+    if (c.ndim() != 2 || c.shape(0) != m || c.shape(1) != n || !has_dtype<T>(c) ||
+        !c.writeable() || c.strides(1) != item || c.strides(0) != n * item || overlaps(c, a) || overlaps(c, b))
+      return py::object();
+  }
   const T* A = static_cast<const T*>(a.data());
   const T* B = static_cast<const T*>(b.data());
-  T* C = c.mutable_data();
+  T* C = static_cast<T*>(c.mutable_data());
   if (2.0 * double(m) * double(n) * double(k) < 2.0e5) {  // a few us: not worth a GIL round trip
     gemm<T>(la.t, lb.t, m, n, k, T(1), A, la.ld, B, lb.ld, T(0), C, n);
   } else {
@@ -152,11 +163,11 @@ py::object matmul_2d(const py::array& a, const py::array& b) {
 }
 
 py::object matmul(py::array a, py::array b, py::object out_obj) {
-  if (a.ndim() == 2 && b.ndim() == 2 && out_obj.is_none()) {
-    const int na = a.dtype().num(), nb = b.dtype().num();
+  if (a.ndim() == 2 && b.ndim() == 2) {
+    // dtype equivalence, not the type number: '>f4' has float32's number but not its bytes.
     py::object r;
-    if (na == nb && na == py::dtype::of<float>().num()) r = matmul_2d<float>(a, b);
-    else if (na == nb && na == py::dtype::of<double>().num()) r = matmul_2d<double>(a, b);
+    if (has_dtype<float>(a) && has_dtype<float>(b)) r = matmul_2d<float>(a, b, out_obj);
+    else if (has_dtype<double>(a) && has_dtype<double>(b)) r = matmul_2d<double>(a, b, out_obj);
     if (r) return r;
   }
   if (a.ndim() == 0 || b.ndim() == 0)
@@ -210,7 +221,7 @@ py::object matmul(py::array a, py::array b, py::object out_obj) {
       throw py::type_error("dnnx.matmul: out must be a numpy.ndarray; received " +
                            py::str(py::type::of(out_obj)).cast<std::string>());
     out = py::reinterpret_borrow<py::array>(out_obj);
-    if (!out.dtype().is(dt))
+    if (!(f64 ? has_dtype<double>(out) : has_dtype<float>(out)))
       throw py::type_error(std::string("dnnx.matmul: out must have dtype ") + (f64 ? "float64" : "float32") +
                            " (the result type); received " + dtype_str(out));
     std::vector<py::ssize_t> os(out.shape(), out.shape() + out.ndim());

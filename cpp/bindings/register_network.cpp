@@ -260,7 +260,7 @@ std::string shape_of(index_t rows, index_t cols) {
 /// when cols < 0; rows < 0 accepts any number of rows.
 template <class T>
 void check_array(const py::array& a, const char* what, index_t rows, index_t cols, bool writable = false) {
-  if (!a.dtype().is(py::dtype::of<T>()))
+  if (!has_dtype<T>(a))
     throw py::type_error(std::string(what) + " must be " + dtype_name<T>() + " (the network dtype); received " +
                          dtype_str(a) + ". Convert it with " + what + ".astype(np." + dtype_name<T>() + ")");
   const int ndim = cols < 0 ? 1 : 2;

@@ -37,4 +37,8 @@ def matmul(a, b, out=None):
         a = np.asarray(a)
     if type(b) is not np.ndarray:
         b = np.asarray(b)
+    if not a.dtype.isnative:  # byte-swapped data (e.g. read from a big-endian file)
+        a = a.astype(a.dtype.newbyteorder("="))
+    if not b.dtype.isnative:
+        b = b.astype(b.dtype.newbyteorder("="))
     return _core.matmul(a, b, out)
