@@ -332,6 +332,40 @@ def test_skinny_rows_bitwise_as_tall(kernel, dtype, ta, tb):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_skinny_misaligned_b(kernel, dtype):
+    # Row-major B read in place starting at every offset within a 64-byte line (NumPy
+    # aligns to 16 bytes; avx512 then reads 1-2 rows by aligned vectors in a shifted lane
+    # layout): rows bitwise those of a tall product, with every epilogue input.
+    item = np.dtype(dtype).itemsize
+    W = 64 // item
+    k, M = 37, 30
+    for n in (512, 528):  # whole panel groups; and an edge panel
+        r = rng(n)
+        b_ref = r.standard_normal((k, n)).astype(dtype)
+        a = r.standard_normal((M, k)).astype(dtype)
+        bias = r.standard_normal(n).astype(dtype)
+        c0 = r.standard_normal((M, n)).astype(dtype)
+        kw = dict(alpha=0.5, beta=-1.25, bias=bias, activation="relu")
+        tall, tall_pre = c0.copy(), np.empty((M, n), dtype)
+        _core.gemm(a, b_ref, tall, preact=tall_pre, **kw)
+        assert rel_err(tall_pre, 0.5 * ref64(a, b_ref, False, False) - 1.25 * c0 + bias) <= tol(dtype, k)
+        buf = np.empty(k * n + 2 * W, dtype)
+        base = (-buf.ctypes.data % 64) // item
+        for off in range(W):
+            b = buf[base + off:base + off + k * n].reshape(k, n)
+            b[...] = b_ref
+            assert b.ctypes.data % 64 == off * item
+            for m in (1, 2, 3):
+                c, pre = c0[:m].copy(), np.empty((m, n), dtype)
+                _core.gemm(np.ascontiguousarray(a[:m]), b, c, preact=pre, **kw)
+                np.testing.assert_array_equal(pre, tall_pre[:m], err_msg=f"n={n} off={off} m={m}")
+                np.testing.assert_array_equal(c, tall[:m], err_msg=f"n={n} off={off} m={m}")
+            plain = np.empty((1, n), dtype)
+            _core.gemm(np.ascontiguousarray(a[:1]), b, plain)
+            assert rel_err(plain, ref64(a[:1], b_ref, False, False)) <= tol(dtype, k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ["linear", "gelu", "tanh"])
 def test_skinny_epilogues_and_packed(kernel, dtype, activation):
     bs = _core.kernel_info(kernel)[DT_NAME[dtype]]

@@ -69,6 +69,13 @@ template <class T>
 using WideKernel = void (*)(index_t k, const T* a, index_t rs_a, index_t cs_a, const T* b, index_t rs_b,
                             index_t gs_b, T* c, index_t ldc, const TileEpilogue<T>& ep);
 
+/// WideKernel for row-major B read in place (gs_b = NR) whose rows all begin `shift`
+/// elements (0 < shift < vector width) past a 64-byte line: aligned loads only, bitwise
+/// the result of the WideKernel with the same rows and panels.
+template <class T>
+using WideShiftKernel = void (*)(index_t k, const T* a, index_t rs_a, index_t cs_a, const T* b, index_t rs_b,
+                                 index_t gs_b, T* c, index_t ldc, const TileEpilogue<T>& ep, int shift);
+
 /// A micro-kernel and the cache block sizes it was tuned with, registered together (BLIS
 /// cntx_init): MR x NR register tile; KC x NR B micro-panel kept in L1; MC x KC packed A
 /// block kept in L2; KC x NC packed B block kept in L3.
@@ -89,6 +96,9 @@ struct KernelDesc {
   const int* wide_panels = nullptr;
   int wide_rows = 0;
   index_t KC_wide = 0;
+  const WideShiftKernel<T>* ukr_wide_shift = nullptr;  ///< optional: rows 1..wide_shift_rows, panels as ukr_wide
+  int wide_shift_rows = 0;
+  int vec_bytes = 0;  ///< vector width of ukr_wide_shift in bytes (the alignment it restores)
 };
 constexpr index_t kWideKcMinN = 1024;
 

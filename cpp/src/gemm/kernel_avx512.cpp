@@ -33,6 +33,14 @@ struct F32 {
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  // ukr_wide_shift: masked loads and lanes s..s+15 of the pair (lo, hi).
+  static __mmask16 mask_from(int s) { return __mmask16(~((1u << s) - 1u)); }
+  static __mmask16 mask_below(int s) { return __mmask16((1u << s) - 1u); }
+  static V maskload_m(const T* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+  static __m512i shift_index(int s) {
+    return _mm512_add_epi32(_mm512_set1_epi32(s), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  }
+  static V perm2(V lo, __m512i idx, V hi) { return _mm512_permutex2var_ps(lo, idx, hi); }
   // In-register 16 x 16 transpose: r[i] holds row i on entry, column i on return.
   static void transpose(V (&r)[W]) {
     V t[16], u[16];
@@ -74,6 +82,13 @@ struct F64 {
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static V max(V a, V b) { return _mm512_max_pd(a, b); }
+  static __mmask8 mask_from(int s) { return __mmask8(~((1u << s) - 1u)); }
+  static __mmask8 mask_below(int s) { return __mmask8((1u << s) - 1u); }
+  static V maskload_m(const T* p, __mmask8 m) { return _mm512_maskz_loadu_pd(m, p); }
+  static __m512i shift_index(int s) {
+    return _mm512_add_epi64(_mm512_set1_epi64(s), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static V perm2(V lo, __m512i idx, V hi) { return _mm512_permutex2var_pd(lo, idx, hi); }
   // In-register 8 x 8 transpose.
   static void transpose(V (&r)[W]) {
     V t[8];
@@ -104,6 +119,10 @@ constexpr int kWidePanels[] = {8, 4, 4, 3};
 template <class S, int NR>
 constexpr WideKernel<typename S::T> kWide[] = {&ukr_wide<S, NR, 1, 2, 8>, &ukr_wide<S, NR, 2, 2, 4>,
                                                &ukr_wide<S, NR, 3, 2, 4>, &ukr_wide<S, NR, 4, 2, 3>};
+// The same panels for 1-2 rows from misaligned in-place B (17 / 2 x 9 accumulators).
+template <class S, int NR>
+constexpr WideShiftKernel<typename S::T> kWideShift[] = {&ukr_wide_shift<S, NR, 1, 2, 8>,
+                                                         &ukr_wide_shift<S, NR, 2, 2, 4>};
 
 }  // namespace
 
@@ -122,8 +141,10 @@ constexpr WideKernel<typename S::T> kWide[] = {&ukr_wide<S, NR, 1, 2, 8>, &ukr_w
 // 10-class output layer, where 12 x 32 would compute 22 padding columns out of 32.
 const KernelSet kAvx512Kernels = {
     "avx512",
-    {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096, kWide<F32, 32>, kWidePanels, 4, 512},
-    {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096, kWide<F64, 16>, kWidePanels, 4, 512},
+    {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096, kWide<F32, 32>, kWidePanels, 4,
+     512, kWideShift<F32, 32>, 2, 64},
+    {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096, kWide<F64, 16>, kWidePanels, 4,
+     512, kWideShift<F64, 16>, 2, 64},
     {kRows<F32, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096},
     {kRows<F64, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 8, 144, 256, 4096},
     {&ukr_col<F32, 2>, 32, 12, &pack_col<F32, 2>},  // 32 x n <= 12: up to 24 accumulators

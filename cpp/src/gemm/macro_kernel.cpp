@@ -1,6 +1,7 @@
 // The macro-kernel: the jr / ir loops over micro-tiles of one (ic, pc, jc) block (BLIS
 // bli_gemm_ker_var2).
 #include <algorithm>
+#include <cstdint>
 
 #include "engine.hpp"
 
@@ -41,11 +42,23 @@ void macro_kernel(const KernelDesc<T>& kd, index_t mc, index_t nc, index_t kc, i
     const WideKernel<T> wkr = kd.ukr_wide[mc - 1];
     const index_t q_full = std::min<index_t>(q1, nc / NR);  // panels with NR real columns
     T* pt0 = ep.last && ep.preact ? ep.preact : nullptr;
+    // Row-major B read in place whose rows share one misalignment (NumPy aligns to 16
+    // bytes): 1-2 rows are bound by streaming B, so they read it by aligned vectors.
+    int shift = 0;
+    if (mc <= kd.wide_shift_rows && b.panel_stride == NR && b.rs != NR &&
+        (b.rs * index_t(sizeof(T))) % kd.vec_bytes == 0) {
+      const auto addr = reinterpret_cast<std::uintptr_t>(b.ptr);
+      if (addr % sizeof(T) == 0) shift = static_cast<int>(addr % unsigned(kd.vec_bytes) / sizeof(T));
+    }
     for (; q + G <= q_full; q += G) {
       const index_t j = q * NR;
       TileEpilogue<T> te{ep.alpha, ep.beta, ep.last && ep.bias ? ep.bias + j : nullptr, pt0 ? pt0 + j : nullptr,
                          ep.ldp, relu};
-      wkr(kc, a.ptr, a.rs, a.cs, b.ptr + q * b.panel_stride, b.rs, b.panel_stride, c + j, ldc, te);
+      if (shift)
+        kd.ukr_wide_shift[mc - 1](kc, a.ptr, a.rs, a.cs, b.ptr + q * b.panel_stride, b.rs, b.panel_stride, c + j, ldc,
+                                  te, shift);
+      else
+        wkr(kc, a.ptr, a.rs, a.cs, b.ptr + q * b.panel_stride, b.rs, b.panel_stride, c + j, ldc, te);
       if (other_act) act_forward(ep.act, mc, G * NR, c + j, ldc, c + j, ldc);
     }
   }
