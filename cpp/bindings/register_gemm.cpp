@@ -162,12 +162,28 @@ py::object matmul_2d(const py::array& a, const py::array& b, const py::object& o
   return std::move(c);
 }
 
-py::object matmul(py::array a, py::array b, py::object out_obj) {
+// An operand as a NumPy array: array-likes converted (as np.asarray), byte-swapped
+// float32/float64 data (e.g. read from a big-endian file) converted to native order.
+py::array as_operand(const py::object& x) {
+  py::array a = py::isinstance<py::array>(x) ? py::reinterpret_borrow<py::array>(x) : py::array::ensure(x);
+  if (!a) throw py::error_already_set();
+  const py::dtype d = a.dtype();
+  const char order = d.byteorder();  // NumPy reports native order as '=' (or '|')
+  if (d.kind() == 'f' && (order == '<' || order == '>')) {
+    if (d.itemsize() == 4) return py::array::ensure(a.attr("astype")(py::dtype::of<float>()));
+    if (d.itemsize() == 8) return py::array::ensure(a.attr("astype")(py::dtype::of<double>()));
+  }
+  return a;
+}
+
+py::object matmul(py::object a_obj, py::object b_obj, py::object out_obj) {
+  py::array a = as_operand(a_obj), b = as_operand(b_obj);
   if (a.ndim() == 2 && b.ndim() == 2) {
-    // dtype equivalence, not the type number: '>f4' has float32's number but not its bytes.
+    // Type numbers suffice here: as_operand() gave both operands native byte order.
+    const int na = a.dtype().num(), nb = b.dtype().num();
     py::object r;
-    if (has_dtype<float>(a) && has_dtype<float>(b)) r = matmul_2d<float>(a, b, out_obj);
-    else if (has_dtype<double>(a) && has_dtype<double>(b)) r = matmul_2d<double>(a, b, out_obj);
+    if (na == nb && na == py::detail::npy_api::NPY_FLOAT_) r = matmul_2d<float>(a, b, out_obj);
+    else if (na == nb && na == py::detail::npy_api::NPY_DOUBLE_) r = matmul_2d<double>(a, b, out_obj);
     if (r) return r;
   }
   if (a.ndim() == 0 || b.ndim() == 0)
@@ -411,7 +427,7 @@ py::dict block_sizes_dict(const std::string& name) {
 
 void register_gemm(py::module_& m) {
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
-        R"(np.matmul for float32/float64 arrays (see dnnx.matmul).)");
+        R"(np.matmul for float32/float64 arrays; dnnx.matmul documents it.)");
   m.def(
       "gemm",
       [](py::array a, py::array b, py::array c, bool trans_a, bool trans_b, double alpha, double beta,
