@@ -248,7 +248,12 @@ void run_col(const KernelDesc<T>& kd, const ColDesc<T>& cd, const Problem<T>& pr
   const bool relu = ep && ep->act.kind == Act::relu;
   const bool other_act = ep && ep->act.kind != Act::relu && ep->act.kind != Act::linear;
   auto body = [&](int tid) {
-    if (pr.ta == Trans::N) workspace<T>().a.reserve(static_cast<size_t>(MR * kc_max));
+    T* buf = nullptr;  // this thread's transposed A tile (op(A) = A only)
+    if (pr.ta == Trans::N) {
+      AlignedBuffer<T>& a_ws = workspace<T>().a;
+      a_ws.reserve(static_cast<size_t>(MR * kc_max));
+      buf = a_ws.data();
+    }
     const index_t t0 = tiles * tid / nt, t1 = tiles * (tid + 1) / nt;
     for (index_t t = t0; t < t1; ++t) {
       const index_t i = t * MR, mr = std::min(MR, m - i);
@@ -261,12 +266,11 @@ void run_col(const KernelDesc<T>& kd, const ColDesc<T>& cd, const Problem<T>& pr
                            last && relu};
         const T* b = pr.tb == Trans::N ? pr.B + pc * pr.ldb : pr.B + pc;
         const index_t rs_b = pr.tb == Trans::N ? pr.ldb : 1, cs_b = pr.tb == Trans::N ? 1 : pr.ldb;
-        if (pr.ta == Trans::T) {
-          cd.ukr(kc, mr, n, pr.A + pc * pr.lda + i, pr.lda, b, rs_b, cs_b, c, pr.ldc, te);
-        } else {
-          T* buf = workspace<T>().a.data();
+        if (buf) {
           cd.pack(kc, mr, pr.A + i * pr.lda + pc, pr.lda, buf);
           cd.ukr(kc, mr, n, buf, MR, b, rs_b, cs_b, c, pr.ldc, te);
+        } else {
+          cd.ukr(kc, mr, n, pr.A + pc * pr.lda + i, pr.lda, b, rs_b, cs_b, c, pr.ldc, te);
         }
       }
       if (other_act) act_forward(ep->act, mr, n, c, pr.ldc, c, pr.ldc);

@@ -77,42 +77,51 @@ void pack_a_panel(Trans ta, index_t mr, index_t kc, const T* a, index_t lda, T* 
   }
 }
 
+// dst[0 .. NR) = 0 in unrolled 16-byte stores (a plain loop became `rep stos`: ~20 cycles
+// per row, 1 x 20 x 784 took 5x as long as 1 x 32 x 784).
 template <class T, int NR>
-void pack_b_panel(Trans tb, index_t nr, index_t kc, const T* b, index_t ldb, T* dst) {
-  if (nr == NR && tb == Trans::N) {
-    for (index_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, b + p * ldb, NR * sizeof(T));
-  } else if (nr == NR) {             // transposed B: NR source rows at once
-    transpose_panel<T, NR>(kc, b, ldb, dst);
-  } else if (tb == Trans::N) {  // edge panel of row-major B: nr values per row, then zeros
-    for (index_t p = 0; p < kc; ++p) {
-      const T* src = b + p * ldb;
-      T* d = dst + p * NR;
-      // Zeros, then the nr values, in 16-byte pieces: unrolled vector moves. (A plain loop
-      // became `rep stos` + a per-element copy: ~20 cycles per row, 1 x 20 x 784 took 5x
-      // as long as 1 x 32 x 784.)
-      constexpr index_t V = 16 / index_t(sizeof(T));
+inline void zero_row(T* d) {
 #if defined(__SSE2__)
 #pragma GCC unroll 16
-      for (int z = 0; z < NR; z += int(V)) _mm_storeu_si128(reinterpret_cast<__m128i*>(d + z), _mm_setzero_si128());
+  for (int z = 0; z < NR; z += 16 / int(sizeof(T))) _mm_storeu_si128(reinterpret_cast<__m128i*>(d + z), _mm_setzero_si128());
 #else
-      for (int z = 0; z < NR; ++z) d[z] = T(0);
+  for (int z = 0; z < NR; ++z) d[z] = T(0);
 #endif
+}
+
+// Panels [q0, q1) of the kc x nc block of op(B) (see pack_b in engine.hpp).
+//   Row-major B: the full panels row by row, each source row read once, front to back, and
+//   scattered to its panels with a fixed-size memcpy (inlined vector moves; an element loop
+//   compiled to scalar movss, as source and destination may alias). Panel by panel the copy
+//   walked down B with a stride of ldb, which defeats the hardware prefetchers: every row
+//   was a cache miss from L3, and packing took 14% of a 128 x 512 x 784 product.
+//   Transposed B: NR source rows at once through transpose_panel.
+//   The edge panel (nr < NR columns): the nr values of each row, zeros after them.
+template <class T, int NR>
+void pack_b_block(Trans tb, index_t kc, index_t nc, const T* b, index_t ldb, index_t q0, index_t q1, T* dst) {
+  const index_t q_full = std::max(q0, std::min(q1, nc / NR));  // panels with NR real columns
+  if (tb == Trans::N) {
+    for (index_t p = 0; p < kc; ++p)
+      for (index_t q = q0; q < q_full; ++q) std::memcpy(dst + q * NR * kc + p * NR, b + p * ldb + q * NR, NR * sizeof(T));
+  } else {
+    for (index_t q = q0; q < q_full; ++q) transpose_panel<T, NR>(kc, b + q * NR * ldb, ldb, dst + q * NR * kc);
+  }
+  if (q_full == q1) return;
+  const index_t j0 = q_full * NR, nr = nc - j0;
+  T* d0 = dst + q_full * NR * kc;
+  for (index_t p = 0; p < kc; ++p) zero_row<T, NR>(d0 + p * NR);
+  if (tb == Trans::N) {
+    constexpr index_t V = 16 / index_t(sizeof(T));  // 16-byte pieces, then single values
+    for (index_t p = 0; p < kc; ++p) {
+      const T* src = b + p * ldb + j0;
+      T* d = d0 + p * NR;
       index_t j = 0;
       for (; j + V <= nr; j += V) std::memcpy(d + j, src + j, 16);
       for (; j < nr; ++j) d[j] = src[j];
     }
-  } else {                           // edge panel of transposed B: nr source rows
-    for (index_t p = 0; p < kc; ++p) {
-      T* d = dst + p * NR;
-#if defined(__SSE2__)
-#pragma GCC unroll 16
-      for (int z = 0; z < NR; z += 16 / int(sizeof(T))) _mm_storeu_si128(reinterpret_cast<__m128i*>(d + z), _mm_setzero_si128());
-#else
-      for (int z = 0; z < NR; ++z) d[z] = T(0);
-#endif
-    }
+  } else {
     for (index_t j = 0; j < nr; ++j)
-      for (index_t p = 0; p < kc; ++p) dst[p * NR + j] = b[j * ldb + p];
+      for (index_t p = 0; p < kc; ++p) d0[p * NR + j] = b[(j0 + j) * ldb + p];
   }
 }
 
@@ -130,11 +139,14 @@ APanelFn<T> a_panel_fn(int MR) {
 }
 
 template <class T>
-APanelFn<T> b_panel_fn(int NR) {
+using BBlockFn = void (*)(Trans, index_t, index_t, const T*, index_t, index_t, index_t, T*);
+
+template <class T>
+BBlockFn<T> b_block_fn(int NR) {
   switch (NR) {
-    case 8: return &pack_b_panel<T, 8>;
-    case 16: return &pack_b_panel<T, 16>;
-    case 32: return &pack_b_panel<T, 32>;
+    case 8: return &pack_b_block<T, 8>;
+    case 16: return &pack_b_block<T, 16>;
+    case 32: return &pack_b_block<T, 32>;
     default: throw std::logic_error("pack_b: no packing routine for NR = " + std::to_string(NR));
   }
 }
@@ -151,43 +163,9 @@ void pack_a(Trans ta, index_t mc, index_t kc, const T* a, index_t lda, int MR, T
   }
 }
 
-// Full panels of row-major B, row by row: each source row is read once, front to back,
-// and scattered to its panels. (Panel by panel, the copy walked down B with a stride of
-// ldb, which defeats the hardware prefetchers: every row was a cache miss from L3, and
-// packing took 14% of a 128 x 512 x 784 product.)
-template <class T, int NR>
-void pack_b_rows(index_t kc, const T* b, index_t ldb, index_t q0, index_t q1, T* dst) {
-  for (index_t p = 0; p < kc; ++p) {
-    const T* src = b + p * ldb;
-    for (index_t q = q0; q < q1; ++q) {
-      const T* s = src + q * NR;
-      T* d = dst + q * NR * kc + p * NR;
-      std::memcpy(d, s, NR * sizeof(T));  // fixed size: inlined vector moves (a loop here
-                                          // compiled to scalar movss: source and destination may alias)
-    }
-  }
-}
-
 template <class T>
 void pack_b(Trans tb, index_t kc, index_t nc, const T* b, index_t ldb, int NR, index_t q0, index_t q1, T* dst) {
-  const APanelFn<T> fn = b_panel_fn<T>(NR);
-  if (tb == Trans::N) {
-    const index_t qf = std::max(q0, std::min(q1, nc / NR));  // panels with NR real columns
-    if (qf > q0) {
-      switch (NR) {
-        case 8: pack_b_rows<T, 8>(kc, b, ldb, q0, qf, dst); break;
-        case 16: pack_b_rows<T, 16>(kc, b, ldb, q0, qf, dst); break;
-        case 32: pack_b_rows<T, 32>(kc, b, ldb, q0, qf, dst); break;
-        default: throw std::logic_error("pack_b: no packing routine for NR = " + std::to_string(NR));
-      }
-    }
-    q0 = qf;
-  }
-  for (index_t q = q0; q < q1; ++q) {
-    const index_t j = q * NR;
-    const T* src = tb == Trans::N ? b + j : b + j * ldb;
-    fn(tb, std::min<index_t>(NR, nc - j), kc, src, ldb, dst + q * NR * kc);
-  }
+  if (q0 < q1) b_block_fn<T>(NR)(tb, kc, nc, b, ldb, q0, q1, dst);
 }
 
 template void pack_a<float>(Trans, index_t, index_t, const float*, index_t, int, float*);

@@ -65,21 +65,9 @@ class Dense final : public Layer<T> {
     const index_t in = this->in_dim_, out = this->out_dim_;
     if (!ctx.training) { infer(ctx, n, x, y, cache && store_z() ? cache : nullptr); return; }
     T* z = (cache && store_z()) ? cache : nullptr;
-    Epilogue<T> ep;
-    ep.bias = b_;
-    if (act_is_rowwise(spec_.act.kind)) {
-      // softmax/log_softmax normalise whole rows, so they run after the product.
-      T* target = z ? z : y;
-      gemm<T>(Trans::N, Trans::N, n, out, in, T(1), x, in, w_, out, T(0), target, out, b_ ? &ep : nullptr);
-      if (z && ctx.output_unused) return;
-      detail::act_forward_rows<T>(spec_.act, n, out, target, y);
-      return;
-    }
-    ep.act = spec_.act;
-    ep.preact = z;
-    ep.ldp = out;
-    const bool any = b_ || z || spec_.act.kind != Act::linear;
-    gemm<T>(Trans::N, Trans::N, n, out, in, T(1), x, in, w_, out, T(0), y, out, any ? &ep : nullptr);
+    apply(n, y, z, z && ctx.output_unused, [&](T* c, const Epilogue<T>* ep) {
+      gemm<T>(Trans::N, Trans::N, n, out, in, T(1), x, in, w_, out, T(0), c, out, ep);
+    });
   }
 
   void backward(const StepContext&, index_t n, const T* x, const T* y, T* dy, T* dx, const T* cache,
@@ -107,22 +95,32 @@ class Dense final : public Layer<T> {
   // Inference (predict, evaluate): y = act(x Wp + b) with the cached pack Wp; z, when
   // non-null, receives the pre-activation (evaluate's fused loss reads the logits).
   void infer(const StepContext& ctx, index_t n, const T* x, T* y, T* z) const {
-    const index_t out = this->out_dim_;
     const std::shared_ptr<const PackedB<T>> pin = packed(ctx.params_version);  // alive for this call
-    const PackedB<T>& wp = *pin;
+    apply(n, y, z, false, [&](T* c, const Epilogue<T>* ep) {
+      gemm_packed<T>(Trans::N, n, T(1), x, this->in_dim_, *pin, T(0), c, this->out_dim_, ep);
+    });
+  }
+
+  // y = act(x W + b) through product(C, epilogue or nullptr), which computes x W (+ the
+  // epilogue) into C; z, when non-null, receives the pre-activation. Elementwise
+  // activations are fused into the product; softmax/log_softmax normalise whole rows, so
+  // they run after it (skipped when only the logits in z are needed: skip_rows).
+  template <class Product>
+  void apply(index_t n, T* y, T* z, bool skip_rows, Product&& product) const {
+    const index_t out = this->out_dim_;
     Epilogue<T> ep;
     ep.bias = b_;
     if (act_is_rowwise(spec_.act.kind)) {
       T* target = z ? z : y;
-      gemm_packed<T>(Trans::N, n, T(1), x, this->in_dim_, wp, T(0), target, out, b_ ? &ep : nullptr);
-      detail::act_forward_rows<T>(spec_.act, n, out, target, y);
+      product(target, b_ ? &ep : nullptr);
+      if (!skip_rows) detail::act_forward_rows<T>(spec_.act, n, out, target, y);
       return;
     }
     ep.act = spec_.act;
     ep.preact = z;
     ep.ldp = out;
     const bool any = b_ || z || spec_.act.kind != Act::linear;
-    gemm_packed<T>(Trans::N, n, T(1), x, this->in_dim_, wp, T(0), y, out, any ? &ep : nullptr);
+    product(y, any ? &ep : nullptr);
   }
 
   // The pack of W for params_version `version` and the active kernel. A stale pack is
