@@ -767,7 +767,7 @@ double Network<T>::compute_gradients(const Batch<T>& d) {
 }
 
 template <class T>
-void Network<T>::predict(index_t n, const std::vector<const void*>& x, const std::vector<T*>& out, index_t chunk) const {
+void Network<T>::predict(index_t n, const void* const* x, T* const* out, index_t chunk) const {
   if (chunk <= 0) chunk = kDefaultChunk;
   chunk = std::max<index_t>(1, std::min(chunk, n));
   const std::size_t I = inputs_.size(), N = nodes_.size();
