@@ -46,6 +46,8 @@ void act_forward(ActParams p, index_t rows, index_t cols, const T* z, index_t ld
 /// dz = dy * f'(z) over a rows x cols block, given the pre-activation z and output y = f(z)
 /// (each activation reads whichever it needs; z may be null for relu, sigmoid, tanh,
 /// softmax, log_softmax, linear). dz may alias dy exactly. Contiguous rows (ld = cols).
+/// Portable loops only: the network core sends float relu to its SIMD kernel instead
+/// (detail::act_backward_rows), which gives the same bits.
 template <class T>
 void act_backward(ActParams p, index_t rows, index_t cols, const T* z, const T* y, const T* dy, T* dz);
 
