@@ -1,7 +1,10 @@
-// dnnx public C++ API: activation functions (Keras 3 definitions and defaults).
+// dnnx public C++ API, base layer (below the GEMM and the network core; built into
+// dnnx_common): activation functions (Keras 3 definitions and defaults).
 //
-// Elementwise activations can run inside the GEMM epilogue; softmax and log_softmax are
-// row-wise (over the last axis) and run as their own pass.
+// Elementwise activations can run inside the GEMM epilogue (the macro-kernel calls
+// act_forward on each tile while it is in L1; relu runs in the micro-kernel itself), so
+// this file and common/activations.cpp may use nothing of the GEMM or the network core.
+// softmax and log_softmax are row-wise (over the last axis) and run as their own pass.
 #pragma once
 #include <string>
 

@@ -1,8 +1,9 @@
-// dnnx public C++ API, base layer (below the GEMM and the network core): the one kernel
-// choice that every kernel family follows. The GEMM runs the micro-kernels of the chosen
-// instruction set and the network core its SIMD elementwise kernels of the same one, so
-// set_kernel / DNNX_KERNEL force both, and "ref" runs every portable loop. Each family
-// maps an Isa to its own kernel table; neither asks the other which one is active.
+// dnnx public C++ API, base layer (below the GEMM and the network core; dnnx_common):
+// the one kernel choice that every kernel family follows. The GEMM runs the
+// micro-kernels of the chosen instruction set and the network core its SIMD elementwise
+// kernels of the same one, so set_kernel / DNNX_KERNEL force both, and "ref" runs every
+// portable loop. Each family maps an Isa to its own kernel table; neither asks the other
+// which one is active.
 #pragma once
 #include <string>
 #include <vector>
