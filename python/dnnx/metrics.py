@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from . import _registry
+from . import _core, _registry
 from ._registry import check_number, lookup
+
+# The defaults are C++'s (MetricSpec in cpp/include/dnnx/metrics.hpp), read once.
+_DEFAULTS = _core._defaults()["metrics"]
 
 
 class Metric:
@@ -19,7 +22,8 @@ class Metric:
         self.name = name or self.kind
 
     def spec(self, key: str) -> dict:
-        return {"name": self.kind, "key": key, "k": 5, "num_thresholds": 200, "threshold": 0.5}
+        return {"name": self.kind, "key": key, "k": _DEFAULTS["k"], "num_thresholds": _DEFAULTS["num_thresholds"],
+                "threshold": _DEFAULTS["threshold"]}
 
     def get_config(self) -> dict:
         return {"class": type(self).__name__, "name": self.name}
@@ -37,7 +41,7 @@ class Accuracy(Metric):
 class BinaryAccuracy(Metric):
     kind = "binary_accuracy"
 
-    def __init__(self, name: Optional[str] = None, threshold: float = 0.5):
+    def __init__(self, name: Optional[str] = None, threshold: float = _DEFAULTS["threshold"]):
         super().__init__(name)
         self.threshold = float(check_number("BinaryAccuracy", "threshold", threshold, low=0, high=1))
 
@@ -58,7 +62,7 @@ class SparseCategoricalAccuracy(Metric):
 class TopKCategoricalAccuracy(Metric):
     kind = "top_k_categorical_accuracy"
 
-    def __init__(self, k: int = 5, name: Optional[str] = None):
+    def __init__(self, k: int = _DEFAULTS["k"], name: Optional[str] = None):
         super().__init__(name)
         self.k = int(check_number(type(self).__name__, "k", k, low=1, integer=True))
 
@@ -85,7 +89,7 @@ class AUC(Metric):
 
     kind = "auc"
 
-    def __init__(self, num_thresholds: int = 200, name: Optional[str] = None):
+    def __init__(self, num_thresholds: int = _DEFAULTS["num_thresholds"], name: Optional[str] = None):
         super().__init__(name)
         self.num_thresholds = int(check_number("AUC", "num_thresholds", num_thresholds, low=2, integer=True))
 
@@ -98,7 +102,7 @@ class AUC(Metric):
 class Precision(Metric):
     kind = "precision"
 
-    def __init__(self, thresholds: float = 0.5, name: Optional[str] = None):
+    def __init__(self, thresholds: float = _DEFAULTS["threshold"], name: Optional[str] = None):
         super().__init__(name)
         self.threshold = float(check_number(type(self).__name__, "thresholds", thresholds, low=0, high=1))
 
@@ -166,13 +170,13 @@ def deserialize(config: dict) -> Metric:
         raise ValueError(f"invalid metric config: {config!r}")
     cls = lookup("metric", _TABLE, config["class"])
     if cls in (TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy):
-        m = cls(k=config.get("k", 5))
+        m = cls(k=config.get("k", _DEFAULTS["k"]))
     elif cls is AUC:
-        m = cls(num_thresholds=config.get("num_thresholds", 200))
+        m = cls(num_thresholds=config.get("num_thresholds", _DEFAULTS["num_thresholds"]))
     elif cls in (Precision, Recall):
-        m = cls(thresholds=config.get("threshold", 0.5))
+        m = cls(thresholds=config.get("threshold", _DEFAULTS["threshold"]))
     elif cls is BinaryAccuracy:
-        m = cls(threshold=config.get("threshold", 0.5))
+        m = cls(threshold=config.get("threshold", _DEFAULTS["threshold"]))
     else:
         m = cls()
     m.name = config["name"]
