@@ -204,7 +204,8 @@ class Network {
   /// Keras' optimizer.apply_gradients. iterations += 1.
   void apply_gradients(const T* g, double learning_rate);
   /// out[o] (n x output_dim(o)) = the network applied to the inputs x in inference mode,
-  /// chunk rows at a time (chunk <= 0: a default). Safe to call concurrently.
+  /// chunk rows at a time (chunk <= 0: a default). Safe to call concurrently. Throws
+  /// std::invalid_argument (before computing anything) for an ID outside its Embedding.
   void predict(index_t n, const void* const* x, T* const* out, index_t chunk) const;
   /// The one-input, one-output form.
   void predict(index_t n, const T* x, T* out, index_t chunk) const {
@@ -270,6 +271,12 @@ class Network {
   // Backward plan (from the frozen flags): which tensors carry a gradient, which nodes run.
   std::vector<char> needs_grad_, node_runs_;
   bool plan_stale_ = true;
+  // Gradient ranges (offset, size) of the regularized tensors of trainable layers no loss
+  // reaches: no backward writes them and regularization adds, so each step zeroes them first.
+  std::vector<std::pair<index_t, index_t>> reg_idle_;
+  // apply_gradients or a gradient hook may have written any gradient (frozen layers',
+  // non-trainable tensors'): the next backward starts from a zeroed arena.
+  bool grads_dirty_ = false;
 
   // Predict plan: per tensor, its per-thread activation slot (-1: an input or an output).
   std::vector<int> pred_slot_;
