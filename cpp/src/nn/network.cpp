@@ -366,18 +366,26 @@ void Network<T>::plan_backward() {
   // gradient), gets a zero gradient: no backward writes it, so earlier gradients must not
   // linger (grads(), the gradient hook). The regularization gradient of a trainable layer
   // no loss reaches is added each step onto a range zeroed first (reg_idle_).
+  idle_.clear();
   reg_idle_.clear();
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     bool runs = false;
     for (std::size_t j = 0; j < nodes_.size(); ++j) runs |= nodes_[j].layer == l && node_runs_[j];
-    if (runs && !frozen_[l]) continue;
     for (std::size_t i = layer_tensors_[l].first; i < layer_tensors_[l].second; ++i) {
       const TensorInfo& ti = tensors_[i];
+      if (runs && !frozen_[l] && ti.trainable) continue;
+      idle_.emplace_back(ti.offset, ti.size);
       if (!frozen_[l] && ti.trainable && ti.reg.active()) reg_idle_.emplace_back(ti.offset, ti.size);
-      std::memset(static_cast<void*>(grads_.data() + ti.offset), 0, static_cast<std::size_t>(ti.size) * sizeof(T));
     }
   }
+  zero_ranges(idle_);
   plan_stale_ = false;
+}
+
+template <class T>
+void Network<T>::zero_ranges(const std::vector<std::pair<index_t, index_t>>& ranges) {
+  for (const auto& r : ranges)
+    std::memset(static_cast<void*>(grads_.data() + r.first), 0, static_cast<std::size_t>(r.second) * sizeof(T));
 }
 
 template <class T>
@@ -527,11 +535,10 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
     if (grads_dirty_) {
       // Written from outside since the last backward: the ranges no backward writes
       // (frozen, unreached, non-trainable) must be zero again.
-      std::memset(static_cast<void*>(grads_.data()), 0, static_cast<std::size_t>(arena_size_) * sizeof(T));
+      zero_ranges(idle_);
       grads_dirty_ = false;
     }
-    for (const auto& r : reg_idle_)
-      std::memset(static_cast<void*>(grads_.data() + r.first), 0, static_cast<std::size_t>(r.second) * sizeof(T));
+    zero_ranges(reg_idle_);
     backward(ctx, n, x);
   }
   // The penalty is evaluated on the weights the forward pass used (before the update).
