@@ -797,3 +797,47 @@ def test_float32_matches_float64_graph(dtype):
     b.compute_gradients(x, y, None)
     for p, q in zip(a.grads(), b.grads()):
         np.testing.assert_allclose(p, q, rtol=1e-3, atol=1e-4)
+
+
+def embedding_steps_spec(dtype, vocab, dim, units, steps=4):
+    # one Embedding shared by two ID inputs, one Dense applied per step to both sequences,
+    # BN per step on one branch, pooling, Multiply of the branches, softmax head
+    return spec_of([{"name": "a", "dim": steps, "dtype": "int64"}, {"name": "b", "dim": steps, "dtype": "int64"}],
+                   [{"type": "embedding", "input_dim": vocab, "output_dim": dim, "name": "e",
+                     "embeddings_regularizer": {"l1": 0.0, "l2": 1e-4}},
+                    dense(units, "relu", name="ps"), {"type": "batch_normalization"},
+                    {"type": "global_average_pooling1d", "steps": steps}, {"type": "multiply"},
+                    dense(5, "softmax", name="o")],
+                   [(0, [0]), (0, [1]), {"layer": 1, "inputs": [2], "steps": steps},
+                    {"layer": 1, "inputs": [3], "steps": steps}, {"layer": 2, "inputs": [4], "steps": steps},
+                    (3, [6]), (3, [5]), (4, [7, 8]), (5, [9])], [10], dtype=dtype, seed=4)
+
+
+def test_shared_embedding_steps_graph_gradients():
+    rng = np.random.default_rng(22)
+    ids1, ids2 = rng.integers(0, 6, size=(7, 4)), rng.integers(0, 6, size=(7, 4))
+    y = rng.integers(0, 5, size=(7, 1)).astype(np.float64)
+    net = _core.Network(embedding_steps_spec("float64", 6, 3, 4))
+    net.set_training_config({"name": "sparse_categorical_crossentropy"}, SGD, None)
+    fd_check(net, [ids1, ids2], y)
+    net.set_layer_trainable(1, False)
+    fd_check(net, [ids1, ids2], y)
+
+
+def test_shared_embedding_steps_threads_bitwise(threads):
+    rng = np.random.default_rng(23)
+    ids1, ids2 = rng.integers(0, 300, size=(256, 4)), rng.integers(0, 300, size=(256, 4))
+    y = rng.integers(0, 5, size=(256, 1)).astype(np.float32)
+    results = []
+    for t in (1, 2, 3):
+        dnnx.set_num_threads(t)
+        net = _core.Network(embedding_steps_spec("float32", 300, 128, 512))
+        net.set_training_config({"name": "sparse_categorical_crossentropy"}, {"name": "nadam", "clipnorm": 1.0},
+                                [{"name": "sparse_categorical_accuracy", "key": "acc"}])
+        logs = net.train_epoch([ids1, ids2], y, None, 128, True, 0, np.full(2, 1e-3), None, 0)
+        results.append(([p.copy() for p in net.params()], net.predict([ids1, ids2], batch_size=50), logs))
+    for params, pred, logs in results[1:]:
+        for a, b in zip(results[0][0], params):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(results[0][1], pred)
+        assert logs == results[0][2]
