@@ -12,7 +12,9 @@ Bugs these tests caught (fixed in cpp/src/nn/network.cpp on branch `review`):
   frozen layer "gets no gradient computed" (fd_check asserts 0); apply_gradients also left
   nonzero "gradients" of non-trainable tensors (BatchNormalization moving statistics);
 - predict never checked Embedding IDs: an ID out of range read outside the table
-  (garbage, or a segfault for a big ID).
+  (garbage, or a segfault for a big ID);
+- weight sizes and widths whose products overflow int64 were accepted (a wrapped, too
+  small arena: e.g. an Embedding of 2**34 x 2**30 got a 0-element table).
 """
 
 import threading
@@ -773,6 +775,18 @@ BASE = {"dtype": "float64", "seed": 0, "inputs": X3}
     dict(BASE, layers=[dense(2)], nodes=[{"layer": 0, "inputs": [True]}], outputs=[1]),
     dict(BASE, layers=[dense(2)], nodes=[{"layer": 0, "inputs": [0.0]}], outputs=[1]),
     dict(BASE, layers=[dense(2)], nodes=[{"layer": 0}], outputs=[1]),
+    # sizes whose products overflow int64 (they used to lay out a too-small arena: an
+    # Embedding of 2**34 x 2**30 got a table of 0 elements and predict read outside it)
+    dict(BASE, inputs=[{"name": "i", "dim": 1, "dtype": "int64"}],
+         layers=[{"type": "embedding", "input_dim": 2**34, "output_dim": 2**30}], nodes=[{"layer": 0, "inputs": [0]}],
+         outputs=[1]),
+    dict(BASE, inputs=[{"name": "i", "dim": 2**40, "dtype": "int64"}],
+         layers=[{"type": "embedding", "input_dim": 4, "output_dim": 2**30}], nodes=[{"layer": 0, "inputs": [0]}],
+         outputs=[1]),
+    dict(BASE, inputs=[{"name": "x", "dim": 2**62}], layers=[dense(2)], nodes=[{"layer": 0, "inputs": [0]}],
+         outputs=[1]),
+    dict(BASE, inputs=[{"name": "x", "dim": 2**40}], layers=[dense(2**30)],
+         nodes=[{"layer": 0, "inputs": [0], "steps": 2**38}], outputs=[1]),
 ])
 def test_bad_specs_raise_value_error(bad):
     with pytest.raises(ValueError):

@@ -110,7 +110,11 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
                                            : "embedding layer '" + ls.name + "' needs an int64 input of IDs");
     }
     nodes_.push_back({static_cast<std::size_t>(ns.layer), ns.inputs, false, ns.steps});
-    width_[static_cast<std::size_t>(I + j)] = layer->out_dim() * ns.steps;
+    index_t w = 0;
+    if (layer->out_dim() < 1 || __builtin_mul_overflow(layer->out_dim(), ns.steps, &w))
+      throw std::invalid_argument("network: the output of node " + std::to_string(j) + " (layer '" + ls.name +
+                                  "') is too wide");
+    width_[static_cast<std::size_t>(I + j)] = w;
     max_arity_ = std::max<index_t>(max_arity_, static_cast<index_t>(ns.inputs.size()));
   }
   for (std::size_t l = 0; l < layers_.size(); ++l)
@@ -146,6 +150,15 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
     const std::size_t first = tensors_.size();
     l->declare(tensors_);
     layer_tensors_.emplace_back(first, tensors_.size());
+  }
+  // Sizes far beyond any memory (a product that overflowed in a layer's declare) would
+  // lay out a too-small arena: reject them here, before anything is allocated.
+  for (const TensorInfo& t : tensors_) {
+    index_t prod = 1;
+    bool bad = false;
+    for (index_t d : t.shape) bad |= d < 0 || __builtin_mul_overflow(prod, d, &prod);
+    if (bad || prod != t.size || prod > (index_t(1) << 48))
+      throw std::invalid_argument("network: weight '" + t.name + "' is too large");
   }
   frozen_.assign(layers_.size(), 0);
   index_t off = 0;
