@@ -787,6 +787,13 @@ BASE = {"dtype": "float64", "seed": 0, "inputs": X3}
          outputs=[1]),
     dict(BASE, inputs=[{"name": "x", "dim": 2**40}], layers=[dense(2**30)],
          nodes=[{"layer": 0, "inputs": [0], "steps": 2**38}], outputs=[1]),
+    # ints beyond int64 and malformed names: ValueError, not pybind11's RuntimeError
+    dict(BASE, layers=[dense(2)], nodes=[{"layer": 0, "inputs": [2**70]}], outputs=[1]),
+    dict(BASE, layers=[dense(2)], nodes=[{"layer": 2**70, "inputs": [0]}], outputs=[1]),
+    dict(BASE, layers=[dense(2)], nodes=[{"layer": 0, "inputs": [0]}], outputs=[2**70]),
+    dict(BASE, layers=[dense(2**70)], nodes=[{"layer": 0, "inputs": [0]}], outputs=[1]),
+    dict(BASE, layers=[dense(2)], nodes=[{"layer": 0, "inputs": [0]}], outputs=[1], output_names="y"),
+    dict(BASE, layers=[dense(2)], nodes=[{"layer": 0, "inputs": [0]}], outputs=[1], output_names=[1]),
 ])
 def test_bad_specs_raise_value_error(bad):
     with pytest.raises(ValueError):

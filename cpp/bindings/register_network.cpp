@@ -51,12 +51,22 @@ double get_float(const py::dict& d, const char* key, double def, const std::stri
   return v.cast<double>();
 }
 
+// A Python int as long long; one beyond its range is a ValueError (not pybind11's
+// "Unable to cast" RuntimeError).
+long long int_value(const py::handle& v, const std::string& what) {
+  int overflow = 0;
+  const long long r = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+  if (overflow != 0) throw py::value_error(what + " is out of range; received " + repr_of(v));
+  if (r == -1 && PyErr_Occurred()) throw py::error_already_set();
+  return r;
+}
+
 long long get_int(const py::dict& d, const char* key, long long def, const std::string& where) {
   if (!present(d, key)) return def;
   py::object v = d[key];
   if (py::isinstance<py::bool_>(v) || !py::isinstance<py::int_>(v))
     throw py::value_error(where + ": '" + key + "' must be an int; received " + repr_of(v));
-  return v.cast<long long>();
+  return int_value(v, where + ": '" + key + "'");
 }
 
 bool get_bool(const py::dict& d, const char* key, bool def, const std::string& where) {
@@ -468,7 +478,7 @@ NodeSpec parse_node(const py::handle& h, std::size_t j) {
   for (auto t : d["inputs"]) {
     if (py::isinstance<py::bool_>(t) || !py::isinstance<py::int_>(t))
       throw py::value_error(where + ": tensor ids must be ints; received " + repr_of(t));
-    n.inputs.push_back(t.cast<index_t>());
+    n.inputs.push_back(static_cast<index_t>(int_value(t, where + ": tensor id")));
   }
   return n;
 }
@@ -509,9 +519,18 @@ void register_network(py::module_& m) {
                for (auto h : spec["outputs"].cast<py::list>()) {
                  if (py::isinstance<py::bool_>(h) || !py::isinstance<py::int_>(h))
                    throw py::value_error("spec: 'outputs' must be a list of tensor ids; received " + repr_of(h));
-                 ns.outputs.push_back(h.cast<index_t>());
+                 ns.outputs.push_back(static_cast<index_t>(int_value(h, "spec: output tensor id")));
                }
-               if (present(spec, "output_names")) ns.output_names = spec["output_names"].cast<std::vector<std::string>>();
+               if (present(spec, "output_names")) {
+                 if (!py::isinstance<py::list>(spec["output_names"]) && !py::isinstance<py::tuple>(spec["output_names"]))
+                   throw py::value_error("spec: 'output_names' must be a list of str; received " +
+                                         repr_of(spec["output_names"]));
+                 for (auto h : spec["output_names"]) {
+                   if (!py::isinstance<py::str>(h))
+                     throw py::value_error("spec: 'output_names' must be a list of str; received " + repr_of(h));
+                   ns.output_names.push_back(h.cast<std::string>());
+                 }
+               }
              } else {
                ns.input_dim = get_int(spec, "input_dim", 0, "spec");
              }
