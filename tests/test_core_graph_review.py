@@ -862,3 +862,26 @@ def test_shared_embedding_steps_threads_bitwise(threads):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(results[0][1], pred)
         assert logs == results[0][2]
+
+
+def test_predict_out_sharing_memory_with_an_input_is_rejected():
+    # predict(x, out=x) used to give silently wrong results (the GEMM overwrote rows of x
+    # it had not read yet)
+    rng = np.random.default_rng(24)
+    x = rng.normal(size=(100, 64))
+    net = graph([{"name": "x", "dim": 64}], [dense(64, "tanh", name="a")], [(0, [0])], [1])
+    ref = net.predict(x)
+    for bs in (0, 7):
+        with pytest.raises(ValueError, match="out must not share memory with x"):
+            net.predict(x, batch_size=bs, out=x)
+    narrow = graph([{"name": "x", "dim": 64}], [dense(32, "tanh", name="a")], [(0, [0])], [1])
+    with pytest.raises(ValueError, match="share memory"):
+        narrow.predict(x, out=x.reshape(-1)[-100 * 32:].reshape(100, 32))
+    two = graph([{"name": "a", "dim": 64}, {"name": "b", "dim": 64}], [{"type": "add"}], [(0, [0, 1])], [2])
+    y = x.copy()
+    with pytest.raises(ValueError, match=r"share memory with x\[1\]"):
+        two.predict([x, y], out=y)
+    out = np.empty_like(ref)
+    assert net.predict(x, out=out) is out
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(two.predict([x, y], out=np.empty_like(x)), x + y)

@@ -366,6 +366,16 @@ void check_array(const py::array& a, const char* what, index_t rows, index_t col
   if (writable && !a.writeable()) throw py::value_error(std::string(what) + " must be writable");
 }
 
+/// `out` shares memory with an input: predict would overwrite rows it has not read yet
+/// (C-contiguous arrays: their byte ranges are exact).
+void check_no_overlap(const py::array& out, const py::array& in, const std::string& what) {
+  const auto* o = static_cast<const char*>(out.data());
+  const auto* i = static_cast<const char*>(in.data());
+  const auto on = static_cast<std::ptrdiff_t>(out.nbytes()), inb = static_cast<std::ptrdiff_t>(in.nbytes());
+  if (on > 0 && inb > 0 && o < i + inb && i < o + on)
+    throw py::value_error("out must not share memory with " + what + " (predict cannot run in place)");
+}
+
 py::dict to_dict(const Logs& logs) {
   py::dict d;
   for (const auto& kv : logs) d[py::str(kv.first)] = kv.second;
@@ -738,6 +748,7 @@ void register_network(py::module_& m) {
               if (!py::isinstance<py::array>(out)) throw py::type_error("out must be None or a numpy array");
               result = py::reinterpret_borrow<py::array>(out);
               check_array<T>(result, "out", rows, n.output_dim(), true);
+              check_no_overlap(result, xa, "x");
             }
             const T* xp = cptr<T>(xa);
             T* op = mptr<T>(result);
@@ -761,6 +772,9 @@ void register_network(py::module_& m) {
             if (!py::isinstance<py::array>(out)) throw py::type_error("out must be None or a numpy array");
             results.push_back(py::reinterpret_borrow<py::array>(out));
             check_array<T>(results[0], "out", rows, n.output_dim(), true);
+            for (std::size_t i = 0; i < xs.size(); ++i)
+              check_no_overlap(results[0], py::reinterpret_borrow<py::array>(xs[i]),
+                               xs.size() == 1 ? std::string("x") : "x[" + std::to_string(i) + "]");
           }
           std::vector<T*> op;
           for (auto& r : results) op.push_back(mptr<T>(r));
