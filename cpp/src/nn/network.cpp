@@ -111,7 +111,7 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
     }
     nodes_.push_back({static_cast<std::size_t>(ns.layer), ns.inputs, false, ns.steps});
     index_t w = 0;
-    if (layer->out_dim() < 1 || __builtin_mul_overflow(layer->out_dim(), ns.steps, &w))
+    if (layer->out_dim() < 1 || mul_overflows(layer->out_dim(), ns.steps, &w))
       throw std::invalid_argument("network: the output of node " + std::to_string(j) + " (layer '" + ls.name +
                                   "') is too wide");
     width_[static_cast<std::size_t>(I + j)] = w;
@@ -156,7 +156,7 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
   for (const TensorInfo& t : tensors_) {
     index_t prod = 1;
     bool bad = false;
-    for (index_t d : t.shape) bad |= d < 0 || __builtin_mul_overflow(prod, d, &prod);
+    for (index_t d : t.shape) bad |= mul_overflows(prod, d, &prod);
     if (bad || prod != t.size || prod > (index_t(1) << 48))
       throw std::invalid_argument("network: weight '" + t.name + "' is too large");
   }
