@@ -885,3 +885,34 @@ def test_predict_out_sharing_memory_with_an_input_is_rejected():
     assert net.predict(x, out=out) is out
     np.testing.assert_array_equal(out, ref)
     np.testing.assert_array_equal(two.predict([x, y], out=np.empty_like(x)), x + y)
+
+
+def test_random_wide_dags_threads_bitwise(threads):
+    import json
+
+    checked = 0
+    for seed in range(20):
+        spec = json.loads(json.dumps(random_dag(seed)).replace('"dim": 3', '"dim": 520')
+                          .replace('"units": 3', '"units": 520'))
+        spec["dtype"] = "float32"
+        try:
+            _core.Network(spec)
+        except ValueError:
+            continue
+        r = np.random.default_rng(seed)
+        xs = [r.normal(size=(256, 520)).astype(np.float32) for _ in spec["inputs"]]
+        nout = len(spec["outputs"])
+        results, ys = [], None
+        for t in (1, 3):
+            dnnx.set_num_threads(t)
+            net = _core.Network(spec)
+            net.set_training_config([MSE] * nout if nout > 1 else MSE, {"name": "adam"}, None)
+            if ys is None:
+                ys = [r.normal(size=(256, d)).astype(np.float32) for d in net.output_dims()]
+            net.train_epoch(xs if len(xs) > 1 else xs[0], ys if nout > 1 else ys[0], None, 128, True, 0,
+                            np.full(2, 1e-3), None, 0)
+            results.append([p.copy() for p in net.params()])
+        for a, b in zip(*results):
+            np.testing.assert_array_equal(a, b)
+        checked += 1
+    assert checked > 10
