@@ -845,9 +845,15 @@ void Network<T>::predict(index_t n, const void* const* x, T* const* out, index_t
   // megabytes alive after a large predict).
   const std::size_t need = static_cast<std::size_t>(chunk * pred_width_);
   constexpr std::size_t kKeep = std::size_t(1) << 18;  // elements per buffer
-  thread_local std::vector<AlignedBuffer<T>> keep;
-  thread_local std::vector<const T*> xs;
-  thread_local std::vector<T*> ptr;  // per tensor, this chunk
+  struct Scratch {
+    std::vector<AlignedBuffer<T>> keep;  // the activation slots
+    std::vector<const T*> xs;            // one node's inputs
+    std::vector<T*> ptr;                 // per tensor, this chunk
+  };
+  thread_local Scratch scratch;  // one thread-local lookup per call
+  std::vector<AlignedBuffer<T>>& keep = scratch.keep;
+  std::vector<const T*>& xs = scratch.xs;
+  std::vector<T*>& ptr = scratch.ptr;
   std::vector<AlignedBuffer<T>> own;
   std::vector<AlignedBuffer<T>>& bufs = need <= kKeep ? keep : own;
   if (bufs.size() < static_cast<std::size_t>(pred_slots_)) bufs.resize(static_cast<std::size_t>(pred_slots_));
