@@ -1,353 +1,256 @@
-"""``Sequential``: the Keras model API over one C++ ``_core.Network``.
-
-Python decides, C++ computes: ``fit`` hands whole arrays to C++, which shuffles, batches,
-steps and tracks metrics for a full epoch per call; Python only runs callbacks.
+"""Models: ``Model(inputs, outputs)`` (Keras's functional API) and ``Sequential``, its
+one-path case. Both build one C++ ``_core.Network`` from the traced graph; training,
+evaluation and inference live in ``_trainer.Trainer``.
 """
 
 from __future__ import annotations
 
-import math
 import weakref
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
-from . import _core, _validation
-from . import callbacks as _callbacks
+from . import _core
 from . import layers as _layers
-from . import losses as _losses
-from . import metrics as _metrics
-from . import optimizers as _optimizers
+from ._graph import Graph
+from ._layer import InputLayer, KerasTensor, Layer, width
+from ._trainer import Trainer, _by_name
 from .utils import next_seed
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-class Sequential:
-    """A linear stack of layers.
+def _check_dtype(dtype, owner: str) -> str:
+    if dtype in _DTYPES:
+        return dtype
+    dt = getattr(np.dtype(dtype) if isinstance(dtype, type) else None, "name", dtype)
+    if dt in _DTYPES:
+        return dt
+    raise ValueError(f"{owner}: dtype must be 'float32' or 'float64'. Received: dtype={dtype!r}")
+
+
+class Model(Trainer):
+    """A model from its inputs to its outputs (Keras's functional API).
 
     Args:
-        layers: optional list of layers (an ``dnnx.Input`` may come first).
-        dtype: ``"float32"`` (default) or ``"float64"`` for every weight and computation.
-        name: model name.
+        inputs: a tensor from ``dnnx.Input``, a list of them, or a dict ``{name: tensor}``.
+        outputs: a layer output, a list or a dict ``{name: tensor}`` (dict keys name the
+            outputs; otherwise an output is named after the layer that produces it).
+        name: model name (default ``"functional"``).
         seed: RNG seed for initializers, dropout and shuffling (default: drawn from
             ``dnnx.utils.set_random_seed`` or fresh entropy).
 
+    The model is float64 when its float inputs are ``dtype="float64"``, else float32.
+
     Example:
-        >>> model = dnnx.Sequential([dnnx.Input(shape=(4,)), dnnx.layers.Dense(3, activation="softmax")])
-        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        >>> num = dnnx.Input(shape=(12,), name="num")
+        >>> ids = dnnx.Input(shape=(1,), dtype="int64", name="item")
+        >>> e = layers.Flatten()(layers.Embedding(10_000, 16)(ids))
+        >>> h = layers.Dense(64, activation="relu")(layers.Concatenate()([num, e]))
+        >>> model = dnnx.Model([num, ids], layers.Dense(1, activation="sigmoid", name="click")(h))
     """
 
-    def __init__(self, layers: Optional[Sequence] = None, dtype: str = "float32", name: str = "sequential",
+    def __init__(self, inputs=None, outputs=None, name: Optional[str] = None, trainable: bool = True,
                  seed: Optional[int] = None):
-        if dtype not in _DTYPES:
-            dt = getattr(np.dtype(dtype) if isinstance(dtype, type) else None, "name", dtype)
-            if dt in _DTYPES:
-                dtype = dt
-            else:
-                raise ValueError(f"Sequential: dtype must be 'float32' or 'float64'. Received: dtype={dtype!r}")
-        self.dtype = dtype
-        self._np_dtype = np.dtype(_DTYPES[dtype])
+        if inputs is None or outputs is None:
+            raise TypeError("Model(inputs, outputs): both are required (tensors from dnnx.Input and layer calls); "
+                            "subclassed models with call() are not supported")
+        self._init_model(name or "functional", seed)
+        self._inputs_struct, self._outputs_struct = inputs, outputs
+        self._graph = Graph(inputs, outputs)
+        floats = {l.dtype for l in self._graph.input_layers if l.dtype in _DTYPES}
+        if len(floats) > 1:
+            raise ValueError(f"Model: float inputs must share one dtype; received {sorted(floats)}")
+        self._set_dtype(floats.pop() if floats else "float32")
+        self._build_network()
+        if not trainable:
+            self.trainable = False
+
+    def _init_model(self, name: str, seed: Optional[int]) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{type(self).__name__}: name must be a non-empty string. Received: name={name!r}")
         self.name = name
         self._seed = seed
-        self.layers: List[_layers.Layer] = []
-        self._input_dim: Optional[int] = None
         self._net = None
+        self._graph: Optional[Graph] = None
+        self._slices = {}  # id(layer) -> (first weight index, number of weights)
+        self._shared: List[Layer] = []  # layers that other models' networks also hold
         self._live_views: List[weakref.ref] = []  # weight views handed to the user (see _sync_views)
-        self.optimizer: Optional[_optimizers.Optimizer] = None
-        self.loss: Optional[_losses.Loss] = None
-        self._metrics: List[_metrics.Metric] = []
-        self.compiled = False
-        self.stop_training = False
-        self.history: Optional[_callbacks.History] = None
-        for layer in layers or []:
-            self.add(layer)
+        self._init_trainer()
 
-    # -- construction ---------------------------------------------------------------
-    def add(self, layer) -> None:
-        """Append a layer (or set the input with ``dnnx.Input`` first)."""
-        if isinstance(layer, _layers.InputSpec):
-            if self.layers or self._input_dim is not None:
-                raise ValueError("Sequential: an Input can only be the first element")
-            self._input_dim = layer.shape[0]
-            return
-        if not isinstance(layer, _layers.Layer):
-            raise TypeError(f"Sequential.add expects a dnnx layer or dnnx.Input; received {layer!r}")
-        if self._net is not None:
-            raise ValueError("Sequential: cannot add layers after the model is built")
-        if layer._model is not None:
-            raise ValueError(f"Sequential: layer {layer.name!r} already belongs to a model")
-        if layer._input_spec is not None and not self.layers and self._input_dim is None:
-            self._input_dim = layer._input_spec.shape[0]
-        counts = sum(1 for l in self.layers if l.default_name == layer.default_name)
-        if layer.name is None:
-            layer.name = layer.default_name if counts == 0 else f"{layer.default_name}_{counts}"
-        if any(l.name == layer.name for l in self.layers):
-            raise ValueError(f"Sequential: duplicate layer name {layer.name!r}")
-        self.layers.append(layer)
+    def _set_dtype(self, dtype: str) -> None:
+        self.dtype = dtype
+        self._np_dtype = np.dtype(_DTYPES[dtype])
 
-    def build(self, input_shape=None) -> None:
-        """Create the weights for ``input_shape = (batch, features)`` (or ``(features,)``)."""
-        if self._net is not None:
-            return
-        if input_shape is not None:
-            dim = input_shape[-1]
-            if self._input_dim is not None and dim != self._input_dim:
-                raise ValueError(f"Sequential: model expects {self._input_dim} input features; received {dim}")
-            self._input_dim = int(dim)
-        if self._input_dim is None:
-            raise ValueError("Sequential: the input shape is unknown; pass dnnx.Input(shape=(features,)) first, "
-                             "call build((None, features)) or fit on data")
-        if not self.layers:
-            raise ValueError("Sequential: the model has no layers")
+    def _ensure_built(self, x) -> None:
+        pass  # a functional model is built when it is made
+
+    def _pending_output_names(self) -> List[str]:
+        return list(self._graph.output_names)
+
+    # -- the C++ network ----------------------------------------------------------------
+    def _build_network(self) -> None:
+        g = self._graph
         self._seed = next_seed(self._seed)
-        spec = {"dtype": self.dtype, "input_dim": self._input_dim, "seed": self._seed,
-                "layers": [l.spec() for l in self.layers], "loss": None, "optimizer": None, "metrics": []}
-        self._net = _core.Network(spec)
-        dims = self._net.output_shapes()
-        i = 0
-        for layer, out in zip(self.layers, dims):
-            layer._model = self
-            layer.output_dim = out
-            layer._first_param = i
-            layer._n_params = layer.param_count()
-            i += layer._n_params
-        if i != len(self._net.params()):
-            raise RuntimeError(f"internal error: layers declare {i} weight arrays, the network has "
-                               f"{len(self._net.params())}")
+        self._net = _core.Network(g.spec(self.dtype, self._seed))
+        counts = list(self._net.layer_param_counts())
+        if len(counts) != len(g.layers):
+            raise RuntimeError(f"internal error: {len(g.layers)} layers, the network reports {len(counts)}")
+        first = 0
+        for i, (layer, n) in enumerate(zip(g.layers, counts)):
+            self._slices[id(layer)] = (first, n)
+            first += n
+            for other in list(layer._models):
+                if other is not self and layer not in other._shared:
+                    other._shared.append(layer)
+                if other is not self and layer not in self._shared:
+                    self._shared.append(layer)
+            layer._models.add(self)
+            if not layer.trainable:
+                self._net.set_layer_trainable(i, False)
+        self._pull_shared()  # a layer already trained in another model brings its weights
+        for layer in g.layers:
+            if layer._home is None:
+                layer._home = weakref.ref(self)
+            init = getattr(layer, "_initial_weights", None)
+            if init is not None:
+                layer.set_weights(init)
+                layer._initial_weights = None
         if self.compiled:
-            self._push_training_config()
+            self._configure()
 
+    def _layer_views(self, layer: Layer) -> List[np.ndarray]:
+        first, n = self._slices[id(layer)]
+        return self._net.params()[first:first + n] if n else []
+
+    def _pull_shared(self) -> None:
+        """Layers shared with other models: copy in the weights from the model that used them last."""
+        changed = False
+        for layer in self._shared:
+            home = layer._home() if layer._home is not None else None
+            if home is not None and home is not self and home._net is not None:
+                for dst, src in zip(self._layer_views(layer), home._layer_views(layer)):
+                    dst[...] = src
+                changed = True
+            layer._home = weakref.ref(self)
+        if changed:
+            self._weights_changed()
+
+    def _set_layer_trainable(self, layer: Layer, value: bool) -> None:
+        if self._net is not None and self._graph is not None and layer in self._graph.layers:
+            self._net.set_layer_trainable(self._graph.layers.index(layer), value)
+
+    # -- structure ----------------------------------------------------------------------
     @property
     def built(self) -> bool:
         return self._net is not None
 
     @property
+    def layers(self) -> list:
+        """Input layers, then the layers in topological order (each shared layer once)."""
+        return list(self._graph.input_layers) + list(self._graph.layers)
+
+    @property
+    def inputs(self) -> List[KerasTensor]:
+        self._require_built("inputs")
+        return [l.output for l in self._graph.input_layers]
+
+    @property
+    def outputs(self) -> List[KerasTensor]:
+        self._require_built("outputs")
+        return list(self._graph.outputs)
+
+    @property
+    def input_names(self) -> List[str]:
+        self._require_built("input_names")
+        return self._graph.input_names
+
+    @property
+    def output_names(self) -> List[str]:
+        self._require_built("output_names")
+        return list(self._graph.output_names)
+
+    @property
     def input_dim(self) -> Optional[int]:
-        return self._input_dim
+        return width(self._graph.input_layers[0].batch_shape) if self._graph is not None else None
 
     @property
     def output_dim(self) -> int:
         self._require_built("output_dim")
         return self._net.output_dim
 
+    @property
+    def trainable(self) -> bool:
+        return all(l.trainable for l in self._graph.layers) if self._graph is not None else True
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        for layer in self.layers:
+            if isinstance(layer, Layer):
+                layer.trainable = value
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None):
+        """A layer by ``name`` or by ``index`` in ``model.layers`` (Keras semantics)."""
+        if (name is None) == (index is None):
+            raise ValueError(f"get_layer: provide either a layer name or a layer index. Received: name={name!r}, "
+                             f"index={index!r}")
+        layers = self.layers
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -len(layers) <= index < len(
+                    layers):
+                raise ValueError(f"get_layer: asked for the layer at index {index!r} but the model has only "
+                                 f"{len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: no layer named {name!r}. Existing layers are: {[l.name for l in layers]}")
+
     def _require_built(self, what: str) -> None:
-        if self._net is None and self._input_dim is not None and self.layers:
-            self.build()  # like Keras: a model that knows its input shape is built
         if self._net is None:
             raise ValueError(f"{what}: the model is not built yet; give it an Input, call build() or fit()")
 
-    # -- compile ----------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
-                run_eagerly=None, jit_compile=None) -> None:
-        """Configure training: optimizer, loss and metrics (names or objects)."""
-        self.optimizer = _optimizers.get(optimizer)
-        if loss is None:
-            raise ValueError("compile: a loss is required, e.g. loss='mse' or "
-                             "loss='sparse_categorical_crossentropy'")
-        self.loss = _losses.get(loss)
-        metrics = list(metrics or []) + list(weighted_metrics or [])
-        self._metrics = [_metrics.get(m) for m in metrics]
-        keys = [m.name for m in self._metrics]
-        if len(set(keys)) != len(keys) or "loss" in keys:
-            raise ValueError(f"compile: metric names must be unique and not 'loss'; received {keys}")
-        self.optimizer._model = self
-        self.compiled = True
-        if self._net is not None:
-            self._push_training_config()
-
-    def _push_training_config(self) -> None:
-        out = self._net.output_dim
-        mspecs = [_metrics.resolve(m, self.loss, out) for m in self._metrics]
-        self._net.set_training_config(self.loss.spec(), self.optimizer.spec(), mspecs)
-
-    def _require_compiled(self, what: str) -> None:
-        if not self.compiled:
-            raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer=..., "
-                               f"loss=...)")
-
-    @property
-    def metrics_names(self) -> List[str]:
-        return ["loss"] + [m.name for m in self._metrics]
-
-    # -- data -------------------------------------------------------------------------
-    def _x(self, x, name: str = "x") -> np.ndarray:
-        # Fast path (small predicts are dominated by Python overhead): an array that is
-        # already what _core takes passes as is.
-        if (type(x) is np.ndarray and self._net is not None and x.dtype == self._np_dtype and x.ndim == 2
-                and x.shape[1] == self._input_dim and x.flags.c_contiguous):
-            return x
-        if self._net is None:
-            a = _validation.features(x, self._np_dtype, name, self._input_dim)
-            self.build((None, a.shape[1]))
-            return a
-        return _validation.features(x, self._np_dtype, name, self._input_dim)
-
-    def _xy(self, x, y, sample_weight=None, class_weight=None, name="x"):
-        x = self._x(x, name)
-        y = _validation.targets(y, self._np_dtype, x.shape[0], self._net.output_dim, self.loss.sparse,
-                                "y" if name == "x" else f"{name}_y")
-        sw = _validation.sample_weights(sample_weight, self._np_dtype, x.shape[0])
-        if class_weight is not None:
-            cw = _validation.class_weights(class_weight, y, self.loss.sparse, self._net.output_dim, self._np_dtype)
-            sw = cw if sw is None else np.ascontiguousarray(sw * cw)
-        return x, y, sw
-
-    # -- training -----------------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size: Optional[int] = None, epochs: int = 1, verbose="auto",
-            callbacks: Optional[Sequence[_callbacks.Callback]] = None, validation_split: float = 0.0,
-            validation_data=None, shuffle: bool = True, class_weight: Optional[Dict[int, float]] = None,
-            sample_weight=None, initial_epoch: int = 0, validation_batch_size: Optional[int] = None,
-            validation_freq: int = 1) -> _callbacks.History:
-        """Train for ``epochs`` epochs; returns a ``History`` (``history.history[key]`` lists).
-
-        Each epoch is one C++ call: shuffle (seeded), gather batches, forward, loss,
-        backward, update, metrics. ``validation_split`` takes the last fraction of the
-        data before shuffling, as Keras does.
-        """
-        self._require_compiled("fit")
-        if x is None or y is None:
-            raise ValueError("fit: x and y are required")
-        batch_size = 32 if batch_size is None else _validation.positive_int(batch_size, "batch_size", "fit")
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"fit: epochs must be a non-negative integer. Received: epochs={epochs!r}")
-        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
-            raise ValueError(f"fit: initial_epoch must be a non-negative integer. Received: {initial_epoch!r}")
-        if not (0.0 <= float(validation_split) < 1.0):
-            raise ValueError(f"fit: validation_split must be in [0, 1). Received: {validation_split!r}")
-        if verbose == "auto":
-            verbose = 1
-        if verbose not in (0, 1, 2):
-            raise ValueError(f"fit: verbose must be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
-        x, y, sw = self._xy(x, y, sample_weight, class_weight)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
-                                 "sample_weight_val)")
-            vx, vy = validation_data[0], validation_data[1]
-            vsw = validation_data[2] if len(validation_data) == 3 else None
-            val = self._xy(vx, vy, vsw, None, name="validation_data")
-        elif validation_split > 0:
-            n_val = int(x.shape[0] * validation_split)
-            if n_val == 0 or n_val == x.shape[0]:
-                raise ValueError(f"fit: validation_split={validation_split} leaves an empty training or "
-                                 f"validation set for {x.shape[0]} samples")
-            cut = x.shape[0] - n_val
-            val = (x[cut:], y[cut:], None if sw is None else sw[cut:])
-            x, y, sw = x[:cut], y[:cut], (None if sw is None else sw[:cut])
-        if x.shape[0] == 0:
-            raise ValueError("fit: x is empty")
-        steps = math.ceil(x.shape[0] / batch_size)
-        history = _callbacks.History()
-        cbs = list(callbacks or [])
-        for c in cbs:
-            if not isinstance(c, _callbacks.Callback):
-                raise TypeError(f"fit: callbacks must be dnnx.callbacks.Callback instances; received {c!r}")
-        if verbose:
-            cbs.append(_callbacks.ProgbarLogger(verbose))
-        cbs.append(history)
-        cblist = _callbacks.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
-                                                     "batch_size": batch_size})
-        batch_hooks = cblist.wants_batch_hooks
-        every = 1
-        if batch_hooks and not any(c.wants_batch_hooks for c in cbs if not isinstance(c, _callbacks.ProgbarLogger)):
-            every = max(1, steps // 100)  # progress bar only: ~100 updates per epoch are plenty
-
-        def on_batch(batch: int, logs: Dict[str, float]) -> bool:
-            logs = dict(logs)
-            cblist.on_train_batch_end(batch, logs)
-            if batch + 1 < steps:
-                cblist.on_train_batch_begin(batch + 1, logs)
-            return bool(self.stop_training)
-
-        self.stop_training = False
-        cblist.on_train_begin()
-        logs: Dict[str, float] = {}
-        for epoch in range(int(initial_epoch), int(epochs)):
-            cblist.on_epoch_begin(epoch)
-            if batch_hooks:
-                cblist.on_train_batch_begin(0)
-            lrs = self.optimizer.learning_rates(self._net.iterations, steps)
-            logs = dict(self._net.train_epoch(x, y, sw, batch_size, bool(shuffle), epoch, lrs,
-                                              on_batch if batch_hooks else None, every))
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                vlogs = self._net.evaluate(val[0], val[1], val[2], validation_batch_size or batch_size)
-                logs.update({f"val_{k}": v for k, v in vlogs.items()})
-            cblist.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cblist.on_train_end(logs)
-        return history
-
-    def evaluate(self, x=None, y=None, batch_size: Optional[int] = None, verbose="auto", sample_weight=None,
-                 return_dict: bool = False, callbacks=None):
-        """Loss and metrics on ``(x, y)``: a scalar, a list, or a dict with ``return_dict``."""
-        self._require_compiled("evaluate")
-        batch_size = 32 if batch_size is None else _validation.positive_int(batch_size, "batch_size", "evaluate")
-        x, y, sw = self._xy(x, y, sample_weight)
-        if x.shape[0] == 0:
-            raise ValueError("evaluate: x is empty")
-        self._sync_views()
-        logs = dict(self._net.evaluate(x, y, sw, batch_size))
-        if return_dict:
-            return logs
-        vals = [logs[k] for k in self.metrics_names]
-        return vals[0] if len(vals) == 1 else vals
-
-    def predict(self, x, batch_size: Optional[int] = None, verbose="auto", callbacks=None) -> np.ndarray:
-        """Outputs for ``x`` as an ndarray of the model dtype, shape ``(n, output_dim)``."""
-        x = self._x(x)
-        bs = 0 if batch_size is None else _validation.positive_int(batch_size, "batch_size", "predict")
-        self._sync_views()
-        return self._net.predict(x, bs)
-
-    def __call__(self, x) -> np.ndarray:
+    def __call__(self, x):
+        """On tensors: applies this model's layers to them (sharing their weights), so a model
+        can be used as a layer. On arrays: ``predict(x)``."""
+        flat = x if not isinstance(x, (list, tuple)) else list(x)
+        if isinstance(flat, KerasTensor) or isinstance(flat, dict) and any(
+                isinstance(v, KerasTensor) for v in flat.values()) or isinstance(flat, list) and flat and all(
+                isinstance(v, KerasTensor) for v in flat):
+            return self._call_symbolic(x)
         return self.predict(x)
 
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False):
-        """One optimizer step on exactly this batch; returns the batch loss (and metrics)."""
-        self._require_compiled("train_on_batch")
-        x, y, sw = self._xy(x, y, sample_weight, class_weight)
-        lr = float(self.optimizer.learning_rates(self._net.iterations, 1)[0])
-        logs = dict(self._net.train_batch(x, y, sw, lr))
-        return self._pack(logs, return_dict)
-
-    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
-        self._require_compiled("test_on_batch")
-        x, y, sw = self._xy(x, y, sample_weight)
-        self._sync_views()
-        logs = dict(self._net.evaluate(x, y, sw, max(1, x.shape[0])))
-        return self._pack(logs, return_dict)
-
-    def predict_on_batch(self, x) -> np.ndarray:
-        x = self._x(x)
-        self._sync_views()
-        return self._net.predict(x, 0)
-
-    def _pack(self, logs, return_dict):
-        if return_dict:
-            return logs
-        vals = [logs[k] for k in self.metrics_names]
-        return vals[0] if len(vals) == 1 else vals
-
-    def compute_gradients(self, x, y, sample_weight=None):
-        """``(loss, grads)``: the compiled objective (mean loss + regularization) and its
-        gradient with respect to every weight, in ``get_weights()`` order (copies)."""
-        self._require_compiled("compute_gradients")
-        x, y, sw = self._xy(x, y, sample_weight)
-        loss = self._net.compute_gradients(x, y, sw)
-        return float(loss), [g.copy() for g in self._net.grads()]
+    def _call_symbolic(self, x):
+        self._require_built("__call__")
+        g = self._graph
+        new = _by_name(x, g.input_names, f"calling model {self.name!r}", allow_missing=False)
+        mapping = {}
+        for layer, t in zip(g.input_layers, new):
+            if not isinstance(t, KerasTensor):
+                raise TypeError(f"calling model {self.name!r}: input {layer.name!r} must be a KerasTensor; got {t!r}")
+            if t.shape != layer.batch_shape:
+                raise ValueError(f"calling model {self.name!r}: input {layer.name!r} expects shape {layer.batch_shape}; "
+                                 f"received {t.shape}")
+            mapping[id(layer.output)] = t
+        for node in g.nodes:
+            args = [mapping[id(t)] for t in node.inputs]
+            mapping[id(node.output)] = node.layer(args if node.layer.takes_list else args[0])
+        outs = [mapping[id(t)] for t in g.outputs]
+        if g.output_kind == "dict":
+            return dict(zip(g.output_names, outs))
+        return outs[0] if g.output_kind == "tensor" else outs
 
     # -- weights --------------------------------------------------------------------------
     def get_weights(self) -> List[np.ndarray]:
         """Copies of all weights in Keras order (kernel (in, out), bias (out,), ...)."""
         self._require_built("get_weights")
+        self._pull_shared()
         return [p.copy() for p in self._net.params()]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Copy ``weights`` (Keras order and shapes) into the model."""
         self._require_built("set_weights")
+        self._pull_shared()
         views = self._net.params()
         weights = list(weights)
         if len(weights) != len(views):
@@ -364,9 +267,7 @@ class Sequential:
         self._weights_changed()
 
     def _weights_changed(self) -> None:
-        hook = getattr(self._net, "params_changed", None)
-        if hook is not None:
-            hook()
+        self._net.params_changed()
 
     def _track_views(self, views: List[np.ndarray]) -> None:
         """Remember weight views given to the user: they may be written at any time."""
@@ -386,6 +287,7 @@ class Sequential:
     def weights(self) -> List[np.ndarray]:
         """Zero-copy views of all weights (writes change the model)."""
         self._require_built("weights")
+        self._pull_shared()
         views = self._net.params()
         self._track_views(views)
         return views
@@ -394,38 +296,31 @@ class Sequential:
         self._require_built("count_params")
         return int(sum(p.size for p in self._net.params()))
 
-    def summary(self, print_fn=None) -> None:
-        """Print layers, output shapes and parameter counts."""
-        print_fn = print_fn or print
-        if self._input_dim is not None:
-            self._require_built("summary")
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        trainable = non_trainable = 0
-        flags = self._net.param_trainable() if self._net is not None else []
-        for layer in self.layers:
-            n = layer.count_params()
-            out = f"(None, {layer.output_dim})" if layer.output_dim is not None else "?"
-            rows.append((f"{layer.name} ({type(layer).__name__})", out, f"{n:,}"))
-            for j, v in enumerate(layer._views()):
-                if flags and flags[layer._first_param + j]:
-                    trainable += v.size
-                else:
-                    non_trainable += v.size
-        w = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
-        line = "-" * sum(w)
-        print_fn(f'Model: "{self.name}"')
-        print_fn(line)
-        for i, r in enumerate(rows):
-            print_fn(r[0].ljust(w[0]) + r[1].ljust(w[1]) + r[2].rjust(w[2]))
-            print_fn("=" * sum(w) if i == 0 else line)
-        print_fn(f"Total params: {trainable + non_trainable:,}")
-        print_fn(f"Trainable params: {trainable:,}")
-        print_fn(f"Non-trainable params: {non_trainable:,}")
+    def summary(self, print_fn=None, line_length=None, positions=None) -> None:
+        """Print layers, output shapes, parameter counts (and for functional models what each
+        layer is connected to, as ``layer[node][tensor]``)."""
+        from ._summary import print_summary
+        print_summary(self, print_fn or print)
 
     # -- config and saving --------------------------------------------------------------------
     def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype, "input_dim": self._input_dim,
-                "layers": [{"class": l.type_name, "config": l.get_config()} for l in self.layers]}
+        """Keras's functional layout: name, layers (with their inbound nodes), input_layers, output_layers."""
+        from ._serialization import functional_config
+        self._require_built("get_config")
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict, seed: Optional[int] = None) -> "Model":
+        """Rebuild a model from ``get_config()`` (or the ``{"class_name", "config"}`` of ``to_json``).
+        Only dnnx's own layer classes are accepted; nothing named in a config is imported or run."""
+        from ._serialization import model_from_config
+        return model_from_config(config, seed=seed, expect=cls)
+
+    def to_json(self, **kwargs) -> str:
+        """``{"module", "class_name", "config"}`` as JSON (``dnnx.models.model_from_json`` reads it)."""
+        import json
+        from ._serialization import serialize_model
+        return json.dumps(serialize_model(self), **kwargs)
 
     def save(self, filepath) -> None:
         """Save architecture, weights, optimizer state and RNG position to one safetensors
@@ -441,5 +336,149 @@ class Sequential:
         from .saving import load_weights
         load_weights(self, filepath)
 
+    def __reduce__(self):
+        """Pickle through the model file's bytes (never the C++ internals): sklearn's ``clone``,
+        ``copy.deepcopy`` and joblib work, and loading runs no code from the payload."""
+        from .saving import _restore, model_payload
+        return (_restore, model_payload(self))
 
-Model = Sequential
+    def __deepcopy__(self, memo):
+        from .saving import _restore, model_payload
+        return _restore(*model_payload(self))
+
+
+class Sequential(Model):
+    """A linear stack of layers: the one-path functional model.
+
+    Args:
+        layers: optional list of layers (a ``dnnx.Input`` may come first).
+        dtype: ``"float32"`` (default) or ``"float64"`` for every weight and computation.
+        name: model name.
+        seed: RNG seed for initializers, dropout and shuffling (default: drawn from
+            ``dnnx.utils.set_random_seed`` or fresh entropy).
+
+    With an ``Input`` first the model is built at once; otherwise on ``build(input_shape)``
+    or the first ``fit``/``predict`` (from the data's shape), as Keras does.
+
+    Example:
+        >>> model = dnnx.Sequential([dnnx.Input(shape=(4,)), dnnx.layers.Dense(3, activation="softmax")])
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    """
+
+    def __init__(self, layers: Optional[Sequence] = None, dtype: str = "float32", name: str = "sequential",
+                 seed: Optional[int] = None, trainable: bool = True):
+        self._init_model(name, seed)
+        self._set_dtype(_check_dtype(dtype, "Sequential"))
+        self._layers: List[Layer] = []
+        self._input_layer: Optional[InputLayer] = None
+        for layer in layers or []:
+            self.add(layer)
+        if not trainable:
+            self.trainable = False
+
+    # -- construction ---------------------------------------------------------------
+    def add(self, layer) -> None:
+        """Append a layer (or set the input with ``dnnx.Input`` first)."""
+        if isinstance(layer, KerasTensor) and isinstance(layer._keras_history[0], InputLayer):
+            layer = layer._keras_history[0]
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError("Sequential: an Input can only be the first element")
+            self._input_layer = layer
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a dnnx layer or dnnx.Input; received {layer!r}")
+        if layer.takes_list:
+            raise TypeError(f"Sequential: {type(layer).__name__} merges several tensors; use dnnx.Model")
+        if self._net is not None:
+            raise ValueError("Sequential: cannot add layers after the model is built")
+        if any(l is layer for l in self._layers):
+            raise ValueError(f"Sequential: layer {layer.name!r} is already in this model")
+        if layer._input_spec is not None and not self._layers and self._input_layer is None:
+            self._input_layer = layer._input_spec
+        counts = sum(1 for l in self._layers if l.default_name == layer.default_name)
+        if layer.name is None:
+            layer.name = layer.default_name if counts == 0 else f"{layer.default_name}_{counts}"
+        if any(l.name == layer.name for l in self._layers):
+            raise ValueError(f"Sequential: duplicate layer name {layer.name!r}")
+        self._layers.append(layer)
+
+    def build(self, input_shape=None) -> None:
+        """Create the weights for ``input_shape = (batch, *features)`` (or ``(features,)``)."""
+        if self._net is not None:
+            return
+        if input_shape is not None:
+            shape = tuple(input_shape)
+            shape = shape if len(shape) == 1 else shape[1:]
+            if self._input_layer is not None and tuple(self._input_layer.shape) != shape:
+                raise ValueError(f"Sequential: model expects input shape {self._input_layer.shape}; received {shape}")
+            if self._input_layer is None:
+                first_ids = bool(self._layers) and isinstance(self._layers[0], _layers.Embedding)
+                self._input_layer = InputLayer(shape, "int64" if first_ids else "float32", owner="Sequential.build")
+        if self._input_layer is None:
+            raise ValueError("Sequential: the input shape is unknown; pass dnnx.Input(shape=(features,)) first, "
+                             "call build((None, features)) or fit on data")
+        if not self._layers:
+            raise ValueError("Sequential: the model has no layers")
+        x = self._input_layer.output
+        for layer in self._layers:
+            x = layer(x)
+        self._graph = Graph(self._input_layer.output, x)
+        self._build_network()
+
+    def _ensure_built(self, x) -> None:
+        if self._net is not None:
+            return
+        if self._input_layer is None:
+            from ._validation import _as_array
+            a = x if isinstance(x, np.ndarray) else _as_array(x, "x")
+            if a.ndim < 2:
+                raise ValueError(f"x must be 2-D with shape (n, features); received shape {a.shape}")
+            self.build((None, *a.shape[1:]))
+        else:
+            self.build()
+
+    def _pending_output_names(self) -> List[str]:
+        return [self._layers[-1].name] if self._layers else ["output"]
+
+    def _require_built(self, what: str) -> None:
+        if self._net is None and self._input_layer is not None and self._layers:
+            self.build()  # like Keras: a model that knows its input shape is built
+        super()._require_built(what)
+
+    @property
+    def layers(self) -> List[Layer]:
+        return list(self._layers)
+
+    @property
+    def input_dim(self) -> Optional[int]:
+        return width(self._input_layer.batch_shape) if self._input_layer is not None else None
+
+    @property
+    def trainable(self) -> bool:
+        return all(l.trainable for l in self._layers)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        for layer in self._layers:
+            layer.trainable = value
+
+    def get_config(self) -> dict:
+        """Keras's Sequential layout: name, dtype, layers (an InputLayer first when known)."""
+        from ._serialization import sequential_config
+        return sequential_config(self)
+
+
+def model_from_json(json_string: str) -> Model:
+    """A model from ``model.to_json()`` (architecture only; weights are fresh)."""
+    import json
+    try:
+        config = json.loads(json_string)
+    except (TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"model_from_json: not valid JSON ({e})") from None
+    return Model.from_config(config)
+
+
+Functional = Model
+
+__all__ = ["Model", "Sequential", "Functional", "model_from_json"]

@@ -1,0 +1,100 @@
+"""Behaviours held against Keras 3 (each was once different in dnnx)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import dnnx
+from dnnx import callbacks, layers, optimizers
+
+RNG = np.random.default_rng(5)
+
+
+def model(seed=0, classes=3, d=4, optimizer="adam"):
+    m = dnnx.Sequential([dnnx.Input(shape=(d,)), layers.Dense(8, activation="relu"),
+                         layers.Dense(classes, activation="softmax")], seed=seed, dtype="float64")
+    m.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m
+
+
+def data(n, d=4, classes=3):
+    return RNG.standard_normal((n, d)), RNG.integers(0, classes, n)
+
+
+@pytest.mark.parametrize("n,split", [(10, 0.25), (7, 0.3), (100, 0.1), (33, 0.5)])
+def test_validation_split_holds_out_keras_rows(n, split):
+    x, y = data(n)
+    m = model()
+    h = m.fit(x, y, epochs=1, batch_size=4, validation_split=split, shuffle=False, verbose=0)
+    cut = int(math.floor(n * (1.0 - split)))  # Keras: train = [:cut], validation = [cut:]
+    assert h.history["val_loss"][0] == m.evaluate(x[cut:], y[cut:], batch_size=4, return_dict=True)["loss"]
+    ref = model()
+    ref.fit(x[:cut], y[:cut], epochs=1, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(ref.get_weights(), m.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_class_weight_weighs_training_only():
+    x, y = data(40)
+    cw = {0: 5.0, 1: 0.2, 2: 1.0}
+    m = model(seed=1)
+    h = m.fit(x, y, epochs=1, batch_size=8, validation_split=0.25, class_weight=cw, shuffle=False, verbose=0)
+    assert h.history["val_loss"][0] == m.evaluate(x[30:], y[30:], batch_size=8, return_dict=True)["loss"]
+    ref = model(seed=1)
+    ref.fit(x[:30], y[:30], epochs=1, batch_size=8, sample_weight=np.array([5.0, 0.2, 1.0])[y[:30]],
+            shuffle=False, verbose=0)
+    for a, b in zip(ref.get_weights(), m.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_metrics_unweighted_weighted_metrics_weighted():
+    x, y = data(30)
+    sw = RNG.uniform(0.1, 3.0, 30)
+    m = dnnx.Sequential([dnnx.Input(shape=(4,)), layers.Dense(3, activation="softmax")], seed=2, dtype="float64")
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+              weighted_metrics=["accuracy"])
+    assert m.metrics_names == ["loss", "accuracy", "weighted_accuracy"]  # Keras's name for the clash
+    logs = m.evaluate(x, y, sample_weight=sw, return_dict=True)
+    hit = m.predict(x).argmax(1) == y
+    np.testing.assert_allclose(logs["accuracy"], hit.mean(), rtol=1e-12)
+    np.testing.assert_allclose(logs["weighted_accuracy"], np.sum(sw * hit) / np.sum(sw), rtol=1e-12)
+
+
+def test_early_stopping_restores_best_weights_without_stopping():
+    x, y = data(32)
+    m = model(seed=3)
+    scores = [3.0, 1.0, 2.0, 2.5]
+    snaps = []
+
+    def inject(epoch, logs):
+        logs["score"] = scores[epoch]
+        snaps.append(m.get_weights())
+
+    es = callbacks.EarlyStopping(monitor="score", mode="min", patience=10, restore_best_weights=True)
+    m.fit(x, y, epochs=4, verbose=0, callbacks=[callbacks.LambdaCallback(on_epoch_end=inject), es])
+    assert es.stopped_epoch == 0 and es.best_epoch == 1
+    for a, b in zip(m.get_weights(), snaps[1]):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(snaps[1][0], snaps[3][0])
+
+
+def test_learning_rate_zero_and_schedule_from_zero():
+    x, y = data(32)
+    for opt in (optimizers.SGD(0.0, momentum=0.9), optimizers.Adam(learning_rate=0.0)):
+        m = model(seed=4, optimizer=opt)
+        w = m.get_weights()
+        m.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        for a, b in zip(w, m.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    sched = optimizers.schedules.CosineDecay(0.0, decay_steps=10, warmup_target=0.1, warmup_steps=4)
+    assert sched(0) == 0.0 and sched(2) == pytest.approx(0.05)
+    m = model(seed=4, optimizer=optimizers.SGD(sched))
+    w = m.get_weights()
+    m.train_on_batch(x[:8], y[:8])  # step 0: learning rate 0
+    for a, b in zip(w, m.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    m.train_on_batch(x[:8], y[:8])
+    assert not np.array_equal(w[0], m.get_weights()[0])
+    with pytest.raises(ValueError, match=r"learning_rate must be in \[0, inf\]. Received: learning_rate=-0.1"):
+        optimizers.SGD(-0.1)
