@@ -296,7 +296,7 @@ def test_spec_errors():
         make_net([dense(3)], 2, {"name": "mse"}, {"name": "lamb"})
     with pytest.raises(ValueError, match="rate must be in"):
         make_net([{"type": "dropout", "rate": 1.0}], 2)
-    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+    with pytest.raises(ValueError, match="learning_rate must be >= 0"):
         make_net([dense(3)], 2, {"name": "mse"}, {"name": "sgd", "learning_rate": -1.0})
     with pytest.raises(ValueError, match="needs sparse labels"):
         make_net([dense(3)], 2, {"name": "mse"}, None, [{"name": "sparse_categorical_accuracy"}])

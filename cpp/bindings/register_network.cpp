@@ -103,9 +103,15 @@ InitSpec parse_init(const py::handle& h, InitKind def, const std::string& where)
     return s;
   }
   py::dict d = as_dict(h, where);
-  check_keys(d, where, {"name", "value", "seed"});
+  check_keys(d, where, {"name", "value", "seed", "minval", "maxval", "mean", "stddev"});
   s.kind = named(where, [&] { return init_from_name(get_str(d, "name", "", where)); });
   s.value = get_float(d, "value", 0.0, where);
+  s.minval = get_float(d, "minval", s.minval, where);
+  s.maxval = get_float(d, "maxval", s.maxval, where);
+  s.mean = get_float(d, "mean", s.mean, where);
+  s.stddev = get_float(d, "stddev", s.stddev, where);
+  if (!(s.minval <= s.maxval)) throw py::value_error(where + ": minval must be <= maxval");
+  if (!(s.stddev >= 0)) throw py::value_error(where + ": stddev must be >= 0");
   s.has_seed = present(d, "seed");
   s.seed = get_seed(d, "seed", where);
   return s;
@@ -163,9 +169,34 @@ LayerSpec parse_layer(const py::handle& h, std::size_t index, std::map<std::stri
     s.epsilon = get_float(d, "epsilon", 1e-3, where);
     s.center = get_bool(d, "center", true, where);
     s.scale = get_bool(d, "scale", true, where);
+  } else if (type == "add" || type == "subtract" || type == "multiply" || type == "average" || type == "maximum" ||
+             type == "concatenate") {
+    check_keys(d, where, {"type", "name", "axis"});
+    const LayerKind kinds[] = {LayerKind::add, LayerKind::subtract, LayerKind::multiply, LayerKind::average,
+                               LayerKind::maximum, LayerKind::concatenate};
+    const char* names[] = {"add", "subtract", "multiply", "average", "maximum", "concatenate"};
+    for (int k = 0; k < 6; ++k) if (type == names[k]) s.kind = kinds[k];
+    if (get_int(d, "axis", -1, where) != -1)
+      throw py::value_error(where + ": only axis=-1 (the feature axis) is supported");
+  } else if (type == "embedding") {
+    check_keys(d, where, {"type", "name", "input_dim", "output_dim", "embeddings_initializer", "embeddings_regularizer"});
+    s.kind = LayerKind::embedding;
+    s.input_dim = get_int(d, "input_dim", 0, where);
+    s.units = get_int(d, "output_dim", 0, where);
+    s.embeddings_init = parse_init(item_or_none(d, "embeddings_initializer"), InitKind::random_uniform,
+                                   where + ".embeddings_initializer");
+    s.embeddings_reg = parse_reg(item_or_none(d, "embeddings_regularizer"), where + ".embeddings_regularizer");
+  } else if (type == "flatten" || type == "identity" || type == "reshape") {
+    check_keys(d, where, {"type", "name", "target_shape"});
+    s.kind = LayerKind::identity;
+  } else if (type == "global_average_pooling1d") {
+    check_keys(d, where, {"type", "name", "steps"});
+    s.kind = LayerKind::global_average_pooling1d;
+    s.steps = get_int(d, "steps", 1, where);
   } else {
     throw py::value_error(where + ": 'type' must be one of dense, activation, dropout, batch_normalization, "
-                          "layer_normalization; received '" + type + "'");
+                          "layer_normalization, add, subtract, multiply, average, maximum, concatenate, embedding, "
+                          "flatten, reshape, identity, global_average_pooling1d; received '" + type + "'");
   }
   // Keras-style unique names: dense, dense_1, dense_2, ...
   const int c = counts[type]++;
@@ -173,19 +204,70 @@ LayerSpec parse_layer(const py::handle& h, std::size_t index, std::map<std::stri
   return s;
 }
 
+LossSpec parse_loss(const py::dict& d, const std::string& w, OutputConfig& oc) {
+  check_keys(d, w, {"name", "from_logits", "delta", "reduction", "weight", "key"});
+  LossSpec l;
+  l.kind = named(w, [&] { return loss_from_name(get_str(d, "name", "", w)); });
+  l.from_logits = get_bool(d, "from_logits", false, w);
+  l.delta = get_float(d, "delta", 1.0, w);
+  const std::string red = get_str(d, "reduction", "sum_over_batch_size", w);
+  if (red != "sum_over_batch_size")
+    throw py::value_error(w + ": 'reduction' must be 'sum_over_batch_size'; received '" + red + "'");
+  if (!(l.delta > 0)) throw py::value_error(w + ": 'delta' must be > 0");
+  oc.weight = get_float(d, "weight", 1.0, w);
+  oc.loss_key = get_str(d, "key", "", w);
+  return l;
+}
+
+std::vector<MetricSpec> parse_metrics(const py::handle& metrics, const std::string& where, const OutputConfig& oc) {
+  std::vector<MetricSpec> r;
+  if (metrics.is_none()) return r;
+  if (!py::isinstance<py::list>(metrics) && !py::isinstance<py::tuple>(metrics))
+    throw py::value_error(where + " must be a list of dicts; received " + repr_of(metrics));
+  std::size_t i = 0;
+  for (auto h : metrics) {
+    const std::string w = where + "[" + std::to_string(i++) + "]";
+    py::dict d = as_dict(h, w);
+    check_keys(d, w, {"name", "key", "k", "num_thresholds", "threshold", "from_logits", "weighted"});
+    MetricSpec m;
+    const std::string name = get_str(d, "name", "", w);
+    m.kind = named(w, [&] { return metric_from_name(name); });
+    m.key = get_str(d, "key", name, w);
+    m.k = get_int(d, "k", 5, w);
+    m.num_thresholds = get_int(d, "num_thresholds", 200, w);
+    // Defaults follow the loss: outputs are logits when the loss is from_logits.
+    const bool logits = oc.has_loss && oc.loss.from_logits;
+    m.from_logits = get_bool(d, "from_logits", logits && m.kind != MetricKind::binary_accuracy, w);
+    m.threshold = get_float(d, "threshold", logits && m.kind == MetricKind::binary_accuracy ? 0.0 : 0.5, w);
+    m.weighted = get_bool(d, "weighted", true, w);
+    r.push_back(m);
+  }
+  return r;
+}
+
+/// loss: a dict (one output) or a list with a dict or None per output; metrics: a list of
+/// metric dicts (one output) or a list per output of such lists.
 TrainingConfig parse_training(const py::handle& loss, const py::handle& opt, const py::handle& metrics) {
   TrainingConfig c;
-  if (!loss.is_none()) {
-    py::dict d = as_dict(loss, "loss");
-    check_keys(d, "loss", {"name", "from_logits", "delta", "reduction"});
-    c.has_loss = true;
-    c.loss.kind = named("loss", [&] { return loss_from_name(get_str(d, "name", "", "loss")); });
-    c.loss.from_logits = get_bool(d, "from_logits", false, "loss");
-    c.loss.delta = get_float(d, "delta", 1.0, "loss");
-    const std::string red = get_str(d, "reduction", "sum_over_batch_size", "loss");
-    if (red != "sum_over_batch_size")
-      throw py::value_error("loss: 'reduction' must be 'sum_over_batch_size'; received '" + red + "'");
-    if (!(c.loss.delta > 0)) throw py::value_error("loss: 'delta' must be > 0");
+  const bool multi = py::isinstance<py::list>(loss) || py::isinstance<py::tuple>(loss);
+  if (multi) {
+    std::size_t o = 0;
+    for (auto h : loss) {
+      OutputConfig oc;
+      const std::string w = "loss[" + std::to_string(o++) + "]";
+      if (!h.is_none()) {
+        oc.has_loss = true;
+        oc.loss = parse_loss(as_dict(h, w), w, oc);
+      }
+      c.outputs.push_back(oc);
+    }
+  } else {
+    OutputConfig oc;
+    if (!loss.is_none()) {
+      oc.has_loss = true;
+      oc.loss = parse_loss(as_dict(loss, "loss"), "loss", oc);
+    }
+    c.outputs.push_back(oc);
   }
   if (!opt.is_none()) {
     py::dict d = as_dict(opt, "optimizer");
@@ -211,25 +293,18 @@ TrainingConfig parse_training(const py::handle& loss, const py::handle& opt, con
     o.clipvalue = get_float(d, "clipvalue", 0.0, w);
     o.global_clipnorm = get_float(d, "global_clipnorm", 0.0, w);
   }
-  if (!metrics.is_none()) {
+  if (!multi) {
+    c.outputs[0].metrics = parse_metrics(metrics, "metrics", c.outputs[0]);
+  } else if (!metrics.is_none()) {
     if (!py::isinstance<py::list>(metrics) && !py::isinstance<py::tuple>(metrics))
-      throw py::value_error("metrics must be a list of dicts; received " + repr_of(metrics));
-    std::size_t i = 0;
+      throw py::value_error("metrics must be a list with one list of metric dicts per output; received " +
+                            repr_of(metrics));
+    std::size_t o = 0;
     for (auto h : metrics) {
-      const std::string w = "metrics[" + std::to_string(i++) + "]";
-      py::dict d = as_dict(h, w);
-      check_keys(d, w, {"name", "key", "k", "num_thresholds", "threshold", "from_logits"});
-      MetricSpec m;
-      const std::string name = get_str(d, "name", "", w);
-      m.kind = named(w, [&] { return metric_from_name(name); });
-      m.key = get_str(d, "key", name, w);
-      m.k = get_int(d, "k", 5, w);
-      m.num_thresholds = get_int(d, "num_thresholds", 200, w);
-      // Defaults follow the loss: outputs are logits when the loss is from_logits.
-      const bool logits = c.has_loss && c.loss.from_logits;
-      m.from_logits = get_bool(d, "from_logits", logits && m.kind != MetricKind::binary_accuracy, w);
-      m.threshold = get_float(d, "threshold", logits && m.kind == MetricKind::binary_accuracy ? 0.0 : 0.5, w);
-      c.metrics.push_back(m);
+      if (o >= c.outputs.size())
+        throw py::value_error("metrics has more entries than loss (one per output): " + std::to_string(c.outputs.size()));
+      c.outputs[o].metrics = parse_metrics(h, "metrics[" + std::to_string(o) + "]", c.outputs[o]);
+      ++o;
     }
   }
   return c;
@@ -278,15 +353,76 @@ py::dict to_dict(const Logs& logs) {
   return d;
 }
 
+bool has_int64(const py::array& a) { return py::isinstance<py::array_t<std::int64_t, py::array::forcecast>>(a); }
+
+/// One entry per input (output): a single array for a one-input (one-output) network, else
+/// a list/tuple of arrays; None entries stay None (an output without labels).
+std::vector<py::object> as_list(const py::handle& h, index_t count, const char* what) {
+  std::vector<py::object> r;
+  if (py::isinstance<py::array>(h)) {
+    if (count != 1)
+      throw py::value_error(std::string(what) + " must be a list of " + std::to_string(count) + " arrays; received one array");
+    r.push_back(py::reinterpret_borrow<py::object>(h));
+    return r;
+  }
+  if (!py::isinstance<py::list>(h) && !py::isinstance<py::tuple>(h))
+    throw py::type_error(std::string(what) + " must be a numpy array or a list of arrays; received " + repr_of(h));
+  py::sequence seq = py::reinterpret_borrow<py::sequence>(h);
+  if (static_cast<index_t>(seq.size()) != count)
+    throw py::value_error(std::string(what) + " must hold " + std::to_string(count) + " arrays; received " +
+                          std::to_string(seq.size()));
+  for (auto item : seq) {
+    if (!item.is_none() && !py::isinstance<py::array>(item))
+      throw py::type_error(std::string(what) + " entries must be numpy arrays; received " + repr_of(item));
+    r.push_back(py::reinterpret_borrow<py::object>(item));
+  }
+  return r;
+}
+
+/// The inputs: float ones of the network dtype (n, dim), int ones int64 (n, dim).
 template <class T>
-Batch<T> check_batch(Network<T>& net, const py::array& x, const py::array& y, const py::object& sw) {
-  check_array<T>(x, "x", -1, net.input_dim());
-  const index_t n = x.shape(0);
-  check_array<T>(y, "y", n, net.label_cols());
+std::vector<const void*> check_inputs(const Network<T>& net, const std::vector<py::object>& xs, index_t& n) {
+  std::vector<const void*> ptrs;
+  n = -1;
+  for (index_t i = 0; i < net.num_inputs(); ++i) {
+    const std::string what = net.num_inputs() == 1 ? std::string("x") : "x[" + std::to_string(i) + "] ('" +
+                                                                           net.inputs()[static_cast<std::size_t>(i)].name + "')";
+    if (xs[static_cast<std::size_t>(i)].is_none()) throw py::type_error(what + " must be an array; received None");
+    const py::array a = py::reinterpret_borrow<py::array>(xs[static_cast<std::size_t>(i)]);
+    if (net.input_is_int(i)) {
+      if (!has_int64(a))
+        throw py::type_error(what + " feeds an Embedding and must be int64; received " + dtype_str(a));
+      if (a.ndim() != 2 || a.shape(1) != net.input_dim(i) || (n >= 0 && a.shape(0) != n))
+        throw py::value_error(what + " must have shape " + shape_of(n, net.input_dim(i)) + "; received " + shape_str(a));
+      if (!(a.flags() & py::array::c_style)) throw py::value_error(what + " must be C-contiguous");
+    } else {
+      check_array<T>(a, what.c_str(), n, net.input_dim(i));
+    }
+    n = a.shape(0);
+    ptrs.push_back(a.data());
+  }
+  return ptrs;
+}
+
+template <class T>
+Batch<T> check_batch(Network<T>& net, const py::handle& x, const py::handle& y, const py::object& sw,
+                     std::vector<py::object>& keep) {
+  keep = as_list(x, net.num_inputs(), "x");
   Batch<T> b;
-  b.n = n;
-  b.x = cptr<T>(x);
-  b.y = cptr<T>(y);
+  b.x = check_inputs(net, keep, b.n);
+  const index_t n = b.n;
+  std::vector<py::object> ys = as_list(y, net.num_outputs(), "y");
+  for (index_t o = 0; o < net.num_outputs(); ++o) {
+    const py::object& h = ys[static_cast<std::size_t>(o)];
+    const std::string what = net.num_outputs() == 1 ? std::string("y") : "y[" + std::to_string(o) + "] ('" +
+                                                                            net.output_names()[static_cast<std::size_t>(o)] + "')";
+    if (!net.output_needs_labels(o)) { b.y.push_back(nullptr); continue; }
+    if (h.is_none()) throw py::value_error(what + " is required (the output has a loss or metrics); received None");
+    const py::array a = py::reinterpret_borrow<py::array>(h);
+    check_array<T>(a, what.c_str(), n, net.label_cols(o));
+    b.y.push_back(cptr<T>(a));
+    keep.push_back(a);
+  }
   if (!sw.is_none()) {
     if (!py::isinstance<py::array>(sw))
       throw py::type_error("sample_weight must be None or a numpy array; received " + repr_of(sw));
@@ -294,8 +430,37 @@ Batch<T> check_batch(Network<T>& net, const py::array& x, const py::array& y, co
     check_array<T>(s, "sample_weight", n, -1);
     b.sw = cptr<T>(s);
   }
-  net.check_labels(b);
+  named("x/y", [&] { net.check_batch(b); return 0; });
   return b;
+}
+
+InputSpec parse_input(const py::handle& h, std::size_t i) {
+  const std::string where = "inputs[" + std::to_string(i) + "]";
+  py::dict d = as_dict(h, where);
+  check_keys(d, where, {"name", "dim", "dtype"});
+  InputSpec in;
+  in.name = get_str(d, "name", i == 0 ? "input" : "input_" + std::to_string(i), where);
+  in.dim = get_int(d, "dim", 0, where);
+  const std::string dt = get_str(d, "dtype", "float", where);
+  if (dt != "float" && dt != "int64") throw py::value_error(where + ": 'dtype' must be 'float' or 'int64'; received '" + dt + "'");
+  in.is_int = dt == "int64";
+  return in;
+}
+
+NodeSpec parse_node(const py::handle& h, std::size_t j) {
+  const std::string where = "nodes[" + std::to_string(j) + "]";
+  py::dict d = as_dict(h, where);
+  check_keys(d, where, {"layer", "inputs"});
+  NodeSpec n;
+  n.layer = get_int(d, "layer", -1, where);
+  if (!present(d, "inputs") || !(py::isinstance<py::list>(d["inputs"]) || py::isinstance<py::tuple>(d["inputs"])))
+    throw py::value_error(where + ": 'inputs' must be a list of tensor ids");
+  for (auto t : d["inputs"]) {
+    if (py::isinstance<py::bool_>(t) || !py::isinstance<py::int_>(t))
+      throw py::value_error(where + ": tensor ids must be ints; received " + repr_of(t));
+    n.inputs.push_back(t.cast<index_t>());
+  }
+  return n;
 }
 
 template <class T>
@@ -307,20 +472,37 @@ py::array view(const py::object& owner, T* p, std::vector<py::ssize_t> shape) {
 }  // namespace
 
 void register_network(py::module_& m) {
-  py::class_<PyNetwork>(m, "Network", R"(A stack of layers with a loss, an optimizer and metrics, run in C++ (see _core.pyi).)")
+  py::class_<PyNetwork>(m, "Network", R"(A graph of layers with losses, an optimizer and metrics, run in C++ (see _core.pyi).)")
       .def(py::init([](const py::dict& spec) {
-             check_keys(spec, "spec", {"dtype", "input_dim", "seed", "layers", "loss", "optimizer", "metrics"});
+             check_keys(spec, "spec", {"dtype", "input_dim", "seed", "layers", "loss", "optimizer", "metrics", "inputs",
+                                       "nodes", "outputs", "output_names"});
              const std::string dtype = get_str(spec, "dtype", "float32", "spec");
              if (dtype != "float32" && dtype != "float64")
                throw py::value_error("spec: 'dtype' must be 'float32' or 'float64'; received '" + dtype + "'");
              NetworkSpec ns;
-             ns.input_dim = get_int(spec, "input_dim", 0, "spec");
              ns.seed = get_seed(spec, "seed", "spec");
              if (!present(spec, "layers") || !py::isinstance<py::list>(spec["layers"]))
                throw py::value_error("spec: 'layers' must be a list of layer dicts");
              std::map<std::string, int> counts;
              std::size_t i = 0;
              for (auto h : spec["layers"].cast<py::list>()) ns.layers.push_back(parse_layer(h, i++, counts));
+             if (present(spec, "inputs") || present(spec, "nodes")) {
+               for (const char* k : {"inputs", "nodes", "outputs"})
+                 if (!present(spec, k) || !py::isinstance<py::list>(spec[k]))
+                   throw py::value_error(std::string("spec: a graph spec needs '") + k + "' as a list");
+               i = 0;
+               for (auto h : spec["inputs"].cast<py::list>()) ns.inputs.push_back(parse_input(h, i++));
+               i = 0;
+               for (auto h : spec["nodes"].cast<py::list>()) ns.nodes.push_back(parse_node(h, i++));
+               for (auto h : spec["outputs"].cast<py::list>()) {
+                 if (py::isinstance<py::bool_>(h) || !py::isinstance<py::int_>(h))
+                   throw py::value_error("spec: 'outputs' must be a list of tensor ids; received " + repr_of(h));
+                 ns.outputs.push_back(h.cast<index_t>());
+               }
+               if (present(spec, "output_names")) ns.output_names = spec["output_names"].cast<std::vector<std::string>>();
+             } else {
+               ns.input_dim = get_int(spec, "input_dim", 0, "spec");
+             }
              TrainingConfig tc = parse_training(item_or_none(spec, "loss"), item_or_none(spec, "optimizer"),
                                                 item_or_none(spec, "metrics"));
              auto net = std::make_unique<PyNetwork>();
@@ -336,12 +518,37 @@ void register_network(py::module_& m) {
       .def_property_readonly("dtype", [](PyNetwork& s) { return std::string(s.f64 ? "float64" : "float32"); })
       .def_property_readonly("input_dim", [](PyNetwork& s) { return s.visit([](auto& n) { return n.input_dim(); }); })
       .def_property_readonly("output_dim", [](PyNetwork& s) { return s.visit([](auto& n) { return n.output_dim(); }); })
+      .def_property_readonly("num_inputs", [](PyNetwork& s) { return s.visit([](auto& n) { return n.num_inputs(); }); })
+      .def_property_readonly("num_outputs", [](PyNetwork& s) { return s.visit([](auto& n) { return n.num_outputs(); }); })
+      .def("input_dims", [](PyNetwork& s) {
+        return s.visit([](auto& n) {
+          std::vector<index_t> r;
+          for (const auto& in : n.inputs()) r.push_back(in.dim);
+          return r;
+        });
+      })
+      .def("input_is_int", [](PyNetwork& s) {
+        return s.visit([](auto& n) {
+          std::vector<bool> r;
+          for (const auto& in : n.inputs()) r.push_back(in.is_int);
+          return r;
+        });
+      })
+      .def("output_dims", [](PyNetwork& s) {
+        return s.visit([](auto& n) {
+          std::vector<index_t> r;
+          for (index_t o = 0; o < n.num_outputs(); ++o) r.push_back(n.output_dim(o));
+          return r;
+        });
+      })
+      .def("output_names", [](PyNetwork& s) { return s.visit([](auto& n) { return n.output_names(); }); })
       .def_property(
           "iterations", [](PyNetwork& s) { return s.visit([](auto& n) { return n.iterations(); }); },
           [](PyNetwork& s, std::int64_t v) {
             named("iterations", [&] { s.visit([&](auto& n) { n.set_iterations(v); }); return 0; });
           })
-      .def("output_shapes", [](PyNetwork& s) { return s.visit([](auto& n) { return n.output_shapes(); }); })
+      .def("output_shapes", [](PyNetwork& s) { return s.visit([](auto& n) { return n.output_shapes(); }); },
+           R"(The output width of every node, in node order.)")
       .def("param_names", [](PyNetwork& s) {
         return s.visit([](auto& n) {
           std::vector<std::string> r;
@@ -353,6 +560,23 @@ void register_network(py::module_& m) {
         return s.visit([](auto& n) {
           std::vector<bool> r;
           for (const auto& t : n.tensors()) r.push_back(t.trainable);
+          return r;
+        });
+      })
+      .def("layer_param_counts", [](PyNetwork& s) {
+        return s.visit([](auto& n) {
+          std::vector<std::size_t> r;
+          for (std::size_t l = 0; l < n.num_layers(); ++l) r.push_back(n.layer_tensors(l).second - n.layer_tensors(l).first);
+          return r;
+        });
+      }, R"(How many weight arrays each layer (spec order) owns.)")
+      .def("set_layer_trainable", [](PyNetwork& s, std::size_t l, bool trainable) {
+        named("set_layer_trainable", [&] { s.visit([&](auto& n) { n.set_layer_trainable(l, trainable); }); return 0; });
+      }, py::arg("layer"), py::arg("trainable"))
+      .def("layer_trainable", [](PyNetwork& s) {
+        return s.visit([](auto& n) {
+          std::vector<bool> r;
+          for (std::size_t l = 0; l < n.num_layers(); ++l) r.push_back(n.layer_trainable(l));
           return r;
         });
       })
@@ -404,9 +628,10 @@ void register_network(py::module_& m) {
         TrainingConfig tc = parse_training(loss, opt, metrics);
         named("set_training_config", [&] { s.visit([&](auto& n) { n.configure(tc); }); return 0; });
       }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics"))
-      .def("train_batch", [](PyNetwork& s, py::array x, py::array y, py::object sw, double lr) {
+      .def("train_batch", [](PyNetwork& s, py::object x, py::object y, py::object sw, double lr) {
         return s.visit([&](auto& n) {
-          auto b = check_batch(n, x, y, sw);
+          std::vector<py::object> keep;
+          auto b = check_batch(n, x, y, sw, keep);
           Logs logs;
           {
             // Safe without the GIL: only raw pointers into arrays this frame keeps alive.
@@ -417,10 +642,11 @@ void register_network(py::module_& m) {
         });
       }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("learning_rate"))
       .def("train_epoch",
-           [](PyNetwork& s, py::array x, py::array y, py::object sw, index_t batch_size, bool shuffle,
+           [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size, bool shuffle,
               std::int64_t epoch, py::array lrs, py::object callback, index_t callback_every) {
              return s.visit([&](auto& n) {
-               auto b = check_batch(n, x, y, sw);
+               std::vector<py::object> keep;
+               auto b = check_batch(n, x, y, sw, keep);
                if (batch_size < 1)
                  throw py::value_error("batch_size must be >= 1; received " + std::to_string(batch_size));
                const index_t steps = (b.n + batch_size - 1) / batch_size;
@@ -453,9 +679,10 @@ void register_network(py::module_& m) {
            },
            py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("shuffle"),
            py::arg("epoch"), py::arg("learning_rates"), py::arg("callback"), py::arg("callback_every"))
-      .def("evaluate", [](PyNetwork& s, py::array x, py::array y, py::object sw, index_t batch_size) {
+      .def("evaluate", [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size) {
         return s.visit([&](auto& n) {
-          auto b = check_batch(n, x, y, sw);
+          std::vector<py::object> keep;
+          auto b = check_batch(n, x, y, sw, keep);
           Logs logs;
           {
             // Safe without the GIL: raw pointers into arrays this frame keeps alive.
@@ -465,37 +692,90 @@ void register_network(py::module_& m) {
           return to_dict(logs);
         });
       }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"))
-      .def("predict", [](PyNetwork& s, py::array x, index_t batch_size, py::object out) {
-        return s.visit([&](auto& n) -> py::array {
+      .def("predict", [](PyNetwork& s, py::object x, index_t batch_size, py::object out) {
+        return s.visit([&](auto& n) -> py::object {
           using T = typename std::remove_reference_t<decltype(n)>::value_type;
-          check_array<T>(x, "x", -1, n.input_dim());
-          const index_t rows = x.shape(0);
-          py::array result;
+          std::vector<py::object> xs = as_list(x, n.num_inputs(), "x");
+          index_t rows = 0;
+          std::vector<const void*> xp = check_inputs(n, xs, rows);
+          const index_t O = n.num_outputs();
+          std::vector<py::array> results;
           if (out.is_none()) {
-            result = py::array_t<T>({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(n.output_dim())});
+            for (index_t o = 0; o < O; ++o)
+              results.push_back(py::array_t<T>({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(n.output_dim(o))}));
           } else {
+            if (O != 1) throw py::value_error("out= is only supported for a one-output model");
             if (!py::isinstance<py::array>(out)) throw py::type_error("out must be None or a numpy array");
-            result = py::reinterpret_borrow<py::array>(out);
-            check_array<T>(result, "out", rows, n.output_dim(), true);
+            results.push_back(py::reinterpret_borrow<py::array>(out));
+            check_array<T>(results[0], "out", rows, n.output_dim(), true);
           }
-          const T* xp = cptr<T>(x);
-          T* op = mptr<T>(result);
+          std::vector<T*> op;
+          for (auto& r : results) op.push_back(mptr<T>(r));
           {
             // Safe without the GIL: predict writes only call-local buffers and `out`.
             py::gil_scoped_release nogil;
             n.predict(rows, xp, op, batch_size);
           }
-          return result;
+          if (O == 1) return results[0];
+          py::list r;
+          for (auto& a : results) r.append(a);
+          return r;
         });
       }, py::arg("x"), py::arg("batch_size") = 0, py::arg("out") = py::none())
-      .def("compute_gradients", [](PyNetwork& s, py::array x, py::array y, py::object sw) {
+      .def("compute_gradients", [](PyNetwork& s, py::object x, py::object y, py::object sw) {
         return s.visit([&](auto& n) {
-          auto b = check_batch(n, x, y, sw);
+          std::vector<py::object> keep;
+          auto b = check_batch(n, x, y, sw, keep);
           // Safe without the GIL: raw pointers into arrays this frame keeps alive.
           py::gil_scoped_release nogil;
           return n.compute_gradients(b);
         });
       }, py::arg("x"), py::arg("y"), py::arg("sample_weight"))
+      .def("apply_gradients", [](PyNetwork& s, py::object grads, double lr) {
+        s.visit([&](auto& n) {
+          using T = typename std::remove_reference_t<decltype(n)>::value_type;
+          AlignedBuffer<T> g(static_cast<std::size_t>(std::max<index_t>(n.arena_size(), 1)));
+          std::memcpy(static_cast<void*>(g.data()), n.grads(), static_cast<std::size_t>(n.arena_size()) * sizeof(T));
+          if (py::isinstance<py::array>(grads)) {
+            py::array a = py::reinterpret_borrow<py::array>(grads);
+            check_array<T>(a, "grads", n.arena_size(), -1);
+            std::memcpy(static_cast<void*>(g.data()), a.data(), static_cast<std::size_t>(n.arena_size()) * sizeof(T));
+          } else {
+            std::vector<py::object> list = as_list(grads, static_cast<index_t>(n.tensors().size()), "grads");
+            for (std::size_t i = 0; i < list.size(); ++i) {
+              const auto& t = n.tensors()[i];
+              const std::string what = "grads[" + std::to_string(i) + "] (" + t.name + ")";
+              if (list[i].is_none()) throw py::type_error(what + " must be an array; received None");
+              const py::array a = py::reinterpret_borrow<py::array>(list[i]);
+              if (!has_dtype<T>(a)) throw py::type_error(what + " must be " + dtype_name<T>() + "; received " + dtype_str(a));
+              if (a.size() != t.size || !(a.flags() & py::array::c_style))
+                throw py::value_error(what + " must be a C-contiguous array of " + std::to_string(t.size) +
+                                      " elements; received shape " + shape_str(a));
+              std::memcpy(static_cast<void*>(g.data() + t.offset), a.data(), static_cast<std::size_t>(t.size) * sizeof(T));
+            }
+          }
+          named("apply_gradients", [&] {
+            py::gil_scoped_release nogil;
+            n.apply_gradients(g.data(), lr);
+            return 0;
+          });
+        });
+      }, py::arg("grads"), py::arg("learning_rate"),
+         R"(One optimizer step with these gradients (a list in params() order, or one arena-sized 1-D array).)")
+      .def("set_gradient_hook", [](PyNetwork& s, py::object fn) {
+        s.visit([&](auto& n) {
+          using T = typename std::remove_reference_t<decltype(n)>::value_type;
+          if (fn.is_none()) { n.set_gradient_hook(nullptr); return; }
+          // The hook holds the Python callable and re-acquires the GIL (training runs without
+          // it). The view it passes is valid during the call only (base None: no reference
+          // cycle through the network).
+          auto holder = std::make_shared<py::object>(fn);
+          n.set_gradient_hook([holder](T* g, index_t size) {
+            py::gil_scoped_acquire gil;
+            (*holder)(py::array_t<T>({static_cast<py::ssize_t>(size)}, g, py::none()));
+          });
+        });
+      }, py::arg("fn"), R"(fn(grad_arena_view) after backward, before each optimizer update; None removes it.)")
       .def("params_changed", [](PyNetwork& s) { s.visit([](auto& n) { n.params_changed(); }); },
            R"(Call after writing parameters through views: predict repacks its cached weights.)")
       .def_property_readonly("params_version", [](PyNetwork& s) {

@@ -62,12 +62,18 @@ def gemm_packed(
 
 # ---- network -----------------------------------------------------------------------
 class Network:
-    """A stack of layers with a loss, an optimizer and metrics, run entirely in C++.
+    """A graph of layers with losses, an optimizer and metrics, run entirely in C++.
 
     spec (all keys validated; unknown keys or names raise ValueError):
       dtype: "float32" | "float64"
-      input_dim: int
       seed: int                      # counter-based RNG key (init, dropout, shuffle)
+      graph form:
+        inputs: list of {"name": str, "dim": int (flat width), "dtype": "float" | "int64"}
+        nodes: list of {"layer": int (index into layers), "inputs": [tensor ids]}, in
+               topological order; tensors 0..len(inputs)-1 are the inputs, len(inputs)+j
+               is node j's output. A layer used by several nodes shares its weights.
+        outputs: list of tensor ids; output_names: optional list of str
+      chain form (no "inputs"/"nodes"): input_dim: int, and node i = layer i on tensor i.
       layers: list of dicts, one per layer:
         {"type": "dense", "units": int, "activation": str, "activation_alpha": float|None,
          "use_bias": bool,
@@ -80,6 +86,13 @@ class Network:
         {"type": "batch_normalization", "momentum": float, "epsilon": float,
          "center": bool, "scale": bool}
         {"type": "layer_normalization", "epsilon": float, "center": bool, "scale": bool}
+        {"type": "add" | "subtract" | "multiply" | "average" | "maximum" | "concatenate"}
+        {"type": "embedding", "input_dim": int (vocabulary), "output_dim": int,
+         "embeddings_initializer": {...}, "embeddings_regularizer": {...} | None}  # int64 input
+        {"type": "flatten" | "reshape" | "identity"}   # width-preserving copies
+        {"type": "global_average_pooling1d", "steps": int}
+        initializer dicts also take "minval"/"maxval" (random_uniform), "mean"/"stddev"
+        (random_normal)
       loss: None | {"name": "mean_squared_error" | "mean_absolute_error" | "huber" |
                     "binary_crossentropy" | "categorical_crossentropy" |
                     "sparse_categorical_crossentropy", "from_logits": bool, "delta": float}
@@ -106,6 +119,11 @@ class Network:
     sigmoid first; defaults to the loss's from_logits; binary_accuracy's threshold defaults
     to 0 when the loss is from_logits, else 0.5); "adamw" without weight_decay uses 0.004.
     Every optimizer accepts every optimizer key (irrelevant ones are ignored).
+    Several outputs: loss is a list with one loss dict (plus "weight": float, "key": its
+    log name) or None per output, metrics a list per output of metric-dict lists (each
+    metric dict may carry "weighted": bool, default True); x a list with one array per
+    input (int64 for an int input), y a list with one array (or None) per output;
+    predict returns a list of arrays.
     A softmax (sigmoid) output with categorical/sparse (binary) cross-entropy and
     from_logits=False is fused: loss and gradient come from the logits, finite for any
     logits (no probability clipping then, as with Keras' TensorFlow backend).
@@ -125,7 +143,19 @@ class Network:
     def iterations(self) -> int: ...  # optimizer steps taken (Adam/Nadam bias corrections)
     @iterations.setter
     def iterations(self, value: int) -> None: ...
-    def output_shapes(self) -> list[int]: ...  # features after each layer
+    def output_shapes(self) -> list[int]: ...  # width of every node's output, node order
+    @property
+    def num_inputs(self) -> int: ...
+    @property
+    def num_outputs(self) -> int: ...
+    def input_dims(self) -> list[int]: ...
+    def input_is_int(self) -> list[bool]: ...
+    def output_dims(self) -> list[int]: ...
+    def output_names(self) -> list[str]: ...
+    def layer_param_counts(self) -> list[int]: ...  # weight arrays per layer (spec order)
+    def set_layer_trainable(self, layer: int, trainable: bool) -> None: ...
+    # ^ frozen: no parameter gradients, no optimizer update (slots kept); next step on
+    def layer_trainable(self) -> list[bool]: ...
     def param_names(self) -> list[str]: ...  # e.g. "dense/kernel", "batch_normalization/moving_mean"
     def param_trainable(self) -> list[bool]: ...
     def params(self) -> list[NDArray[Any]]: ...  # zero-copy views, Keras get_weights order
@@ -159,6 +189,10 @@ class Network:
     def predict(self, x: NDArray[Any], batch_size: int = 0, out: Optional[NDArray[Any]] = None) -> NDArray[Any]: ...
     def compute_gradients(self, x: NDArray[Any], y: NDArray[Any], sample_weight: Optional[NDArray[Any]]) -> float: ...
     # ^ training mode, fills grads(); moves neither BN moving stats nor the RNG counter
+    def apply_gradients(self, grads: Any, learning_rate: float) -> None: ...
+    # ^ one optimizer step with grads (list in params() order, or a 1-D arena array)
+    def set_gradient_hook(self, fn: Optional[Callable[[NDArray[Any]], None]]) -> None: ...
+    # ^ fn(grad_arena) after backward, before every update (the view is valid in the call)
     def params_changed(self) -> None: ...
     # ^ call after writing parameters through views (params(), param_arena()): predict
     #   keeps each Dense kernel packed for the GEMM and repacks it on the next call.

@@ -15,6 +15,8 @@ namespace dnnx {
 enum class InitKind : int {
   zeros, ones, constant,
   glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_uniform, lecun_normal,
+  random_uniform,  ///< U(minval, maxval) (Keras RandomUniform; Embedding's "uniform")
+  random_normal,   ///< N(mean, stddev) (Keras RandomNormal, not truncated)
 };
 
 struct InitSpec {
@@ -22,6 +24,8 @@ struct InitSpec {
   double value = 0.0;     ///< constant's value
   bool has_seed = false;  ///< false: derived from the network seed and the tensor index
   std::uint64_t seed = 0;
+  double minval = -0.05, maxval = 0.05;  ///< random_uniform (Keras defaults)
+  double mean = 0.0, stddev = 0.05;      ///< random_normal (Keras defaults)
 };
 
 /// Parse a Keras initializer name; throws std::invalid_argument naming the allowed values.

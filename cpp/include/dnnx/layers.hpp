@@ -5,7 +5,12 @@
 // layer's "cache") in the network's workspace; the layer holds pointers into those.
 // forward and backward therefore never allocate.
 //
-// Shapes are row-major (batch, features). Every layer maps in_dim features to out_dim.
+// Shapes are row-major (batch, features): a tensor is n rows of a flat width (an
+// Embedding's (batch, k, dim) output is k * dim wide). Most layers map one input of
+// in_dim features to out_dim; merges (Add, Concatenate, ...) take several inputs, and
+// Embedding takes int64 IDs. A layer may be applied at several nodes of the network's
+// graph (shared weights): it keeps nothing per call, everything per call lives in the
+// node's cache.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -24,7 +29,15 @@ struct RegSpec {
   bool active() const noexcept { return l1 != 0.0 || l2 != 0.0; }
 };
 
-enum class LayerKind : int { dense, activation, dropout, batch_normalization, layer_normalization };
+enum class LayerKind : int {
+  dense, activation, dropout, batch_normalization, layer_normalization,
+  add, subtract, multiply, average, maximum, concatenate,  // merges: several inputs
+  embedding,                                               // int64 IDs -> vectors
+  identity,                                                // flatten, reshape, identity: a copy
+  global_average_pooling1d,
+};
+
+inline bool layer_is_merge(LayerKind k) noexcept { return k >= LayerKind::add && k <= LayerKind::concatenate; }
 
 /// Everything any layer can be configured with (each kind reads its own fields).
 struct LayerSpec {
@@ -45,6 +58,12 @@ struct LayerSpec {
   // batch_normalization, layer_normalization
   double momentum = 0.99, epsilon = 1e-3;
   bool center = true, scale = true;
+  // embedding: input_dim = vocabulary size, units = output_dim
+  index_t input_dim = 0;
+  InitSpec embeddings_init{InitKind::random_uniform, 0.0, false, 0, -0.05, 0.05};
+  RegSpec embeddings_reg;
+  // global_average_pooling1d: steps (the k of a (batch, k, dim) input)
+  index_t steps = 1;
 };
 
 /// One parameter tensor: where it sits in the arenas and how to initialize/regularize it.
@@ -72,6 +91,9 @@ struct StepContext {
   /// Nobody reads this layer's output y, only the logits it keeps (keep_logits): the last
   /// layer of a fused softmax + cross-entropy step without metrics may skip the softmax.
   bool output_unused = false;
+  /// The layer is frozen (trainable = False): backward computes no parameter gradients
+  /// (only the input gradient), and BatchNormalization runs in inference mode (Keras).
+  bool frozen = false;
 };
 
 template <class T>
@@ -109,20 +131,46 @@ class Layer {
   /// The pre-activation of the last forward (valid after a forward with a cache).
   virtual const T* logits(const T* x, const T* cache) const { (void)cache; return x; }
 
+  /// Several-input form (merges override it; single-input layers forward to the above).
+  /// xs[i] is input i (n x in_dims()[i]); dxs[i] may be null (that gradient is not needed).
+  virtual void forward_n(const StepContext& ctx, index_t n, const T* const* xs, T* y, T* cache) const {
+    forward(ctx, n, xs[0], y, cache);
+  }
+  virtual void backward_n(const StepContext& ctx, index_t n, const T* const* xs, const T* y, T* dy, T* const* dxs,
+                          const T* cache, bool dy_is_preact) const {
+    backward(ctx, n, xs[0], y, dy, dxs[0], cache, dy_is_preact);
+  }
+  /// Input widths (one entry per input).
+  const std::vector<index_t>& in_dims() const noexcept { return in_dims_; }
+  /// The input holds int64 IDs passed as `reinterpret_cast<const T*>` (Embedding).
+  virtual bool int_input() const { return false; }
+  /// Throws std::invalid_argument when an input value is not acceptable (Embedding: an
+  /// ID outside [0, input_dim)), naming the layer and the row.
+  virtual void check_ids(index_t n, const std::int64_t* ids) const { (void)n; (void)ids; }
+
  protected:
-  Layer(std::string name, index_t in_dim, index_t out_dim) : name_(std::move(name)), in_dim_(in_dim), out_dim_(out_dim) {}
+  Layer(std::string name, index_t in_dim, index_t out_dim)
+      : name_(std::move(name)), in_dim_(in_dim), out_dim_(out_dim), in_dims_{in_dim} {}
+  Layer(std::string name, std::vector<index_t> in_dims, index_t out_dim)
+      : name_(std::move(name)), in_dim_(in_dims.empty() ? 0 : in_dims[0]), out_dim_(out_dim), in_dims_(std::move(in_dims)) {}
   std::string name_;
   index_t in_dim_, out_dim_;
+  std::vector<index_t> in_dims_;
 };
 
-/// Build a layer from its spec for inputs of in_dim features; throws std::invalid_argument.
+/// Build a layer from its spec for inputs of these widths (one entry per input; merges
+/// take several); throws std::invalid_argument naming the layer and the widths.
 template <class T>
-std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, index_t in_dim);
+std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const std::vector<index_t>& in_dims);
 
 template <class T> std::unique_ptr<Layer<T>> make_dense(const LayerSpec& spec, index_t in_dim);
 template <class T> std::unique_ptr<Layer<T>> make_activation(const LayerSpec& spec, index_t in_dim);
 template <class T> std::unique_ptr<Layer<T>> make_dropout(const LayerSpec& spec, index_t in_dim);
 template <class T> std::unique_ptr<Layer<T>> make_batch_normalization(const LayerSpec& spec, index_t in_dim);
 template <class T> std::unique_ptr<Layer<T>> make_layer_normalization(const LayerSpec& spec, index_t in_dim);
+template <class T> std::unique_ptr<Layer<T>> make_merge(const LayerSpec& spec, const std::vector<index_t>& in_dims);
+template <class T> std::unique_ptr<Layer<T>> make_embedding(const LayerSpec& spec, index_t in_dim);
+template <class T> std::unique_ptr<Layer<T>> make_identity(const LayerSpec& spec, index_t in_dim);
+template <class T> std::unique_ptr<Layer<T>> make_global_average_pooling1d(const LayerSpec& spec, index_t in_dim);
 
 }  // namespace dnnx

@@ -34,6 +34,7 @@ struct MetricSpec {
   index_t num_thresholds = 200;  ///< auc
   double threshold = 0.5;      ///< binary_accuracy, precision, recall
   bool from_logits = false;    ///< auc, precision, recall: apply a sigmoid first
+  bool weighted = true;        ///< false: ignore sample weights (Keras metrics= vs weighted_metrics=)
 };
 
 /// Parse a metric name; throws std::invalid_argument naming the allowed values.

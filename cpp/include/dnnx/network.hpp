@@ -1,19 +1,30 @@
-// dnnx public C++ API: Network, an ordered stack of layers with a loss, an optimizer and
-// metrics, trained entirely in C++.
+// dnnx public C++ API: Network, a directed acyclic graph of layers with losses, an
+// optimizer and metrics, trained entirely in C++.
 //
-//   Network<float> net(spec);            // layers laid out, parameters initialized
-//   net.configure(training_config);      // loss, optimizer, metrics ("compile")
+//   Network<float> net(spec);            // graph checked, parameters initialized
+//   net.configure(training_config);      // losses, optimizer, metrics ("compile")
 //   net.train_epoch(data, 128, true, epoch, lrs, n_lrs, hooks);
-//   net.predict(n, x, out, 0);
+//   net.predict(n, inputs, outputs, 0);
+//
+// Graph: tensors 0 .. I-1 are the model inputs (float features, or int64 IDs that only
+// Embedding layers read, never converted to floating point); node j applies layer
+// spec.nodes[j].layer to earlier tensors and produces tensor I + j. A layer applied at
+// several nodes shares its weights (their gradients are summed); where a tensor feeds
+// several nodes its gradients are summed, in reverse node order. Each output has its own
+// loss (with a weight) and metrics. A Sequential model is the chain (node i = layer i on
+// tensor i), and runs exactly the operations the chain always ran.
 //
 // Memory: every parameter lives in one 64-byte aligned arena (trainable tensors first, in
 // get_weights order, then the non-trainable ones such as BatchNormalization's moving
 // statistics), every gradient in a second arena of the same layout. The training
-// workspace (activations, caches, gradient ping-pong buffers, the gathered batch) is sized
-// once for the largest batch seen and only grows; a training step never allocates.
+// workspace (each node's output and cache, the gradient buffers, the gathered batch) is
+// planned once from the tensors' lifetimes for the largest batch seen and only grows; a
+// training step never allocates. Gradient buffers are shared between tensors whose
+// gradients are never live at once (a chain needs two: the classic ping-pong).
 // predict/evaluate multiply with each Dense kernel packed once for the GEMM kernel (a
 // second copy of the kernels, rebuilt lazily after params_version() moved), and predict
-// keeps its small ping-pong buffers per thread: a small predict allocates nothing.
+// keeps its small activation buffers per thread (planned the same way from the forward
+// lifetimes): a small predict allocates nothing.
 //
 // Elementwise passes (optimizer rules, ReLU/bias gradients, dropout, regularization) run
 // on SIMD kernels that follow the GEMM's kernel choice (set_kernel/DNNX_KERNEL; "ref" runs
@@ -25,8 +36,9 @@
 // Thread-safety: predict() may run concurrently with other predict() calls on the same
 // network (per-thread workspace; the only shared state it touches is each Dense layer's
 // packed-kernel cache, refreshed under a lock when params_version() or the GEMM kernel
-// changed; so set_kernel() must not run while predicts on another thread are in flight). Everything else (train_*, evaluate,
-// compute_gradients, configure, setters) needs exclusive access.
+// changed; so set_kernel() must not run while predicts on another thread are in flight).
+// Everything else (train_*, evaluate, compute_gradients, configure, setters) needs
+// exclusive access.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -43,30 +55,61 @@
 
 namespace dnnx {
 
-struct NetworkSpec {
-  index_t input_dim = 0;
-  std::uint64_t seed = 0;
-  std::vector<LayerSpec> layers;
+struct InputSpec {
+  std::string name;
+  index_t dim = 0;       ///< flat width per sample
+  bool is_int = false;   ///< int64 IDs (Embedding input)
 };
 
-struct TrainingConfig {
+struct NodeSpec {
+  index_t layer = 0;              ///< index into NetworkSpec::layers
+  std::vector<index_t> inputs;    ///< tensor ids (earlier tensors only)
+};
+
+struct NetworkSpec {
+  std::uint64_t seed = 0;
+  std::vector<InputSpec> inputs;
+  std::vector<LayerSpec> layers;
+  std::vector<NodeSpec> nodes;
+  std::vector<index_t> outputs;   ///< tensor ids
+  std::vector<std::string> output_names;
+  /// The chain form: when inputs and nodes are empty, one float input of input_dim
+  /// features and node i = layer i applied to tensor i; the output is the last node's.
+  index_t input_dim = 0;
+};
+
+/// One output's loss and metrics.
+struct OutputConfig {
   bool has_loss = false;
   LossSpec loss;
-  bool has_optimizer = false;
-  OptimizerSpec optimizer;
+  double weight = 1.0;         ///< Keras loss_weights
+  std::string loss_key;        ///< its log key in multi-output models ("<output>_loss")
   std::vector<MetricSpec> metrics;
 };
 
-/// Borrowed input arrays (row-major, n rows). y has label_cols() columns; sw may be null.
+struct TrainingConfig {
+  std::vector<OutputConfig> outputs;  ///< one per network output (fewer: the rest have none)
+  bool has_optimizer = false;
+  OptimizerSpec optimizer;
+  bool has_loss() const noexcept {
+    for (const OutputConfig& o : outputs) if (o.has_loss) return true;
+    return false;
+  }
+};
+
+/// Borrowed input arrays (row-major, n rows): x[i] is input i (T, or std::int64_t for an
+/// int input), y[o] output o's targets (label_cols(o) columns; null for an output with
+/// neither loss nor metrics); sw may be null.
 template <class T>
 struct Batch {
   index_t n = 0;
-  const T* x = nullptr;
-  const T* y = nullptr;
+  std::vector<const void*> x;
+  std::vector<const T*> y;
   const T* sw = nullptr;
 };
 
-/// {"loss", value}, then one entry per metric key, in configuration order.
+/// {"loss", value}, then (several outputs) each output's loss, then each metric, in
+/// configuration order.
 using Logs = std::vector<std::pair<std::string, double>>;
 
 /// What train_epoch calls back at batch boundaries (never from inside a parallel region).
@@ -85,22 +128,42 @@ class Network {
   using value_type = T;
   static constexpr index_t kPollEvery = 64;
   static constexpr index_t kDefaultChunk = 1024;
+  /// Called in every training step between backward and the optimizer update with the
+  /// whole gradient arena (arena_size() elements; data-parallel training averages it
+  /// across processes here). Runs on the calling thread, outside any parallel region.
+  using GradientHook = std::function<void(T* grads, index_t size)>;
 
-  /// Build the layers, lay out the arenas and initialize the parameters from spec.seed.
-  /// Throws std::invalid_argument for an invalid spec.
+  /// Check the graph, build the layers, lay out the arenas and initialize the parameters
+  /// from spec.seed. Throws std::invalid_argument for an invalid spec.
   explicit Network(const NetworkSpec& spec);
 
-  /// Set loss, optimizer and metrics ("compile"). A new optimizer starts from fresh state
-  /// and iterations = 0.
+  /// Set losses, optimizer and metrics ("compile"). A new optimizer starts from fresh
+  /// state and iterations = 0.
   void configure(const TrainingConfig& config);
   const TrainingConfig& config() const noexcept { return config_; }
 
-  index_t input_dim() const noexcept { return input_dim_; }
-  index_t output_dim() const noexcept { return layers_.empty() ? input_dim_ : layers_.back()->out_dim(); }
+  index_t num_inputs() const noexcept { return static_cast<index_t>(inputs_.size()); }
+  index_t num_outputs() const noexcept { return static_cast<index_t>(outputs_.size()); }
+  const std::vector<InputSpec>& inputs() const noexcept { return inputs_; }
+  const std::vector<std::string>& output_names() const noexcept { return output_names_; }
+  index_t input_dim(index_t i = 0) const noexcept { return inputs_[static_cast<std::size_t>(i)].dim; }
+  bool input_is_int(index_t i) const noexcept { return inputs_[static_cast<std::size_t>(i)].is_int; }
+  index_t output_dim(index_t o = 0) const noexcept { return width_[static_cast<std::size_t>(outputs_[static_cast<std::size_t>(o)])]; }
+  /// The output width of every node, in node order.
   std::vector<index_t> output_shapes() const;
-  /// Columns of y: 1 (class indices) for the sparse loss, output_dim() otherwise.
-  index_t label_cols() const noexcept;
-  bool sparse_labels() const noexcept;
+  /// Columns of output o's y: 1 (class indices) for a sparse loss, output_dim(o) otherwise.
+  index_t label_cols(index_t o = 0) const noexcept;
+  bool sparse_labels(index_t o = 0) const noexcept;
+  /// Output o has a loss or metrics (its y is read).
+  bool output_needs_labels(index_t o) const noexcept;
+
+  std::size_t num_layers() const noexcept { return layers_.size(); }
+  /// Parameter tensors of layer l: tensors()[layer_tensors(l).first .. second).
+  std::pair<std::size_t, std::size_t> layer_tensors(std::size_t l) const { return layer_tensors_[l]; }
+  /// Freeze (false) or unfreeze a layer: a frozen layer gets no parameter gradients and
+  /// no optimizer update; takes effect at the next step.
+  void set_layer_trainable(std::size_t l, bool trainable);
+  bool layer_trainable(std::size_t l) const { return !frozen_[l]; }
 
   const std::vector<TensorInfo>& tensors() const noexcept { return tensors_; }
   T* params() noexcept { return params_.data(); }
@@ -115,8 +178,11 @@ class Network {
   std::uint64_t rng_counter() const noexcept { return counter_; }
   void set_rng_state(std::uint64_t seed, std::uint64_t counter) noexcept { seed_ = seed; counter_ = counter; }
 
-  /// Throws std::invalid_argument when a sparse label is not an integer in [0, output_dim).
-  void check_labels(const Batch<T>& data) const;
+  void set_gradient_hook(GradientHook hook) { grad_hook_ = std::move(hook); }
+
+  /// Throws std::invalid_argument when a sparse label is not an integer in [0, classes)
+  /// or an ID is outside its Embedding's range, naming the offender.
+  void check_batch(const Batch<T>& data) const;
 
   /// One optimizer step on one batch; returns that batch's loss and metrics.
   Logs train_batch(const Batch<T>& data, double learning_rate);
@@ -126,13 +192,18 @@ class Network {
                    const double* learning_rates, index_t n_learning_rates, const EpochHooks& hooks);
   /// Loss and metrics in inference mode, batch by batch (batch_size <= 0: a default).
   Logs evaluate(const Batch<T>& data, index_t batch_size);
-  /// Gradients of the objective (mean loss + regularization) into grads(), in training
-  /// mode (dropout with the current RNG counter, batch statistics), without moving the
-  /// BatchNormalization statistics or the RNG counter. Returns the objective.
+  /// Gradients of the objective (weighted mean losses + regularization) into grads(), in
+  /// training mode (dropout with the current RNG counter, batch statistics), without
+  /// moving the BatchNormalization statistics or the RNG counter. Returns the objective.
   double compute_gradients(const Batch<T>& data);
-  /// out (n x output_dim) = the network applied to x in inference mode, chunk rows at a
-  /// time (chunk <= 0: a default). Safe to call concurrently.
-  void predict(index_t n, const T* x, T* out, index_t chunk) const;
+  /// One optimizer step with the gradients g (arena_size() elements, the grads() layout):
+  /// Keras' optimizer.apply_gradients. iterations += 1.
+  void apply_gradients(const T* g, double learning_rate);
+  /// out[o] (n x output_dim(o)) = the network applied to the inputs x in inference mode,
+  /// chunk rows at a time (chunk <= 0: a default). Safe to call concurrently.
+  void predict(index_t n, const std::vector<const void*>& x, const std::vector<T*>& out, index_t chunk) const;
+  /// The one-input, one-output form.
+  void predict(index_t n, const T* x, T* out, index_t chunk) const { predict(n, {x}, {out}, chunk); }
 
   /// Counter of parameter changes: bumped by every optimizer step and by params_changed().
   /// predict() keeps per-layer data derived from the parameters (packed kernels) and
@@ -144,39 +215,76 @@ class Network {
   void params_changed() noexcept { ++params_version_; }
 
   /// Bytes held by the training workspace, and how often it grew (tests: no growth per step).
-  std::size_t workspace_bytes() const noexcept { return work_.size() * sizeof(T); }
+  std::size_t workspace_bytes() const noexcept { return work_.size() * sizeof(T) + ids_.size() * sizeof(std::int64_t); }
   std::int64_t workspace_growths() const noexcept { return growths_; }
 
  private:
   enum class Mode { train, gradients, evaluate };
+  struct Node {
+    std::size_t layer;
+    std::vector<index_t> in;     // tensor ids
+    bool shared_later = false;   // an earlier node applies the same layer (backward adds)
+  };
   void reserve(index_t rows);
-  double run_batch(Mode mode, index_t n, const T* x, const T* y, const T* sw, double lr);
+  void plan_backward();
+  double run_batch(Mode mode, index_t n, const void* const* x, const T* const* y, const T* sw, double lr);
+  void backward(const StepContext& ctx, index_t n, const void* const* x);
+  void step(double lr);
   double regularization(bool add_grads);
-  void update_logs(double loss);
-  Logs& reset_metrics();
+  void update_logs(double loss, const double* out_loss);
+  void reset_metrics();
+  const T* tensor_ptr(index_t t, const void* const* x) const;
 
-  index_t input_dim_ = 0;
   std::uint64_t seed_ = 0, counter_ = 0;
   std::int64_t iterations_ = 0;
   std::uint64_t params_version_ = 1;
+  std::vector<InputSpec> inputs_;
   std::vector<std::unique_ptr<Layer<T>>> layers_;
+  std::vector<Node> nodes_;
+  std::vector<index_t> outputs_;
+  std::vector<std::string> output_names_;
+  std::vector<index_t> width_;                // per tensor
+  std::vector<std::vector<index_t>> consumers_;  // per tensor: nodes reading it (ascending)
+  std::vector<std::pair<std::size_t, std::size_t>> layer_tensors_;
+  std::vector<char> frozen_;                  // per layer
   std::vector<TensorInfo> tensors_;
-  index_t arena_size_ = 0, trainable_size_ = 0, max_dim_ = 0;
+  index_t arena_size_ = 0, trainable_size_ = 0, max_width_ = 0, max_arity_ = 1;
   AlignedBuffer<T> params_, grads_;
+  GradientHook grad_hook_;
 
   TrainingConfig config_;
-  bool fused_ = false;
+  std::vector<char> fused_;                   // per output: softmax/sigmoid + cross-entropy
   std::unique_ptr<Optimizer<T>> optimizer_;
-  std::vector<Metric> metrics_;
+  std::vector<std::vector<Metric>> metrics_;  // per output
   Logs logs_;
+
+  // Backward plan (from the frozen flags): which tensors carry a gradient, which nodes run.
+  std::vector<char> needs_grad_, node_runs_;
+  bool plan_stale_ = true;
+
+  // Predict plan: per tensor, its per-thread activation slot (-1: an input or an output).
+  std::vector<int> pred_slot_;
+  int pred_slots_ = 0;
+  index_t pred_width_ = 0;
 
   // Training workspace, laid out for rows_ rows.
   index_t rows_ = 0;
   AlignedBuffer<T> work_;
+  AlignedBuffer<std::int64_t> ids_;
   AlignedBuffer<double> row_loss_;
   AlignedBuffer<index_t> perm_;
-  std::vector<index_t> act_off_, cache_off_;
-  index_t g0_off_ = 0, g1_off_ = 0, xb_off_ = 0, yb_off_ = 0, sw_off_ = 0;
+  std::vector<index_t> act_off_, cache_off_;  // per node
+  std::vector<int> grad_slot_;                // per tensor
+  std::vector<index_t> slot_off_;             // gradient slots, then max_arity_ scratch slots
+  std::vector<index_t> xb_off_, yb_off_;      // per input (T or int64 workspace), per output
+  index_t sw_off_ = 0, pscratch_off_ = 0, pscratch_size_ = 0;
+  std::vector<char> written_;                 // per tensor, during one backward
+  std::vector<char> layer_written_;           // per layer, during one backward
+  std::vector<const void*> cur_x_;            // per input, the current batch
+  std::vector<const T*> cur_y_;               // per output
+  std::vector<const T*> xs_;                  // one node's inputs
+  std::vector<T*> dxs_;
+  std::vector<double> out_loss_, out_loss_sum_;
   std::int64_t growths_ = 0;
 };
 

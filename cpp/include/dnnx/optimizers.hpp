@@ -71,6 +71,11 @@ class Optimizer {
   /// the number of steps taken before this one (Keras' optimizer.iterations).
   void apply(T* w, const T* g, double lr, std::int64_t iterations);
 
+  /// Which tensors (of build()'s list) the step updates: a frozen layer's tensors are
+  /// inactive (no clipping contribution, no decay, no rule, their slots keep their
+  /// values). Default: all active.
+  void set_active(const std::vector<char>& active);
+
   /// Keras' iterations was restored: re-derive any state that follows from it.
   virtual void set_iterations(std::int64_t iterations) { (void)iterations; }
 
@@ -96,6 +101,8 @@ class Optimizer {
   std::vector<T> slot_init_;
   std::vector<Segment> tensors_;
   std::vector<T> tensor_scale_;
+  std::vector<char> active_;
+  bool all_active_ = true;
   index_t n_ = 0;
 };
 

@@ -34,12 +34,14 @@ InitKind init_from_name(const std::string& name) {
       {"zeros", InitKind::zeros}, {"ones", InitKind::ones}, {"constant", InitKind::constant},
       {"glorot_uniform", InitKind::glorot_uniform}, {"glorot_normal", InitKind::glorot_normal},
       {"he_uniform", InitKind::he_uniform}, {"he_normal", InitKind::he_normal},
-      {"lecun_uniform", InitKind::lecun_uniform}, {"lecun_normal", InitKind::lecun_normal}};
+      {"lecun_uniform", InitKind::lecun_uniform}, {"lecun_normal", InitKind::lecun_normal},
+      {"random_uniform", InitKind::random_uniform}, {"uniform", InitKind::random_uniform},
+      {"random_normal", InitKind::random_normal}, {"normal", InitKind::random_normal}};
   for (const auto& e : table)
     if (name == e.n) return e.k;
   throw std::invalid_argument("unknown initializer '" + name +
                               "'; expected one of zeros, ones, constant, glorot_uniform, glorot_normal, "
-                              "he_uniform, he_normal, lecun_uniform, lecun_normal");
+                              "he_uniform, he_normal, lecun_uniform, lecun_normal, random_uniform, random_normal");
 }
 
 template <class T>
@@ -50,9 +52,24 @@ void init_fill(const InitSpec& spec, index_t fan_in, index_t fan_out, index_t n,
     for (index_t i = 0; i < n; ++i) w[i] = v;
     return;
   }
+  const std::uint64_t key = rng_key(spec.has_seed ? spec.seed : seed, RngStream::init, stream);
+  if (spec.kind == InitKind::random_uniform) {
+    for (index_t i = 0; i < n; ++i) {
+      const auto r = philox4x32(key, 0, static_cast<std::uint64_t>(i));
+      w[i] = T(spec.minval + (spec.maxval - spec.minval) * uniform53_open(r[0], r[1]));
+    }
+    return;
+  }
+  if (spec.kind == InitKind::random_normal) {
+    for (index_t i = 0; i < n; ++i) {
+      const auto r = philox4x32(key, 0, static_cast<std::uint64_t>(i));
+      const double z = std::sqrt(-2.0 * std::log(uniform53_open(r[0], r[1]))) * std::cos(kTwoPi * uniform53_open(r[2], r[3]));
+      w[i] = T(spec.mean + spec.stddev * z);
+    }
+    return;
+  }
   const Scaling s = scaling_of(spec.kind);
   const double fan = std::max(1.0, s.fan_avg ? 0.5 * double(fan_in + fan_out) : double(fan_in));
-  const std::uint64_t key = rng_key(spec.has_seed ? spec.seed : seed, RngStream::init, stream);
   if (s.uniform) {
     const double limit = std::sqrt(3.0 * s.scale / fan);
     for (index_t i = 0; i < n; ++i) {

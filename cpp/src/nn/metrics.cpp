@@ -69,7 +69,7 @@ void Metric::update(index_t n, index_t d, const T* p, const T* y, const T* sw) {
   for (index_t i = 0; i < n; ++i) {
     const T* pr = p + i * d;
     const T* yr = y + i * ycols;
-    const double w = sw ? double(sw[i]) : 1.0;
+    const double w = sw && spec_.weighted ? double(sw[i]) : 1.0;
     double v = 0;
     switch (k) {
       case MetricKind::binary_accuracy:

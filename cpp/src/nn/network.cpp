@@ -1,4 +1,5 @@
-// Network: layout of the arenas and the workspace, and the training/inference loops.
+// Network: the graph, the layout of the arenas and the workspace, and the training and
+// inference loops.
 #include "dnnx/network.hpp"
 
 #include <algorithm>
@@ -15,24 +16,133 @@ namespace {
 // Workspace regions start on 64-byte boundaries.
 constexpr index_t align16(index_t n) { return (n + 15) / 16 * 16; }
 
+std::string shape_str(index_t w) { return "(None, " + std::to_string(w) + ")"; }
+
+// Greedy slot assignment over a sequence of events: acquire() takes the lowest free slot.
+struct SlotPool {
+  std::vector<char> busy;
+  int acquire() {
+    for (std::size_t i = 0; i < busy.size(); ++i)
+      if (!busy[i]) { busy[i] = 1; return static_cast<int>(i); }
+    busy.push_back(1);
+    return static_cast<int>(busy.size() - 1);
+  }
+  void release(int s) { if (s >= 0) busy[static_cast<std::size_t>(s)] = 0; }
+  int count() const { return static_cast<int>(busy.size()); }
+};
+
+// a += b over n elements (a gradient that several consumers contribute to).
+template <class T>
+void add_into(index_t n, T* a, const T* b) {
+  detail::parallel_chunks(n, 16384, n, [&](index_t i0, index_t i1) {
+    for (index_t i = i0; i < i1; ++i) a[i] += b[i];
+  });
+}
 
 }  // namespace
 
 template <class T>
-Network<T>::Network(const NetworkSpec& spec) : input_dim_(spec.input_dim), seed_(spec.seed) {
-  if (spec.input_dim < 1)
-    throw std::invalid_argument("network: input_dim must be a positive integer; received input_dim=" +
-                                std::to_string(spec.input_dim));
-  if (spec.layers.empty()) throw std::invalid_argument("network: layers must not be empty");
-  index_t dim = input_dim_;
-  max_dim_ = dim;
-  for (const LayerSpec& ls : spec.layers) {
-    layers_.push_back(make_layer<T>(ls, dim));
-    layers_.back()->declare(tensors_);
-    dim = layers_.back()->out_dim();
-    max_dim_ = std::max(max_dim_, dim);
+Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
+  NetworkSpec spec = spec_in;
+  if (spec.inputs.empty() && spec.nodes.empty()) {  // the chain form
+    if (spec.input_dim < 1)
+      throw std::invalid_argument("network: input_dim must be a positive integer; received input_dim=" +
+                                  std::to_string(spec.input_dim));
+    if (spec.layers.empty()) throw std::invalid_argument("network: layers must not be empty");
+    spec.inputs.push_back({"input", spec.input_dim, false});
+    for (std::size_t l = 0; l < spec.layers.size(); ++l)
+      spec.nodes.push_back({static_cast<index_t>(l), {static_cast<index_t>(l)}});
+    spec.outputs = {static_cast<index_t>(spec.layers.size())};
   }
-  // Trainable tensors first (one contiguous range for the optimizer), then the rest.
+  if (spec.inputs.empty()) throw std::invalid_argument("network: the graph needs at least one input");
+  if (spec.layers.empty() || spec.nodes.empty()) throw std::invalid_argument("network: layers must not be empty");
+  if (spec.outputs.empty()) throw std::invalid_argument("network: the graph needs at least one output");
+  inputs_ = spec.inputs;
+  for (const InputSpec& in : inputs_)
+    if (in.dim < 1)
+      throw std::invalid_argument("network: input '" + in.name + "' must have a positive width; received " +
+                                  std::to_string(in.dim));
+  const index_t I = num_inputs();
+  const index_t N = static_cast<index_t>(spec.nodes.size());
+  width_.assign(static_cast<std::size_t>(I + N), 0);
+  consumers_.assign(static_cast<std::size_t>(I + N), {});
+  for (index_t i = 0; i < I; ++i) width_[static_cast<std::size_t>(i)] = inputs_[static_cast<std::size_t>(i)].dim;
+
+  // Layers are built at their first node (that fixes their input widths), in node order.
+  layers_.resize(spec.layers.size());
+  for (index_t j = 0; j < N; ++j) {
+    const NodeSpec& ns = spec.nodes[static_cast<std::size_t>(j)];
+    if (ns.layer < 0 || ns.layer >= static_cast<index_t>(spec.layers.size()))
+      throw std::invalid_argument("network: node " + std::to_string(j) + " names layer " + std::to_string(ns.layer) +
+                                  "; there are " + std::to_string(spec.layers.size()));
+    const LayerSpec& ls = spec.layers[static_cast<std::size_t>(ns.layer)];
+    if (ns.inputs.empty()) throw std::invalid_argument("network: node " + std::to_string(j) + " has no inputs");
+    std::vector<index_t> dims;
+    for (index_t t : ns.inputs) {
+      if (t < 0 || t >= I + j)
+        throw std::invalid_argument("network: node " + std::to_string(j) + " (layer '" + ls.name + "') reads tensor " +
+                                    std::to_string(t) + ", which is not an earlier tensor");
+      dims.push_back(width_[static_cast<std::size_t>(t)]);
+      consumers_[static_cast<std::size_t>(t)].push_back(j);
+    }
+    auto& layer = layers_[static_cast<std::size_t>(ns.layer)];
+    if (!layer) {
+      layer = make_layer<T>(ls, dims);
+    } else if (layer->in_dims() != dims) {
+      std::string was, now;
+      for (index_t d : layer->in_dims()) was += (was.empty() ? "" : ", ") + shape_str(d);
+      for (index_t d : dims) now += (now.empty() ? "" : ", ") + shape_str(d);
+      throw std::invalid_argument("layer '" + ls.name + "' was built for input shape " + was +
+                                  " and is called again on input shape " + now +
+                                  " (a shared layer keeps its input width)");
+    }
+    for (index_t t : ns.inputs) {
+      const bool is_int = t < I && inputs_[static_cast<std::size_t>(t)].is_int;
+      if (is_int != layer->int_input())
+        throw std::invalid_argument(is_int ? "layer '" + ls.name + "' cannot read the int64 input '" +
+                                                 inputs_[static_cast<std::size_t>(t)].name +
+                                                 "' (only an Embedding layer reads integer IDs)"
+                                           : "embedding layer '" + ls.name + "' needs an int64 input of IDs");
+    }
+    nodes_.push_back({static_cast<std::size_t>(ns.layer), ns.inputs, false});
+    width_[static_cast<std::size_t>(I + j)] = layer->out_dim();
+    max_arity_ = std::max<index_t>(max_arity_, static_cast<index_t>(ns.inputs.size()));
+  }
+  for (std::size_t l = 0; l < layers_.size(); ++l)
+    if (!layers_[l]) throw std::invalid_argument("network: layer '" + spec.layers[l].name + "' is used by no node");
+  // A layer applied again later: that later node's backward runs first; earlier ones add.
+  for (std::size_t j = 0; j < nodes_.size(); ++j)
+    for (std::size_t k = j + 1; k < nodes_.size(); ++k)
+      if (nodes_[k].layer == nodes_[j].layer) nodes_[j].shared_later = true;
+
+  for (index_t t : spec.outputs)
+    if (t < 0 || t >= I + N)
+      throw std::invalid_argument("network: output tensor " + std::to_string(t) + " does not exist");
+  outputs_ = spec.outputs;
+  for (std::size_t o = 0; o < outputs_.size(); ++o) {
+    if (outputs_[o] < I)
+      throw std::invalid_argument("network: output " + std::to_string(o) + " is an input; add a layer (Identity)");
+    output_names_.push_back(o < spec.output_names.size() ? spec.output_names[o]
+                                                         : (o == 0 ? std::string("output") : "output_" + std::to_string(o)));
+  }
+  for (index_t j = 0; j < N; ++j) {
+    const index_t t = I + j;
+    if (consumers_[static_cast<std::size_t>(t)].empty() &&
+        std::find(outputs_.begin(), outputs_.end(), t) == outputs_.end())
+      throw std::invalid_argument("network: the output of node " + std::to_string(j) + " (layer '" +
+                                  layers_[nodes_[static_cast<std::size_t>(j)].layer]->name() +
+                                  "') reaches no model output");
+  }
+  for (index_t t = I; t < I + N; ++t) max_width_ = std::max(max_width_, width_[static_cast<std::size_t>(t)]);
+
+  // Tensors in layer order (Keras get_weights order); trainable ones first in the arena
+  // (one contiguous range for the optimizer), then the rest.
+  for (auto& l : layers_) {
+    const std::size_t first = tensors_.size();
+    l->declare(tensors_);
+    layer_tensors_.emplace_back(first, tensors_.size());
+  }
+  frozen_.assign(layers_.size(), 0);
   index_t off = 0;
   for (TensorInfo& t : tensors_) if (t.trainable) { t.offset = off; off += t.size; }
   trainable_size_ = off;
@@ -47,39 +157,102 @@ Network<T>::Network(const NetworkSpec& spec) : input_dim_(spec.input_dim), seed_
     init_fill<T>(t.init, t.fan_in, t.fan_out, t.size, params_.data() + t.offset, seed_, i);
   }
   for (auto& l : layers_) l->bind(tensors_, params_.data(), grads_.data());
+  // Scratch for a shared layer's parameter gradients (see backward).
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    bool shared = false;
+    for (const Node& nd : nodes_) shared |= nd.layer == l && nd.shared_later;
+    if (!shared) continue;
+    index_t s = 0;
+    for (std::size_t i = layer_tensors_[l].first; i < layer_tensors_[l].second; ++i)
+      if (tensors_[i].trainable) s += tensors_[i].size;
+    pscratch_size_ = std::max(pscratch_size_, s);
+  }
+  layer_written_.assign(layers_.size(), 0);
+
+  // Predict plan: a tensor lives from its node to its last consumer; outputs are written
+  // straight into the caller's arrays, everything else into per-thread slots.
+  pred_slot_.assign(width_.size(), -1);
+  SlotPool pool;
+  std::vector<index_t> last_use(width_.size(), -1);
+  for (index_t j = 0; j < N; ++j)
+    for (index_t t : nodes_[static_cast<std::size_t>(j)].in) last_use[static_cast<std::size_t>(t)] = j;
+  for (index_t j = 0; j < N; ++j) {
+    const index_t t = I + j;
+    if (std::find(outputs_.begin(), outputs_.end(), t) == outputs_.end()) {
+      pred_slot_[static_cast<std::size_t>(t)] = pool.acquire();
+      pred_width_ = std::max(pred_width_, width_[static_cast<std::size_t>(t)]);
+    }
+    for (index_t u : nodes_[static_cast<std::size_t>(j)].in)
+      if (last_use[static_cast<std::size_t>(u)] == j && pred_slot_[static_cast<std::size_t>(u)] >= 0) {
+        pool.release(pred_slot_[static_cast<std::size_t>(u)]);
+        last_use[static_cast<std::size_t>(u)] = -2;  // released once even if read twice here
+      }
+  }
+  pred_slots_ = pool.count();
+
+  cur_x_.assign(inputs_.size(), nullptr);
+  cur_y_.assign(outputs_.size(), nullptr);
+  xs_.assign(static_cast<std::size_t>(max_arity_), nullptr);
+  dxs_.assign(static_cast<std::size_t>(max_arity_), nullptr);
+  written_.assign(width_.size(), 0);
+  out_loss_.assign(outputs_.size(), 0.0);
+  out_loss_sum_.assign(outputs_.size(), 0.0);
+  configure(TrainingConfig{});
 }
 
 template <class T>
 std::vector<index_t> Network<T>::output_shapes() const {
   std::vector<index_t> s;
-  for (const auto& l : layers_) s.push_back(l->out_dim());
+  for (std::size_t j = 0; j < nodes_.size(); ++j) s.push_back(width_[inputs_.size() + j]);
   return s;
 }
 
 template <class T>
-bool Network<T>::sparse_labels() const noexcept {
-  if (config_.has_loss) return loss_is_sparse(config_.loss.kind);
-  return !config_.metrics.empty() && metric_is_sparse(config_.metrics[0].kind);
+bool Network<T>::sparse_labels(index_t o) const noexcept {
+  if (o >= static_cast<index_t>(config_.outputs.size())) return false;
+  const OutputConfig& c = config_.outputs[static_cast<std::size_t>(o)];
+  if (c.has_loss) return loss_is_sparse(c.loss.kind);
+  return !c.metrics.empty() && metric_is_sparse(c.metrics[0].kind);
 }
 
 template <class T>
-index_t Network<T>::label_cols() const noexcept { return sparse_labels() ? 1 : output_dim(); }
+index_t Network<T>::label_cols(index_t o) const noexcept { return sparse_labels(o) ? 1 : output_dim(o); }
 
 template <class T>
-void Network<T>::configure(const TrainingConfig& config) {
-  // y is (n, 1) class indices for the sparse loss/metrics and (n, output_dim) otherwise;
-  // one y serves loss and metrics alike, so they must agree.
-  bool sparse_labels = config.has_loss && loss_is_sparse(config.loss.kind);
-  if (!config.has_loss && !config.metrics.empty()) sparse_labels = metric_is_sparse(config.metrics[0].kind);
-  for (const MetricSpec& m : config.metrics)
-    if (metric_is_sparse(m.kind) != sparse_labels)
-      throw std::invalid_argument("metric '" + m.key + "' needs " + (metric_is_sparse(m.kind) ? "sparse" : "dense") +
-                                  " labels, but " +
-                                  (config.has_loss ? std::string("the loss ") + loss_name(config.loss.kind)
-                                                   : std::string("another metric")) +
-                                  " uses " + (sparse_labels ? "sparse" : "dense") + " labels");
-  std::vector<Metric> metrics;
-  for (const MetricSpec& m : config.metrics) metrics.emplace_back(m);
+bool Network<T>::output_needs_labels(index_t o) const noexcept {
+  if (o >= static_cast<index_t>(config_.outputs.size())) return false;
+  const OutputConfig& c = config_.outputs[static_cast<std::size_t>(o)];
+  return c.has_loss || !c.metrics.empty();
+}
+
+template <class T>
+void Network<T>::configure(const TrainingConfig& config_in) {
+  TrainingConfig config = config_in;
+  if (config.outputs.size() > outputs_.size())
+    throw std::invalid_argument("training config: " + std::to_string(config.outputs.size()) +
+                                " output configurations for a model with " + std::to_string(outputs_.size()) +
+                                " outputs");
+  config.outputs.resize(outputs_.size());
+  std::vector<std::vector<Metric>> metrics(outputs_.size());
+  for (std::size_t o = 0; o < outputs_.size(); ++o) {
+    OutputConfig& oc = config.outputs[o];
+    if (oc.loss_key.empty()) oc.loss_key = output_names_[o] + "_loss";
+    if (!(oc.weight >= 0.0) || !std::isfinite(oc.weight))
+      throw std::invalid_argument("loss weight of output '" + output_names_[o] + "' must be a finite number >= 0; "
+                                  "received " + std::to_string(oc.weight));
+    // y is (n, 1) class indices for the sparse loss/metrics and (n, width) otherwise; one y
+    // serves loss and metrics alike, so they must agree.
+    bool sparse = oc.has_loss && loss_is_sparse(oc.loss.kind);
+    if (!oc.has_loss && !oc.metrics.empty()) sparse = metric_is_sparse(oc.metrics[0].kind);
+    for (const MetricSpec& m : oc.metrics)
+      if (metric_is_sparse(m.kind) != sparse)
+        throw std::invalid_argument("metric '" + m.key + "' needs " + (metric_is_sparse(m.kind) ? "sparse" : "dense") +
+                                    " labels, but " +
+                                    (oc.has_loss ? std::string("the loss ") + loss_name(oc.loss.kind)
+                                                 : std::string("another metric")) +
+                                    " uses " + (sparse ? "sparse" : "dense") + " labels");
+    for (const MetricSpec& m : oc.metrics) metrics[o].emplace_back(m);
+  }
   std::unique_ptr<Optimizer<T>> opt;
   if (config.has_optimizer) opt = make_optimizer<T>(config.optimizer);
 
@@ -95,17 +268,92 @@ void Network<T>::configure(const TrainingConfig& config) {
   } else {
     optimizer_.reset();
   }
-  const Act last = layers_.back()->output_act();
-  const LossKind lk = config.loss.kind;
-  fused_ = config.has_loss && !config.loss.from_logits &&
-           (((lk == LossKind::categorical_crossentropy || lk == LossKind::sparse_categorical_crossentropy) &&
-             last == Act::softmax) ||
-            (lk == LossKind::binary_crossentropy && last == Act::sigmoid));
-  layers_.back()->keep_logits(fused_);
+  // Softmax/sigmoid + cross-entropy fuse into one op on the logits when nothing else reads
+  // the probabilities' gradient (the output feeds no other node and is no other output).
+  fused_.assign(outputs_.size(), 0);
+  for (auto& l : layers_) l->keep_logits(false);
+  for (std::size_t o = 0; o < outputs_.size(); ++o) {
+    const OutputConfig& oc = config_.outputs[o];
+    const index_t t = outputs_[o];
+    const Node& producer = nodes_[static_cast<std::size_t>(t) - inputs_.size()];
+    const Act last = layers_[producer.layer]->output_act();
+    const LossKind lk = oc.loss.kind;
+    const bool alone = consumers_[static_cast<std::size_t>(t)].empty() &&
+                       std::count(outputs_.begin(), outputs_.end(), t) == 1;
+    bool shared = false;
+    for (const Node& nd : nodes_) shared |= nd.layer == producer.layer && &nd != &producer;
+    fused_[o] = oc.has_loss && !oc.loss.from_logits && alone && !shared &&
+                (((lk == LossKind::categorical_crossentropy || lk == LossKind::sparse_categorical_crossentropy) &&
+                  last == Act::softmax) ||
+                 (lk == LossKind::binary_crossentropy && last == Act::sigmoid));
+    if (fused_[o]) layers_[producer.layer]->keep_logits(true);
+  }
   rows_ = 0;  // cache sizes may have changed: lay the workspace out again on next use
+  plan_stale_ = true;
   logs_.clear();
   logs_.emplace_back("loss", 0.0);
-  for (const Metric& m : metrics_) logs_.emplace_back(m.spec().key, 0.0);
+  if (outputs_.size() > 1)
+    for (const OutputConfig& oc : config_.outputs)
+      if (oc.has_loss) logs_.emplace_back(oc.loss_key, 0.0);
+  for (const auto& ms : metrics_)
+    for (const Metric& m : ms) logs_.emplace_back(m.spec().key, 0.0);
+}
+
+template <class T>
+void Network<T>::set_layer_trainable(std::size_t l, bool trainable) {
+  if (l >= layers_.size())
+    throw std::invalid_argument("set_layer_trainable: layer index " + std::to_string(l) + " out of range [0, " +
+                                std::to_string(layers_.size()) + ")");
+  frozen_[l] = !trainable;
+  plan_stale_ = true;
+}
+
+template <class T>
+void Network<T>::plan_backward() {
+  // The optimizer skips frozen layers' tensors.
+  if (optimizer_) {
+    std::vector<char> active;
+    for (std::size_t l = 0; l < layers_.size(); ++l)
+      for (std::size_t i = layer_tensors_[l].first; i < layer_tensors_[l].second; ++i)
+        if (tensors_[i].trainable) active.push_back(!frozen_[l]);
+    // segments are in table order, which is layer order
+    optimizer_->set_active(active);
+  }
+  const std::size_t I = inputs_.size();
+  auto has_params = [&](std::size_t l) {
+    if (frozen_[l]) return false;
+    for (std::size_t i = layer_tensors_[l].first; i < layer_tensors_[l].second; ++i)
+      if (tensors_[i].trainable) return true;
+    return false;
+  };
+  // needs_grad: a gradient with respect to this tensor leads to a trainable parameter.
+  needs_grad_.assign(width_.size(), 0);
+  for (std::size_t j = 0; j < nodes_.size(); ++j) {
+    bool need = has_params(nodes_[j].layer);
+    for (index_t u : nodes_[j].in) need |= needs_grad_[static_cast<std::size_t>(u)] != 0;
+    needs_grad_[I + j] = need;
+  }
+  // A node's backward runs when a loss gradient reaches its output and it has something to
+  // compute (its parameters' gradients or an input gradient somebody needs).
+  std::vector<char> arrives(width_.size(), 0);
+  for (std::size_t o = 0; o < outputs_.size(); ++o)
+    if (config_.outputs[o].has_loss) arrives[static_cast<std::size_t>(outputs_[o])] = 1;
+  node_runs_.assign(nodes_.size(), 0);
+  for (std::size_t j = nodes_.size(); j-- > 0;) {
+    if (!arrives[I + j] || !needs_grad_[I + j]) continue;
+    node_runs_[j] = 1;
+    for (index_t u : nodes_[j].in) arrives[static_cast<std::size_t>(u)] = 1;
+  }
+  // A trainable layer no loss reaches gets a zero gradient (it never changes it).
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    bool runs = false;
+    for (std::size_t j = 0; j < nodes_.size(); ++j) runs |= nodes_[j].layer == l && node_runs_[j];
+    if (!runs)
+      for (std::size_t i = layer_tensors_[l].first; i < layer_tensors_[l].second; ++i)
+        std::memset(static_cast<void*>(grads_.data() + tensors_[i].offset), 0,
+                    static_cast<std::size_t>(tensors_[i].size) * sizeof(T));
+  }
+  plan_stale_ = false;
 }
 
 template <class T>
@@ -117,23 +365,50 @@ void Network<T>::set_iterations(std::int64_t it) {
 
 template <class T>
 void Network<T>::reserve(index_t rows) {
+  if (plan_stale_) plan_backward();
   if (rows <= rows_) return;
+  const std::size_t I = inputs_.size(), N = nodes_.size();
   index_t off = 0;
-  act_off_.assign(layers_.size(), 0);
-  cache_off_.assign(layers_.size(), 0);
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    act_off_[l] = off;
-    off += align16(rows * layers_[l]->out_dim());
-    cache_off_[l] = off;
-    off += align16(layers_[l]->cache_size(rows));
+  act_off_.assign(N, 0);
+  cache_off_.assign(N, 0);
+  for (std::size_t j = 0; j < N; ++j) {
+    act_off_[j] = off;
+    off += align16(rows * width_[I + j]);
+    cache_off_[j] = off;
+    off += align16(layers_[nodes_[j].layer]->cache_size(rows));
   }
-  g0_off_ = off; off += align16(rows * max_dim_);
-  g1_off_ = off; off += align16(rows * max_dim_);
-  xb_off_ = off; off += align16(rows * input_dim_);
-  yb_off_ = off; off += align16(rows * std::max(output_dim(), index_t(1)));
+  // Gradient slots from the backward lifetimes: an output's gradient is live from the
+  // start of backward, any other tensor's from its first consumer in reverse node order,
+  // until its producer's backward has read it. A chain needs two slots (ping-pong).
+  grad_slot_.assign(width_.size(), -1);
+  SlotPool pool;
+  for (index_t t : outputs_)
+    if (grad_slot_[static_cast<std::size_t>(t)] < 0) grad_slot_[static_cast<std::size_t>(t)] = pool.acquire();
+  for (std::size_t j = N; j-- > 0;) {
+    for (index_t u : nodes_[j].in)
+      if (u >= static_cast<index_t>(I) && grad_slot_[static_cast<std::size_t>(u)] < 0)
+        grad_slot_[static_cast<std::size_t>(u)] = pool.acquire();
+    pool.release(grad_slot_[I + j]);
+  }
+  const index_t slot = align16(rows * max_width_);
+  slot_off_.clear();
+  for (int s = 0; s < pool.count() + static_cast<int>(max_arity_); ++s) { slot_off_.push_back(off); off += slot; }
+  index_t ioff = 0;
+  xb_off_.assign(I, 0);
+  for (std::size_t i = 0; i < I; ++i) {
+    if (inputs_[i].is_int) { xb_off_[i] = ioff; ioff += rows * inputs_[i].dim; }
+    else { xb_off_[i] = off; off += align16(rows * inputs_[i].dim); }
+  }
+  yb_off_.assign(outputs_.size(), 0);
+  for (std::size_t o = 0; o < outputs_.size(); ++o) {
+    yb_off_[o] = off;
+    off += align16(rows * std::max<index_t>(label_cols(static_cast<index_t>(o)), 1));
+  }
   sw_off_ = off; off += align16(rows);
-  if (static_cast<std::size_t>(off) > work_.size()) ++growths_;
+  pscratch_off_ = off; off += align16(pscratch_size_);
+  if (static_cast<std::size_t>(off) > work_.size() || static_cast<std::size_t>(ioff) > ids_.size()) ++growths_;
   work_.reserve(static_cast<std::size_t>(off));
+  ids_.reserve(static_cast<std::size_t>(std::max<index_t>(ioff, 1)));
   row_loss_.reserve(static_cast<std::size_t>(rows));
   rows_ = rows;
 }
@@ -142,27 +417,39 @@ template <class T>
 double Network<T>::regularization(bool add_grads) {
   // Each tensor in fixed chunks (a function of its size only, at most 64 of them), each
   // chunk's sums in 8 fixed lanes (detail::reg_sums), chunks added in order: the penalty
-  // is the same for any thread count and for every SIMD kernel.
+  // is the same for any thread count and for every SIMD kernel. Frozen layers' weights are
+  // not trainable weights: no penalty (Keras sums the regularizers of trainable weights).
   double penalty = 0;
-  for (const TensorInfo& t : tensors_) {
-    if (!t.reg.active()) continue;
-    const T* w = params_.data() + t.offset;
-    T* g = add_grads ? grads_.data() + t.offset : nullptr;
-    const T l1 = T(t.reg.l1), l2x2 = T(2 * t.reg.l2);
-    const index_t chunk = std::max<index_t>(index_t(1) << 16, (t.size + 63) / 64 + 7) / 8 * 8;
-    double part[64][2];
-    detail::parallel_chunks(t.size, chunk, t.size, [&](index_t i0, index_t i1) {
-      detail::reg_sums<T>(i1 - i0, w + i0, g ? g + i0 : nullptr, l1, l2x2, part[i0 / chunk]);
-    });
-    double s1 = 0, s2 = 0;
-    for (index_t c = 0; c * chunk < t.size; ++c) { s1 += part[c][0]; s2 += part[c][1]; }
-    penalty += t.reg.l1 * s1 + t.reg.l2 * s2;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    if (frozen_[l]) continue;
+    for (std::size_t ti = layer_tensors_[l].first; ti < layer_tensors_[l].second; ++ti) {
+      const TensorInfo& t = tensors_[ti];
+      if (!t.reg.active()) continue;
+      const T* w = params_.data() + t.offset;
+      T* g = add_grads ? grads_.data() + t.offset : nullptr;
+      const T l1 = T(t.reg.l1), l2x2 = T(2 * t.reg.l2);
+      const index_t chunk = std::max<index_t>(index_t(1) << 16, (t.size + 63) / 64 + 7) / 8 * 8;
+      double part[64][2];
+      detail::parallel_chunks(t.size, chunk, t.size, [&](index_t i0, index_t i1) {
+        detail::reg_sums<T>(i1 - i0, w + i0, g ? g + i0 : nullptr, l1, l2x2, part[i0 / chunk]);
+      });
+      double s1 = 0, s2 = 0;
+      for (index_t c = 0; c * chunk < t.size; ++c) { s1 += part[c][0]; s2 += part[c][1]; }
+      penalty += t.reg.l1 * s1 + t.reg.l2 * s2;
+    }
   }
   return penalty;
 }
 
 template <class T>
-double Network<T>::run_batch(Mode mode, index_t n, const T* x, const T* y, const T* sw, double lr) {
+const T* Network<T>::tensor_ptr(index_t t, const void* const* x) const {
+  const std::size_t I = inputs_.size();
+  if (t < static_cast<index_t>(I)) return static_cast<const T*>(x[t]);  // int IDs: reinterpreted (Layer::int_input)
+  return work_.data() + act_off_[static_cast<std::size_t>(t) - I];
+}
+
+template <class T>
+double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T* const* y, const T* sw, double lr) {
   // Assumes reserve(n) happened and a loss is configured (checked by the callers).
   StepContext ctx;
   ctx.training = mode != Mode::evaluate;
@@ -171,89 +458,192 @@ double Network<T>::run_batch(Mode mode, index_t n, const T* x, const T* y, const
   ctx.counter = counter_;
   ctx.params_version = params_version_;
   T* w = work_.data();
-  const std::size_t L = layers_.size();
-  const T* in = x;
-  // A fused loss reads the logits; the probabilities are only needed for metrics.
-  const bool out_unused = fused_ && mode != Mode::evaluate && (mode == Mode::gradients || metrics_.empty());
-  for (std::size_t l = 0; l < L; ++l) {
-    ctx.layer_index = static_cast<index_t>(l);
-    ctx.output_unused = out_unused && l + 1 == L;
-    layers_[l]->forward(ctx, n, in, w + act_off_[l], w + cache_off_[l]);
-    in = w + act_off_[l];
+  const std::size_t I = inputs_.size(), N = nodes_.size();
+  for (std::size_t j = 0; j < N; ++j) {
+    const Node& nd = nodes_[j];
+    for (std::size_t i = 0; i < nd.in.size(); ++i) xs_[i] = tensor_ptr(nd.in[i], x);
+    ctx.layer_index = static_cast<index_t>(j);
+    ctx.frozen = frozen_[nd.layer] != 0;
+    // A fused loss reads the logits; the probabilities are only needed for metrics.
+    ctx.output_unused = false;
+    if (mode != Mode::evaluate)
+      for (std::size_t o = 0; o < outputs_.size(); ++o)
+        if (fused_[o] && outputs_[o] == static_cast<index_t>(I + j))
+          ctx.output_unused = mode == Mode::gradients || metrics_[o].empty();
+    layers_[nd.layer]->forward_n(ctx, n, xs_.data(), w + act_off_[j], w + cache_off_[j]);
   }
-  const T* out = in;
-  const T* last_in = L > 1 ? w + act_off_[L - 2] : x;
-  const T* logits = fused_ ? layers_.back()->logits(last_in, w + cache_off_[L - 1])
-                           : (config_.loss.from_logits ? out : nullptr);
   const bool backprop = mode != Mode::evaluate;
-  T* g = backprop ? w + g0_off_ : nullptr;
-  const double wsum = loss_evaluate<T>(config_.loss, n, output_dim(), out, logits, y, sw, g, T(1) / T(n),
-                                       row_loss_.data());
-  // The penalty is evaluated on the weights the forward pass used (before the update).
-  double loss = wsum / double(n);
-  if (backprop) {
-    T* dy = w + g0_off_;
-    T* other = w + g1_off_;
-    for (std::size_t l = L; l-- > 0;) {
-      ctx.layer_index = static_cast<index_t>(l);
-      const T* xl = l == 0 ? x : w + act_off_[l - 1];
-      T* dx = l == 0 ? nullptr : other;  // the input gradient of the first layer is never needed
-      layers_[l]->backward(ctx, n, xl, w + act_off_[l], dy, dx, w + cache_off_[l], l + 1 == L && fused_);
-      std::swap(dy, other);
+  if (backprop) std::fill(written_.begin(), written_.end(), 0);
+  double loss = 0;
+  for (std::size_t o = 0; o < outputs_.size(); ++o) {
+    const OutputConfig& oc = config_.outputs[o];
+    out_loss_[o] = 0;
+    if (!oc.has_loss) continue;
+    const index_t t = outputs_[o];
+    const std::size_t j = static_cast<std::size_t>(t) - I;
+    const T* out = w + act_off_[j];
+    const T* logits = nullptr;
+    if (fused_[o]) logits = layers_[nodes_[j].layer]->logits(tensor_ptr(nodes_[j].in[0], x), w + cache_off_[j]);
+    else if (oc.loss.from_logits) logits = out;
+    T* g = nullptr;
+    bool add = false;
+    if (backprop) {
+      add = written_[static_cast<std::size_t>(t)] != 0;  // the same tensor is an earlier output too
+      g = w + (add ? slot_off_.back() : slot_off_[static_cast<std::size_t>(grad_slot_[static_cast<std::size_t>(t)])]);
     }
+    const double wsum = loss_evaluate<T>(oc.loss, n, width_[static_cast<std::size_t>(t)], out, logits,
+                                         y[o], sw, g, T(oc.weight) / T(n), row_loss_.data());
+    if (add) add_into(n * width_[static_cast<std::size_t>(t)],
+                      w + slot_off_[static_cast<std::size_t>(grad_slot_[static_cast<std::size_t>(t)])], g);
+    if (backprop) written_[static_cast<std::size_t>(t)] = 1;
+    out_loss_[o] = wsum / double(n);
+    loss += oc.weight * out_loss_[o];
   }
+  if (backprop) backward(ctx, n, x);
+  // The penalty is evaluated on the weights the forward pass used (before the update).
   loss += regularization(backprop);
   if (mode != Mode::gradients)
-    for (Metric& m : metrics_) m.update<T>(n, output_dim(), out, y, sw);
+    for (std::size_t o = 0; o < outputs_.size(); ++o)
+      for (Metric& m : metrics_[o])
+        m.update<T>(n, width_[static_cast<std::size_t>(outputs_[o])],
+                    w + act_off_[static_cast<std::size_t>(outputs_[o]) - I], y[o], sw);
   if (mode == Mode::train) {
-    optimizer_->apply(params_.data(), grads_.data(), lr, iterations_);
-    ++params_version_;
-    ++iterations_;
+    step(lr);
     ++counter_;
   }
   return loss;
 }
 
 template <class T>
-void Network<T>::check_labels(const Batch<T>& data) const {
-  if (!sparse_labels() || !data.y) return;
-  const index_t classes = output_dim();
-  for (index_t i = 0; i < data.n; ++i) {
-    const T v = data.y[i];
-    if (!(v >= T(0) && v < T(classes) && v == std::floor(v)))
-      throw std::invalid_argument("y holds class indices for the sparse loss/metrics; they must be integers in [0, " +
-                                  std::to_string(classes) + "); received y[" + std::to_string(i) +
-                                  "] = " + std::to_string(double(v)));
+void Network<T>::backward(const StepContext& ctx_in, index_t n, const void* const* x) {
+  StepContext ctx = ctx_in;
+  T* w = work_.data();
+  const std::size_t I = inputs_.size();
+  const index_t scratch0 = static_cast<index_t>(slot_off_.size()) - max_arity_;
+  auto slot = [&](index_t t) { return w + slot_off_[static_cast<std::size_t>(grad_slot_[static_cast<std::size_t>(t)])]; };
+  std::fill(layer_written_.begin(), layer_written_.end(), 0);
+  for (std::size_t j = nodes_.size(); j-- > 0;) {
+    if (!node_runs_[j] || !written_[I + j]) continue;
+    const Node& nd = nodes_[j];
+    Layer<T>& layer = *layers_[nd.layer];
+    const index_t t = static_cast<index_t>(I + j);
+    bool add_any = false;
+    for (std::size_t i = 0; i < nd.in.size(); ++i) {
+      const index_t u = nd.in[i];
+      xs_[i] = tensor_ptr(u, x);
+      dxs_[i] = nullptr;
+      if (!needs_grad_[static_cast<std::size_t>(u)]) continue;
+      bool repeated = false;  // the same tensor is an earlier input of this node
+      for (std::size_t k = 0; k < i; ++k) repeated |= nd.in[k] == u;
+      if (!written_[static_cast<std::size_t>(u)] && !repeated) {
+        dxs_[i] = slot(u);
+      } else {
+        dxs_[i] = w + slot_off_[static_cast<std::size_t>(scratch0) + i];
+        add_any = true;
+      }
+    }
+    ctx.layer_index = static_cast<index_t>(j);
+    ctx.frozen = frozen_[nd.layer] != 0;
+    // A shared layer: a later node already wrote its parameter gradients; keep them and add.
+    const auto range = layer_tensors_[nd.layer];
+    index_t p0 = 0, psize = 0;
+    const bool keep = nd.shared_later && !ctx.frozen && layer_written_[nd.layer];
+    if (keep) {
+      for (std::size_t i = range.first; i < range.second; ++i)
+        if (tensors_[i].trainable) { if (psize == 0) p0 = tensors_[i].offset; psize += tensors_[i].size; }
+      std::memcpy(static_cast<void*>(w + pscratch_off_), grads_.data() + p0, static_cast<std::size_t>(psize) * sizeof(T));
+    }
+    bool preact = false;
+    for (std::size_t o = 0; o < outputs_.size(); ++o) preact |= fused_[o] && outputs_[o] == t;
+    layer.backward_n(ctx, n, xs_.data(), w + act_off_[j], slot(t), dxs_.data(), w + cache_off_[j], preact);
+    if (keep) add_into(psize, grads_.data() + p0, w + pscratch_off_);
+    layer_written_[nd.layer] = 1;
+    if (add_any) {
+      for (std::size_t i = 0; i < nd.in.size(); ++i) {
+        const index_t u = nd.in[i];
+        if (dxs_[i] && dxs_[i] != slot(u)) {
+          add_into(n * width_[static_cast<std::size_t>(u)], slot(u), dxs_[i]);
+        }
+      }
+    }
+    for (std::size_t i = 0; i < nd.in.size(); ++i)
+      if (dxs_[i]) written_[static_cast<std::size_t>(nd.in[i])] = 1;
   }
 }
 
 template <class T>
-Logs& Network<T>::reset_metrics() {
-  for (Metric& m : metrics_) m.reset();
-  return logs_;
+void Network<T>::step(double lr) {
+  if (grad_hook_) grad_hook_(grads_.data(), arena_size_);
+  optimizer_->apply(params_.data(), grads_.data(), lr, iterations_);
+  ++params_version_;
+  ++iterations_;
 }
 
 template <class T>
-void Network<T>::update_logs(double loss) {
-  logs_[0].second = loss;
-  for (std::size_t i = 0; i < metrics_.size(); ++i) logs_[i + 1].second = metrics_[i].result();
+void Network<T>::apply_gradients(const T* g, double lr) {
+  if (!optimizer_) throw std::runtime_error("apply_gradients: the network has no optimizer; call set_training_config first");
+  if (plan_stale_) plan_backward();
+  std::memcpy(static_cast<void*>(grads_.data()), g, static_cast<std::size_t>(arena_size_) * sizeof(T));
+  optimizer_->apply(params_.data(), grads_.data(), lr, iterations_);
+  ++params_version_;
+  ++iterations_;
+}
+
+template <class T>
+void Network<T>::check_batch(const Batch<T>& data) const {
+  const std::size_t I = inputs_.size();
+  for (std::size_t i = 0; i < I; ++i) {
+    if (!inputs_[i].is_int || !data.x[i]) continue;
+    const auto* ids = static_cast<const std::int64_t*>(data.x[i]);
+    for (index_t j : consumers_[i]) layers_[nodes_[static_cast<std::size_t>(j)].layer]->check_ids(data.n, ids);
+  }
+  for (std::size_t o = 0; o < outputs_.size(); ++o) {
+    if (!sparse_labels(static_cast<index_t>(o)) || o >= data.y.size() || !data.y[o]) continue;
+    const index_t classes = output_dim(static_cast<index_t>(o));
+    const std::string what = outputs_.size() > 1 ? "y of output '" + output_names_[o] + "'" : std::string("y");
+    for (index_t i = 0; i < data.n; ++i) {
+      const T v = data.y[o][i];
+      if (!(v >= T(0) && v < T(classes) && v == std::floor(v)))
+        throw std::invalid_argument(what + " holds class indices for the sparse loss/metrics; they must be integers in [0, " +
+                                    std::to_string(classes) + "); received y[" + std::to_string(i) +
+                                    "] = " + std::to_string(double(v)));
+    }
+  }
+}
+
+template <class T>
+void Network<T>::reset_metrics() {
+  for (auto& ms : metrics_)
+    for (Metric& m : ms) m.reset();
+}
+
+template <class T>
+void Network<T>::update_logs(double loss, const double* out_loss) {
+  std::size_t k = 0;
+  logs_[k++].second = loss;
+  if (outputs_.size() > 1)
+    for (std::size_t o = 0; o < outputs_.size(); ++o)
+      if (config_.outputs[o].has_loss) logs_[k++].second = out_loss ? out_loss[o] : 0.0;
+  for (const auto& ms : metrics_)
+    for (const Metric& m : ms) logs_[k++].second = m.result();
 }
 
 template <class T>
 Logs Network<T>::train_batch(const Batch<T>& d, double lr) {
-  if (!config_.has_loss || !optimizer_)
+  if (!config_.has_loss() || !optimizer_)
     throw std::runtime_error("train_batch: the network has no loss/optimizer; call set_training_config first");
   if (d.n < 1) throw std::invalid_argument("train_batch: the batch is empty");
   reserve(d.n);
   reset_metrics();
-  update_logs(run_batch(Mode::train, d.n, d.x, d.y, d.sw, lr));
+  const double loss = run_batch(Mode::train, d.n, d.x.data(), d.y.data(), d.sw, lr);
+  update_logs(loss, out_loss_.data());
   return logs_;
 }
 
 template <class T>
 Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::int64_t epoch, const double* lrs,
                              index_t n_lrs, const EpochHooks& hooks) {
-  if (!config_.has_loss || !optimizer_)
+  if (!config_.has_loss() || !optimizer_)
     throw std::runtime_error("train_epoch: the network has no loss/optimizer; call set_training_config first");
   if (bs < 1) throw std::invalid_argument("train_epoch: batch_size must be >= 1; received " + std::to_string(bs));
   const index_t n = d.n;
@@ -262,9 +652,9 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
     throw std::invalid_argument("train_epoch: learning_rates must hold one value per step (" + std::to_string(steps) +
                                 "); received " + std::to_string(n_lrs));
   reset_metrics();
-  if (n == 0) { update_logs(0.0); return logs_; }
+  if (n == 0) { update_logs(0.0, nullptr); return logs_; }
   reserve(std::min(bs, n));
-  const index_t in = input_dim_, yc = label_cols();
+  const std::size_t I = inputs_.size(), O = outputs_.size();
   if (shuffle) {
     // Fisher-Yates; draw i is a pure function of (seed, epoch, i).
     perm_.reserve(static_cast<std::size_t>(n));
@@ -277,104 +667,148 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
     }
   }
   double loss_sum = 0;
+  std::fill(out_loss_sum_.begin(), out_loss_sum_.end(), 0.0);
   index_t seen = 0;
   for (index_t s = 0; s < steps; ++s) {
     const index_t i0 = s * bs, nb = std::min(bs, n - i0);
-    const T *x = d.x + i0 * in, *y = d.y + i0 * yc, *sw = d.sw ? d.sw + i0 : nullptr;
-    if (shuffle) {
-      T* xb = work_.data() + xb_off_;
-      T* yb = work_.data() + yb_off_;
-      T* swb = work_.data() + sw_off_;
-      const index_t* p = perm_.data() + i0;
+    const index_t* p = shuffle ? perm_.data() + i0 : nullptr;
+    for (std::size_t i = 0; i < I; ++i) {
+      const index_t in = inputs_[i].dim;
+      if (inputs_[i].is_int) {
+        const auto* src = static_cast<const std::int64_t*>(d.x[i]);
+        if (!shuffle) { cur_x_[i] = src + i0 * in; continue; }
+        std::int64_t* xb = ids_.data() + xb_off_[i];
+        for (index_t r = 0; r < nb; ++r)
+          std::memcpy(xb + r * in, src + p[r] * in, static_cast<std::size_t>(in) * sizeof(std::int64_t));
+        cur_x_[i] = xb;
+        continue;
+      }
+      const T* src = static_cast<const T*>(d.x[i]);
+      if (!shuffle) { cur_x_[i] = src + i0 * in; continue; }
+      T* xb = work_.data() + xb_off_[i];
       // Rows are independent copies: a big batch (a pure memory pass) may split them.
       detail::parallel_chunks(nb, 32, nb * in, [&](index_t r0, index_t r1) {
         for (index_t r = r0; r < r1; ++r)
-          std::memcpy(xb + r * in, d.x + p[r] * in, static_cast<std::size_t>(in) * sizeof(T));
+          std::memcpy(xb + r * in, src + p[r] * in, static_cast<std::size_t>(in) * sizeof(T));
       });
+      cur_x_[i] = xb;
+    }
+    for (std::size_t o = 0; o < O; ++o) {
+      cur_y_[o] = nullptr;
+      if (o >= d.y.size() || !d.y[o]) continue;
+      const index_t yc = label_cols(static_cast<index_t>(o));
+      if (!shuffle) { cur_y_[o] = d.y[o] + i0 * yc; continue; }
+      T* yb = work_.data() + yb_off_[o];
       if (yc == 1) {
-        for (index_t r = 0; r < nb; ++r) yb[r] = d.y[p[r]];  // class indices: no memcpy call per row
+        for (index_t r = 0; r < nb; ++r) yb[r] = d.y[o][p[r]];  // class indices: no memcpy call per row
       } else {
         for (index_t r = 0; r < nb; ++r)
-          std::memcpy(yb + r * yc, d.y + p[r] * yc, static_cast<std::size_t>(yc) * sizeof(T));
+          std::memcpy(yb + r * yc, d.y[o] + p[r] * yc, static_cast<std::size_t>(yc) * sizeof(T));
       }
-      if (d.sw)
-        for (index_t r = 0; r < nb; ++r) swb[r] = d.sw[p[r]];
-      x = xb;
-      y = yb;
-      sw = d.sw ? swb : nullptr;
+      cur_y_[o] = yb;
+    }
+    const T* sw = d.sw ? d.sw + i0 : nullptr;
+    if (shuffle && d.sw) {
+      T* swb = work_.data() + sw_off_;
+      for (index_t r = 0; r < nb; ++r) swb[r] = d.sw[p[r]];
+      sw = swb;
     }
     // Keras' loss tracker: the mean of batch losses weighted by batch size.
-    loss_sum += run_batch(Mode::train, nb, x, y, sw, lrs[s]) * double(nb);
+    loss_sum += run_batch(Mode::train, nb, cur_x_.data(), cur_y_.data(), sw, lrs[s]) * double(nb);
+    for (std::size_t o = 0; o < O; ++o) out_loss_sum_[o] += out_loss_[o] * double(nb);
     seen += nb;
     const bool last = s + 1 == steps;
     const bool call = hooks.on_batch && (last || (hooks.callback_every > 0 && (s + 1) % hooks.callback_every == 0));
     if (call) {
-      update_logs(loss_sum / double(seen));
+      for (std::size_t o = 0; o < O; ++o) out_loss_[o] = out_loss_sum_[o] / double(seen);
+      update_logs(loss_sum / double(seen), out_loss_.data());
       if (hooks.on_batch(s, logs_)) break;
     } else if (hooks.poll && (s + 1) % kPollEvery == 0) {
       hooks.poll();
     }
   }
-  update_logs(loss_sum / double(seen));
+  for (std::size_t o = 0; o < O; ++o) out_loss_[o] = out_loss_sum_[o] / double(seen);
+  update_logs(loss_sum / double(seen), out_loss_.data());
   return logs_;
 }
 
 template <class T>
 Logs Network<T>::evaluate(const Batch<T>& d, index_t bs) {
-  if (!config_.has_loss) throw std::runtime_error("evaluate: the network has no loss; call set_training_config first");
+  if (!config_.has_loss()) throw std::runtime_error("evaluate: the network has no loss; call set_training_config first");
   if (bs <= 0) bs = kDefaultChunk;
   reset_metrics();
-  if (d.n == 0) { update_logs(0.0); return logs_; }
+  if (d.n == 0) { update_logs(0.0, nullptr); return logs_; }
   reserve(std::min(bs, d.n));
-  const index_t in = input_dim_, yc = label_cols();
+  const std::size_t I = inputs_.size(), O = outputs_.size();
   double loss_sum = 0;
+  std::fill(out_loss_sum_.begin(), out_loss_sum_.end(), 0.0);
   for (index_t i0 = 0; i0 < d.n; i0 += bs) {
     const index_t nb = std::min(bs, d.n - i0);
-    loss_sum += run_batch(Mode::evaluate, nb, d.x + i0 * in, d.y + i0 * yc, d.sw ? d.sw + i0 : nullptr, 0.0) *
+    for (std::size_t i = 0; i < I; ++i)
+      cur_x_[i] = inputs_[i].is_int ? static_cast<const void*>(static_cast<const std::int64_t*>(d.x[i]) + i0 * inputs_[i].dim)
+                                    : static_cast<const void*>(static_cast<const T*>(d.x[i]) + i0 * inputs_[i].dim);
+    for (std::size_t o = 0; o < O; ++o)
+      cur_y_[o] = o < d.y.size() && d.y[o] ? d.y[o] + i0 * label_cols(static_cast<index_t>(o)) : nullptr;
+    loss_sum += run_batch(Mode::evaluate, nb, cur_x_.data(), cur_y_.data(), d.sw ? d.sw + i0 : nullptr, 0.0) *
                 double(nb);
+    for (std::size_t o = 0; o < O; ++o) out_loss_sum_[o] += out_loss_[o] * double(nb);
   }
-  update_logs(loss_sum / double(d.n));
+  for (std::size_t o = 0; o < O; ++o) out_loss_[o] = out_loss_sum_[o] / double(d.n);
+  update_logs(loss_sum / double(d.n), out_loss_.data());
   return logs_;
 }
 
 template <class T>
 double Network<T>::compute_gradients(const Batch<T>& d) {
-  if (!config_.has_loss) throw std::runtime_error("compute_gradients: the network has no loss; call set_training_config first");
+  if (!config_.has_loss()) throw std::runtime_error("compute_gradients: the network has no loss; call set_training_config first");
   if (d.n < 1) throw std::invalid_argument("compute_gradients: the batch is empty");
   reserve(d.n);
-  return run_batch(Mode::gradients, d.n, d.x, d.y, d.sw, 0.0);
+  return run_batch(Mode::gradients, d.n, d.x.data(), d.y.data(), d.sw, 0.0);
 }
 
 template <class T>
-void Network<T>::predict(index_t n, const T* x, T* out, index_t chunk) const {
+void Network<T>::predict(index_t n, const std::vector<const void*>& x, const std::vector<T*>& out, index_t chunk) const {
   if (chunk <= 0) chunk = kDefaultChunk;
   chunk = std::max<index_t>(1, std::min(chunk, n));
-  const std::size_t L = layers_.size();
-  // Ping-pong buffers for the hidden layers, private to the calling thread (concurrent
-  // predict calls share nothing writable). Small ones are kept per thread and reused, so
-  // a small predict allocates nothing; big ones are per call (their cost is amortized,
-  // and a thread does not keep megabytes alive after a large predict).
-  index_t hidden = 0;
-  for (std::size_t l = 0; l + 1 < L; ++l) hidden = std::max(hidden, layers_[l]->out_dim());
-  const std::size_t need = static_cast<std::size_t>(chunk * hidden);
+  const std::size_t I = inputs_.size(), N = nodes_.size();
+  // Activation slots private to the calling thread (concurrent predict calls share nothing
+  // writable). Small ones are kept per thread and reused, so a small predict allocates
+  // nothing; big ones are per call (their cost is amortized, and a thread does not keep
+  // megabytes alive after a large predict).
+  const std::size_t need = static_cast<std::size_t>(chunk * pred_width_);
   constexpr std::size_t kKeep = std::size_t(1) << 18;  // elements per buffer
-  thread_local AlignedBuffer<T> keep_a, keep_b;
-  AlignedBuffer<T> own_a, own_b;
-  AlignedBuffer<T>& a = need <= kKeep ? keep_a : own_a;
-  AlignedBuffer<T>& b = need <= kKeep ? keep_b : own_b;
-  if (L > 1) a.reserve(need);
-  if (L > 2) b.reserve(need);
+  thread_local std::vector<AlignedBuffer<T>> keep;
+  thread_local std::vector<const T*> xs;
+  thread_local std::vector<T*> ptr;  // per tensor, this chunk
+  std::vector<AlignedBuffer<T>> own;
+  std::vector<AlignedBuffer<T>>& bufs = need <= kKeep ? keep : own;
+  if (bufs.size() < static_cast<std::size_t>(pred_slots_)) bufs.resize(static_cast<std::size_t>(pred_slots_));
+  for (int s = 0; s < pred_slots_; ++s) bufs[static_cast<std::size_t>(s)].reserve(need);
+  if (xs.size() < static_cast<std::size_t>(max_arity_)) xs.resize(static_cast<std::size_t>(max_arity_));
+  if (ptr.size() < width_.size()) ptr.resize(width_.size());
   StepContext ctx;
   ctx.params_version = params_version_;
-  const index_t od = output_dim();
   for (index_t i0 = 0; i0 < n; i0 += chunk) {
     const index_t nb = std::min(chunk, n - i0);
-    const T* in = x + i0 * input_dim_;
-    for (std::size_t l = 0; l < L; ++l) {
-      T* dst = l + 1 == L ? out + i0 * od : (l % 2 ? b.data() : a.data());
-      ctx.layer_index = static_cast<index_t>(l);
-      layers_[l]->forward(ctx, nb, in, dst, nullptr);
-      in = dst;
+    for (std::size_t i = 0; i < I; ++i)
+      ptr[i] = inputs_[i].is_int
+                   ? const_cast<T*>(reinterpret_cast<const T*>(static_cast<const std::int64_t*>(x[i]) + i0 * inputs_[i].dim))
+                   : const_cast<T*>(static_cast<const T*>(x[i]) + i0 * inputs_[i].dim);
+    for (std::size_t o = outputs_.size(); o-- > 0;)  // the first output of a tensor wins
+      ptr[static_cast<std::size_t>(outputs_[o])] = out[o] + i0 * width_[static_cast<std::size_t>(outputs_[o])];
+    for (std::size_t j = 0; j < N; ++j) {
+      const std::size_t t = I + j;
+      if (pred_slot_[t] >= 0) ptr[t] = bufs[static_cast<std::size_t>(pred_slot_[t])].data();
+      const Node& nd = nodes_[j];
+      for (std::size_t i = 0; i < nd.in.size(); ++i) xs[i] = ptr[static_cast<std::size_t>(nd.in[i])];
+      ctx.layer_index = static_cast<index_t>(j);
+      layers_[nd.layer]->forward_n(ctx, nb, xs.data(), ptr[t], nullptr);
+    }
+    for (std::size_t o = 0; o < outputs_.size(); ++o) {  // an output listed twice: copy
+      T* dst = out[o] + i0 * width_[static_cast<std::size_t>(outputs_[o])];
+      if (ptr[static_cast<std::size_t>(outputs_[o])] != dst)
+        std::memcpy(dst, ptr[static_cast<std::size_t>(outputs_[o])],
+                    static_cast<std::size_t>(nb * width_[static_cast<std::size_t>(outputs_[o])]) * sizeof(T));
     }
   }
 }

@@ -3,7 +3,9 @@
 // training : mean, var = batch mean and biased variance per feature,
 //            xhat = (x - mean) / sqrt(var + eps), y = gamma * xhat + beta, and (in a real
 //            step) moving = moving * momentum + stat * (1 - momentum).
-// inference: the same with the moving statistics.
+// inference: the same with the moving statistics; a frozen layer (trainable = False) runs
+//            in inference mode in training too (as Keras does), and its backward is then
+//            dx = dy * gamma / sqrt(moving_var + eps).
 // backward : dbeta = sum dy, dgamma = sum dy * xhat,
 //            dx = gamma / sqrt(var + eps) / n * (n dy - dbeta - xhat dgamma).
 // Parameters in Keras get_weights order: gamma, beta (trainable), moving_mean,
@@ -61,7 +63,7 @@ class BatchNormalization final : public Layer<T> {
     detail::parallel_chunks(d, kColBlock, n * d, [&](index_t j0, index_t j1) {
       T mean[kColBlock], inv[kColBlock];
       const index_t w = j1 - j0;
-      if (ctx.training) {
+      if (ctx.training && !ctx.frozen) {
         T var[kColBlock];
         for (index_t j = 0; j < w; ++j) mean[j] = var[j] = T(0);
         for (index_t i = 0; i < n; ++i)
@@ -95,10 +97,19 @@ class BatchNormalization final : public Layer<T> {
     });
   }
 
-  void backward(const StepContext&, index_t n, const T*, const T*, T* dy, T* dx, const T* cache, bool) const override {
+  void backward(const StepContext& ctx, index_t n, const T*, const T*, T* dy, T* dx, const T* cache,
+                bool) const override {
     const index_t d = this->in_dim_;
     const T* xhat = cache;
     const T* inv_std = cache + n * d;
+    if (ctx.frozen) {
+      if (!dx) return;
+      detail::parallel_chunks(d, kColBlock, n * d, [&](index_t j0, index_t j1) {
+        for (index_t i = 0; i < n; ++i)
+          for (index_t j = j0; j < j1; ++j) dx[i * d + j] = dy[i * d + j] * ((gamma_ ? gamma_[j] : T(1)) * inv_std[j]);
+      });
+      return;
+    }
     detail::parallel_chunks(d, kColBlock, n * d, [&](index_t j0, index_t j1) {
       T sb[kColBlock], sg[kColBlock];
       const index_t w = j1 - j0;

@@ -70,18 +70,19 @@ class Dense final : public Layer<T> {
     });
   }
 
-  void backward(const StepContext&, index_t n, const T* x, const T* y, T* dy, T* dx, const T* cache,
+  void backward(const StepContext& ctx, index_t n, const T* x, const T* y, T* dy, T* dx, const T* cache,
                 bool dy_is_preact) const override {
     const index_t in = this->in_dim_, out = this->out_dim_;
     const Act a = dy_is_preact ? Act::linear : spec_.act.kind;
+    T* db = ctx.frozen ? nullptr : db_;  // frozen: only the input gradient
     if (a == Act::relu || a == Act::linear) {
       // One pass: the ReLU mask (in place) and the bias gradient's column sums.
-      detail::relu_backward_colsum<T>(a == Act::relu, n, out, y, dy, db_);
+      detail::relu_backward_colsum<T>(a == Act::relu, n, out, y, dy, db);
     } else {
       detail::act_backward_rows<T>(spec_.act, n, out, needs_z_ ? cache : nullptr, y, dy, dy);
-      if (db_) detail::column_sums(n, out, dy, db_);
+      if (db) detail::column_sums(n, out, dy, db);
     }
-    gemm<T>(Trans::T, Trans::N, in, out, n, T(1), x, in, dy, out, T(0), dw_, out);
+    if (!ctx.frozen) gemm<T>(Trans::T, Trans::N, in, out, n, T(1), x, in, dy, out, T(0), dw_, out);
     if (dx) gemm<T>(Trans::N, Trans::T, n, in, out, T(1), dy, out, w_, out, T(0), dx, in);
   }
 

@@ -66,12 +66,13 @@ class LayerNormalization final : public Layer<T> {
     });
   }
 
-  void backward(const StepContext&, index_t n, const T*, const T*, T* dy, T* dx, const T* cache, bool) const override {
+  void backward(const StepContext& ctx, index_t n, const T*, const T*, T* dy, T* dx, const T* cache,
+                bool) const override {
     const index_t d = this->in_dim_;
     const T* xhat = cache;
     const T* inv_std = cache + n * d;
-    // Parameter gradients: per-feature sums over the rows, in row order.
-    detail::parallel_chunks(d, 64, n * d, [&](index_t j0, index_t j1) {
+    // Parameter gradients: per-feature sums over the rows, in row order (none when frozen).
+    if (!ctx.frozen) detail::parallel_chunks(d, 64, n * d, [&](index_t j0, index_t j1) {
       for (index_t j = j0; j < j1; ++j) {
         if (dgamma_) dgamma_[j] = T(0);
         if (dbeta_) dbeta_[j] = T(0);

@@ -56,11 +56,23 @@ void Optimizer<T>::build(index_t n, std::vector<Segment> tensors) {
   n_ = n;
   tensors_ = std::move(tensors);
   tensor_scale_.assign(tensors_.size(), T(1));
+  active_.assign(tensors_.size(), 1);
+  all_active_ = true;
   slots_.clear();
   for (std::size_t s = 0; s < slot_init_.size(); ++s) {
     slots_.emplace_back(static_cast<std::size_t>(std::max<index_t>(n, 1)));
     for (index_t i = 0; i < n; ++i) slots_.back()[static_cast<std::size_t>(i)] = slot_init_[s];
   }
+}
+
+template <class T>
+void Optimizer<T>::set_active(const std::vector<char>& active) {
+  if (active.size() != tensors_.size())
+    throw std::invalid_argument("optimizer: set_active needs one flag per tensor (" + std::to_string(tensors_.size()) +
+                                "); received " + std::to_string(active.size()));
+  active_ = active;
+  all_active_ = true;
+  for (char a : active_) all_active_ = all_active_ && a;
 }
 
 template <class T>
@@ -74,12 +86,14 @@ void Optimizer<T>::apply(T* w, const T* g, double lr, std::int64_t iterations) {
     per_tensor = true;
     prep.clip = T(0);
     for (std::size_t t = 0; t < tensors_.size(); ++t) {
+      if (!active_[t]) continue;
       const double norm = std::sqrt(sum_squares(g + tensors_[t].offset, tensors_[t].size));
       tensor_scale_[t] = T(spec_.clipnorm / std::max(norm, spec_.clipnorm));
     }
   } else if (spec_.global_clipnorm > 0) {
     double ss = 0;
-    for (const Segment& s : tensors_) ss += sum_squares(g + s.offset, s.size);
+    for (std::size_t t = 0; t < tensors_.size(); ++t)
+      if (active_[t]) ss += sum_squares(g + tensors_[t].offset, tensors_[t].size);
     prep.scale = T(spec_.global_clipnorm / std::max(std::sqrt(ss), spec_.global_clipnorm));
     prep.clip = T(0);
   }
@@ -89,11 +103,25 @@ void Optimizer<T>::apply(T* w, const T* g, double lr, std::int64_t iterations) {
       update(offset + i0, offset + i1, w, g, p);
     });
   };
-  if (!per_tensor) {
+  if (!per_tensor && all_active_) {
     pass(0, n_, prep);
     return;
   }
+  if (!per_tensor) {
+    // Maximal runs of adjacent active tensors (elementwise rules: the same bits as one pass).
+    for (std::size_t t = 0; t < tensors_.size();) {
+      if (!active_[t]) { ++t; continue; }
+      const index_t begin = tensors_[t].offset;
+      index_t end = begin + tensors_[t].size;
+      std::size_t u = t + 1;
+      for (; u < tensors_.size() && active_[u] && tensors_[u].offset == end; ++u) end += tensors_[u].size;
+      pass(begin, end - begin, prep);
+      t = u;
+    }
+    return;
+  }
   for (std::size_t t = 0; t < tensors_.size(); ++t) {
+    if (!active_[t]) continue;
     GradPrep<T> p = prep;
     p.scale = tensor_scale_[t];
     pass(tensors_[t].offset, tensors_[t].size, p);
@@ -102,7 +130,7 @@ void Optimizer<T>::apply(T* w, const T* g, double lr, std::int64_t iterations) {
 
 template <class T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerSpec& s) {
-  check_positive("learning_rate", s.learning_rate);
+  check_nonneg("learning_rate", s.learning_rate);  // 0 is valid (Keras), e.g. a warmup start
   check_nonneg("weight_decay", s.weight_decay);
   check_nonneg("clipnorm", s.clipnorm);
   check_nonneg("clipvalue", s.clipvalue);
