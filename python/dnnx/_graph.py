@@ -46,6 +46,7 @@ class Graph:
             if key is not None:
                 if src.name is None:
                     src.name = key
+                    src._auto_name = False
                 elif src.name != key:
                     raise ValueError(f"Model: inputs dict key {key!r} must equal the Input's name {src.name!r}")
             self.input_layers.append(src)
@@ -71,6 +72,15 @@ class Graph:
         if dup:
             raise ValueError(f"Model: outputs {dup} come from the same layer; give the outputs as a dict "
                              f"{{name: tensor}} to name them")
+        # For each integer input, the Embedding with the smallest vocabulary it feeds.
+        self.id_limits: List[Optional[Tuple[str, int]]] = [None] * len(self.inputs)
+        for node in self.nodes:
+            for t in node.inputs:
+                i = ids.get(id(t))
+                if i is not None and i < len(self.inputs) and hasattr(node.layer, "input_dim"):
+                    lim = self.id_limits[i]
+                    if lim is None or node.layer.input_dim < lim[1]:
+                        self.id_limits[i] = (node.layer.name, node.layer.input_dim)
         # Model-level nodes of each layer, in this model's order (Keras's node reindexing).
         self.node_index: Dict[int, int] = {}
         counts: Dict[int, int] = {}
@@ -102,22 +112,34 @@ class Graph:
                 stack.extend((i, False) for i in reversed(node.inputs))
 
     def _name_everything(self) -> None:
-        objs = list(self.input_layers) + list(self.layers)
+        """Unnamed layers get Keras's default names. Two layers with one name: an error when
+        the user gave both names, else the automatically named one is renamed (names are
+        per model here, not global as in Keras, so composed models can collide)."""
         used: Dict[str, object] = {}
-        for o in objs:
-            if o.name is not None:
-                if o.name in used and used[o.name] is not o:
-                    raise ValueError(f"Model: the name {o.name!r} is used by two layers; layer names must be unique")
-                used[o.name] = o
-        for o in objs:
+        pending = []
+        for o in list(self.input_layers) + list(self.layers):
             if o.name is None:
-                base, k = o.default_name, 0
-                name = base
-                while name in used:
-                    k += 1
-                    name = f"{base}_{k}"
-                o.name = name
-                used[name] = o
+                pending.append(o)
+                continue
+            other = used.get(o.name)
+            if other is None or other is o:
+                used[o.name] = o
+            elif o._auto_name:
+                pending.append(o)
+            elif other._auto_name:
+                used[o.name] = o
+                pending.append(other)
+            else:
+                raise ValueError(f"Model: the name {o.name!r} is used by two layers; layer names must be unique")
+        for o in pending:
+            base, k = o.default_name, 0
+            name = base
+            while name in used:
+                k += 1
+                name = f"{base}_{k}"
+            o.name = name
+            o._auto_name = True
+            used[name] = o
 
     @property
     def input_names(self) -> List[str]:

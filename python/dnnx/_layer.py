@@ -90,6 +90,7 @@ class Layer:
         if not isinstance(trainable, bool):
             raise TypeError(f"{type(self).__name__}: trainable must be a bool. Received: trainable={trainable!r}")
         self.name = name
+        self._auto_name = name is None  # named by a model, so renamable on a clash
         self._input_spec = InputLayer(input_shape, owner=type(self).__name__) if input_shape is not None else None
         self._trainable = trainable
         self._inbound_nodes: List[Node] = []
@@ -239,6 +240,7 @@ class InputLayer:
         self.batch_shape: Shape = (None, *(int(d) for d in shape))
         self.dtype = _dtype_name(dtype, owner)
         self.name = name
+        self._auto_name = name is None
         self.output = KerasTensor(self.batch_shape, self.dtype, (self, 0, 0))
         self._inbound_nodes: List[Node] = []
 

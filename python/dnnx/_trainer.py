@@ -113,9 +113,17 @@ class Trainer:
 
     @property
     def metrics_names(self) -> List[str]:
-        if self._compile_config is None:
-            return []
-        return self._compile_config.metrics_names
+        """The log keys: ``loss``, per-output losses (several outputs with a loss), metrics."""
+        return self._resolved_compile().metrics_names if self.compiled else []
+
+    def _logs(self, logs) -> Dict[str, float]:
+        """``_core``'s logs as Keras names them: it reports ``<output>_loss`` for every output
+        with a loss once there are several outputs; Keras only when several have a loss."""
+        logs = dict(logs)
+        if self._compile_config.multi and not self._compile_config.per_output_loss_keys:
+            for o in self._compile_config.outputs:
+                logs.pop(f"{o.name}_loss", None)
+        return logs
 
     @property
     def _output_widths(self) -> List[int]:
@@ -264,7 +272,7 @@ class Trainer:
             every = max(1, steps // 100)  # progress bar only: ~100 updates per epoch are plenty
 
         def on_batch(batch: int, logs: Dict[str, float]) -> bool:
-            logs = dict(logs)
+            logs = self._logs(logs)
             cblist.on_train_batch_end(batch, logs)
             if batch + 1 < steps:
                 cblist.on_train_batch_begin(batch + 1, logs)
@@ -281,11 +289,11 @@ class Trainer:
                 cblist.on_train_batch_begin(0)
             lrs = self.optimizer.learning_rates(self._net.iterations, steps)
             self._sync_views()
-            logs = dict(self._net.train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
-                                              on_batch if batch_hooks else None, every))
+            logs = self._logs(self._net.train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
+                                                    on_batch if batch_hooks else None, every))
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vx, vy = self._core(val[0], val[1])
-                vlogs = self._net.evaluate(vx, vy, val[2], validation_batch_size or batch_size)
+                vlogs = self._logs(self._net.evaluate(vx, vy, val[2], validation_batch_size or batch_size))
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
             cblist.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -305,15 +313,27 @@ class Trainer:
         self._pull_shared()
         self._sync_views()
         cx, cy = self._core(xs, ys)
-        return self._pack(dict(self._net.evaluate(cx, cy, sw, batch_size)), return_dict)
+        return self._pack(self._logs(self._net.evaluate(cx, cy, sw, batch_size)), return_dict)
 
     def predict(self, x, batch_size: Optional[int] = None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x``: an ndarray of the model dtype (a list of them for several outputs)."""
         xs = self._inputs(x)
         bs = 0 if batch_size is None else _validation.positive_int(batch_size, "batch_size", "predict")
+        self._check_ids(xs)
         self._pull_shared()
         self._sync_views()
         return self._shape_outputs(self._net.predict(self._core(xs), bs))
+
+    def _check_ids(self, xs: List[np.ndarray]) -> None:
+        """IDs in range for inference (``_core`` checks them in training and evaluation only)."""
+        for a, lim in zip(xs, self._graph.id_limits):
+            if lim is not None and a.size:
+                lo, hi = int(a.min()), int(a.max())
+                if lo < 0 or hi >= lim[1]:
+                    bad = lo if lo < 0 else hi
+                    row = int(np.argwhere(a == bad)[0][0])
+                    raise ValueError(f"embedding layer {lim[0]!r}: ID {bad} at row {row} is out of range "
+                                     f"[0, {lim[1]}) (input_dim={lim[1]})")
 
     def _shape_outputs(self, out):
         outs = out if isinstance(out, list) else [out]
@@ -330,7 +350,7 @@ class Trainer:
         self._pull_shared()
         self._sync_views()
         cx, cy = self._core(xs, ys)
-        return self._pack(dict(self._net.train_batch(cx, cy, sw, lr)), return_dict)
+        return self._pack(self._logs(self._net.train_batch(cx, cy, sw, lr)), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         self._require_compiled("test_on_batch")
@@ -338,10 +358,11 @@ class Trainer:
         self._pull_shared()
         self._sync_views()
         cx, cy = self._core(xs, ys)
-        return self._pack(dict(self._net.evaluate(cx, cy, sw, max(1, xs[0].shape[0]))), return_dict)
+        return self._pack(self._logs(self._net.evaluate(cx, cy, sw, max(1, xs[0].shape[0]))), return_dict)
 
     def predict_on_batch(self, x):
         xs = self._inputs(x)
+        self._check_ids(xs)
         self._pull_shared()
         self._sync_views()
         return self._shape_outputs(self._net.predict(self._core(xs), 0))

@@ -466,6 +466,8 @@ class Sequential(Model):
     def get_config(self) -> dict:
         """Keras's Sequential layout: name, dtype, layers (an InputLayer first when known)."""
         from ._serialization import sequential_config
+        if self._net is None and self._input_layer is not None and self._layers:
+            self.build()  # names the input
         return sequential_config(self)
 
 
