@@ -6,7 +6,7 @@ only the framework it measures, builds the seeded data, warms up, times, and pri
 line ``@@RESULT {json}`` on stdout. Anything else it prints is ignored by the driver.
 
 Frameworks: dnnx, torch, torch-fused (same loop, ``Adam(fused=True)``), sklearn, numpy.
-Tasks: probe, train, digits, predict, gemm.
+Tasks: probe, train, digits, predict, gemm, weights (bench/before_after.py's bitwise check).
 
 Every framework trains the same architecture with the same optimizer (Adam, lr 1e-3) on the
 same arrays: float32 inputs, softmax + sparse cross-entropy (or sigmoid + binary cross-entropy
@@ -588,6 +588,31 @@ def task_gemm(ad, p):
     return out
 
 
+def task_weights(ad, p):
+    """sha256 of what seeded fits produce: trained weights, per-epoch losses, predictions.
+
+    ``bench/before_after.py`` runs this under two dnnx builds; equal digests mean bitwise-equal
+    results. Each case re-seeds dnnx (``set_random_seed``) before building its model.
+    """
+    import hashlib
+
+    if ad.name != "dnnx":
+        raise Unavailable("the weights task is for dnnx only")
+    out = {"cases": []}
+    for case in p["cases"]:
+        ad.dnnx.utils.set_random_seed(case.get("seed", 0))
+        x, y = make_data(case)
+        model = ad.build(case["sizes"], l2=case.get("l2", 0.0))
+        _, losses = ad.fit(model, x, y, case["batch"], case["epochs"])
+        h = hashlib.sha256()
+        for w in model.get_weights():
+            h.update(np.ascontiguousarray(w).tobytes())
+        h.update(np.asarray(losses, np.float64).tobytes())
+        h.update(np.ascontiguousarray(ad.predictor(model, x[:64])()).tobytes())
+        out["cases"].append({"name": case["name"], "sha256": h.hexdigest(), "losses": losses})
+    return out
+
+
 class _DnnxGemmOnly(DnnxAdapter):
     """The gemm task needs only dnnx.matmul, which exists before the training API."""
 
@@ -606,6 +631,7 @@ TASKS = {
     "digits": task_digits,
     "predict": task_predict,
     "gemm": task_gemm,
+    "weights": task_weights,
 }
 
 

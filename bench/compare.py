@@ -107,9 +107,10 @@ def cpu_stall_us():
         return None
 
 
-def run_worker(framework, task, params, threads, timeout):
+def run_worker(framework, task, params, threads, timeout, python=sys.executable):
+    """One worker run under the interpreter ``python`` (bench/before_after.py passes two)."""
     params = dict(params, threads=threads)
-    cmd = [sys.executable, str(WORKER), framework, task, json.dumps(params)]
+    cmd = [python, str(WORKER), framework, task, json.dumps(params)]
     stall0 = cpu_stall_us()
     t0 = time.perf_counter()
     try:
@@ -130,6 +131,16 @@ def run_worker(framework, task, params, threads, timeout):
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
     return {"framework": framework, "task": task, "threads": threads, "status": "error",
             "reason": f"worker exited {proc.returncode} without a result: {tail[0][:200]}"}
+
+
+def time_import(python, code):
+    """(wall seconds, None) of one fresh ``python -c code``, or (None, its last error line)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if proc.returncode == 0:
+        return dt, None
+    return None, (proc.stderr.strip().splitlines() or ["failed"])[-1][:120]
 
 
 class Runner:
@@ -206,14 +217,11 @@ class Runner:
             for name, code in IMPORTS.items():
                 if name != "numpy" and name not in self.args.frameworks:
                     continue
-                t0 = time.perf_counter()
-                proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-                dt = time.perf_counter() - t0
-                if proc.returncode == 0:
+                dt, err = time_import(sys.executable, code)
+                if err is None:
                     times[name].append(dt)
                 else:
-                    last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
-                    self.reasons[("import", name)] = last[:120]
+                    self.reasons[("import", name)] = err
         self.raw.append({"section": "import", "times_s": times})
         self.log("[import] done")
         return times

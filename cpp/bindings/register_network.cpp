@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "arrays.hpp"
+#include "dnnx/layer_decl.hpp"
 #include "dnnx/network.hpp"
 
 namespace py = pybind11;
@@ -94,9 +95,8 @@ ActParams parse_act(const py::dict& d, const std::string& where) {
   return a;
 }
 
-InitSpec parse_init(const py::handle& h, InitKind def, const std::string& where) {
-  InitSpec s;
-  s.kind = def;
+InitSpec parse_init(const py::handle& h, const InitSpec& def, const std::string& where) {
+  InitSpec s = def;
   if (h.is_none()) return s;
   if (py::isinstance<py::str>(h)) {
     s.kind = named(where, [&] { return init_from_name(h.cast<std::string>()); });
@@ -134,74 +134,82 @@ LayerSpec parse_layer(const py::handle& h, std::size_t index, std::map<std::stri
   const std::string where = "layers[" + std::to_string(index) + "]";
   py::dict d = as_dict(h, where);
   const std::string type = get_str(d, "type", "", where);
-  LayerSpec s;
-  if (type == "dense") {
-    check_keys(d, where, {"type", "name", "units", "activation", "activation_alpha", "use_bias", "kernel_initializer",
-                          "bias_initializer", "kernel_regularizer", "bias_regularizer"});
-    s.kind = LayerKind::dense;
-    s.units = get_int(d, "units", 0, where);
-    s.act = parse_act(d, where);
-    s.use_bias = get_bool(d, "use_bias", true, where);
-    s.kernel_init = parse_init(item_or_none(d, "kernel_initializer"), InitKind::glorot_uniform, where + ".kernel_initializer");
-    s.bias_init = parse_init(item_or_none(d, "bias_initializer"), InitKind::zeros, where + ".bias_initializer");
-    s.kernel_reg = parse_reg(item_or_none(d, "kernel_regularizer"), where + ".kernel_regularizer");
-    s.bias_reg = parse_reg(item_or_none(d, "bias_regularizer"), where + ".bias_regularizer");
-  } else if (type == "activation") {
-    check_keys(d, where, {"type", "name", "activation", "activation_alpha"});
-    s.kind = LayerKind::activation;
-    s.act = parse_act(d, where);
-  } else if (type == "dropout") {
-    check_keys(d, where, {"type", "name", "rate", "seed"});
-    s.kind = LayerKind::dropout;
-    s.rate = get_float(d, "rate", 0.0, where);
-    s.has_seed = present(d, "seed");
-    s.seed = get_seed(d, "seed", where);
-  } else if (type == "batch_normalization") {
-    check_keys(d, where, {"type", "name", "momentum", "epsilon", "center", "scale"});
-    s.kind = LayerKind::batch_normalization;
-    s.momentum = get_float(d, "momentum", 0.99, where);
-    s.epsilon = get_float(d, "epsilon", 1e-3, where);
-    s.center = get_bool(d, "center", true, where);
-    s.scale = get_bool(d, "scale", true, where);
-  } else if (type == "layer_normalization") {
-    check_keys(d, where, {"type", "name", "epsilon", "center", "scale"});
-    s.kind = LayerKind::layer_normalization;
-    s.epsilon = get_float(d, "epsilon", 1e-3, where);
-    s.center = get_bool(d, "center", true, where);
-    s.scale = get_bool(d, "scale", true, where);
-  } else if (type == "add" || type == "subtract" || type == "multiply" || type == "average" || type == "maximum" ||
-             type == "concatenate") {
-    check_keys(d, where, {"type", "name", "axis"});
-    const LayerKind kinds[] = {LayerKind::add, LayerKind::subtract, LayerKind::multiply, LayerKind::average,
-                               LayerKind::maximum, LayerKind::concatenate};
-    const char* names[] = {"add", "subtract", "multiply", "average", "maximum", "concatenate"};
-    for (int k = 0; k < 6; ++k) if (type == names[k]) s.kind = kinds[k];
-    if (get_int(d, "axis", -1, where) != -1)
-      throw py::value_error(where + ": only axis=-1 (the feature axis) is supported");
-  } else if (type == "embedding") {
-    check_keys(d, where, {"type", "name", "input_dim", "output_dim", "embeddings_initializer", "embeddings_regularizer"});
-    s.kind = LayerKind::embedding;
-    s.input_dim = get_int(d, "input_dim", 0, where);
-    s.units = get_int(d, "output_dim", 0, where);
-    s.embeddings_init = parse_init(item_or_none(d, "embeddings_initializer"), InitKind::random_uniform,
-                                   where + ".embeddings_initializer");
-    s.embeddings_reg = parse_reg(item_or_none(d, "embeddings_regularizer"), where + ".embeddings_regularizer");
-  } else if (type == "flatten" || type == "identity" || type == "reshape") {
-    check_keys(d, where, {"type", "name", "target_shape"});
-    s.kind = LayerKind::identity;
-  } else if (type == "global_average_pooling1d") {
-    check_keys(d, where, {"type", "name", "steps"});
-    s.kind = LayerKind::global_average_pooling1d;
-    s.steps = get_int(d, "steps", 1, where);
-  } else {
-    throw py::value_error(where + ": 'type' must be one of dense, activation, dropout, batch_normalization, "
-                          "layer_normalization, add, subtract, multiply, average, maximum, concatenate, embedding, "
-                          "flatten, reshape, identity, global_average_pooling1d; received '" + type + "'");
+  const LayerDecl& decl = named(where, [&]() -> const LayerDecl& { return layer_declaration(type); });
+  std::vector<std::string> keys = {"type", "name"};
+  for (const FieldDecl& f : decl.fields) {
+    keys.push_back(f.key);
+    if (f.type == FieldType::activation) keys.push_back(f.key + "_alpha");
+  }
+  std::vector<const char*> allowed;
+  for (const std::string& k : keys) allowed.push_back(k.c_str());
+  check_keys(d, where, allowed);
+  LayerSpec s = decl.defaults;
+  for (const FieldDecl& f : decl.fields) {
+    const char* key = f.key.c_str();
+    const std::string w = where + "." + f.key;
+    switch (f.type) {
+      case FieldType::integer: s.*f.as_int = get_int(d, key, s.*f.as_int, where); break;
+      case FieldType::number: s.*f.as_number = get_float(d, key, s.*f.as_number, where); break;
+      case FieldType::boolean: s.*f.as_bool = get_bool(d, key, s.*f.as_bool, where); break;
+      case FieldType::activation: {
+        ActParams& a = s.*f.as_act;
+        a.kind = named(where, [&] { return act_from_name(get_str(d, key, act_name(a.kind), where)); });
+        a.alpha = get_float(d, (f.key + "_alpha").c_str(), act_default_alpha(a.kind), where);
+        break;
+      }
+      case FieldType::initializer: s.*f.as_init = parse_init(item_or_none(d, key), s.*f.as_init, w); break;
+      case FieldType::regularizer: s.*f.as_reg = parse_reg(item_or_none(d, key), w); break;
+      case FieldType::seed:
+        s.has_seed = present(d, key);
+        s.seed = get_seed(d, key, where);
+        break;
+      case FieldType::ignored: break;
+    }
   }
   // Keras-style unique names: dense, dense_1, dense_2, ...
   const int c = counts[type]++;
   s.name = get_str(d, "name", c == 0 ? type : type + "_" + std::to_string(c), where);
   return s;
+}
+
+/// The declarations as Python data: {type: {"several_inputs": bool, "fields": [{"key",
+/// "type", "default"}]}} (defaults as the spec dicts write them).
+py::dict declarations_dict() {
+  static const char* type_names[] = {"integer", "number", "boolean", "activation", "initializer", "regularizer",
+                                     "seed", "ignored"};
+  py::dict all;
+  for (const LayerDecl& decl : layer_declarations()) {
+    py::list fields;
+    for (const FieldDecl& f : decl.fields) {
+      py::dict fd;
+      fd["key"] = f.key;
+      fd["type"] = type_names[static_cast<int>(f.type)];
+      const LayerSpec& s = decl.defaults;
+      switch (f.type) {
+        case FieldType::integer: fd["default"] = s.*f.as_int; break;
+        case FieldType::number: fd["default"] = s.*f.as_number; break;
+        case FieldType::boolean: fd["default"] = s.*f.as_bool; break;
+        case FieldType::activation: fd["default"] = std::string(act_name((s.*f.as_act).kind)); break;
+        case FieldType::initializer: {
+          const InitSpec& i = s.*f.as_init;
+          py::dict id;
+          id["name"] = init_name(i.kind);
+          if (i.kind == InitKind::constant) id["value"] = i.value;
+          if (i.kind == InitKind::random_uniform) { id["minval"] = i.minval; id["maxval"] = i.maxval; }
+          if (i.kind == InitKind::random_normal) { id["mean"] = i.mean; id["stddev"] = i.stddev; }
+          fd["default"] = id;
+          break;
+        }
+        default: fd["default"] = py::none(); break;
+      }
+      fields.append(fd);
+    }
+    py::dict dd;
+    dd["several_inputs"] = decl.several_inputs;
+    dd["fields"] = fields;
+    all[py::str(decl.type)] = dd;
+  }
+  return all;
 }
 
 LossSpec parse_loss(const py::dict& d, const std::string& w, OutputConfig& oc) {
@@ -472,6 +480,8 @@ py::array view(const py::object& owner, T* p, std::vector<py::ssize_t> shape) {
 }  // namespace
 
 void register_network(py::module_& m) {
+  m.def("layer_declarations", &declarations_dict,
+        R"(Every layer type the core builds: its config fields (key, type, default) in spec order.)");
   py::class_<PyNetwork>(m, "Network", R"(A graph of layers with losses, an optimizer and metrics, run in C++ (see _core.pyi).)")
       .def(py::init([](const py::dict& spec) {
              check_keys(spec, "spec", {"dtype", "input_dim", "seed", "layers", "loss", "optimizer", "metrics", "inputs",

@@ -61,6 +61,9 @@ def gemm_packed(
 ) -> None: ...
 
 # ---- network -----------------------------------------------------------------------
+def layer_declarations() -> dict[str, dict[str, Any]]: ...
+# ^ {type: {"several_inputs": bool, "fields": [{"key", "type", "default"}]}}: every layer the
+#   core builds, with its spec keys and defaults (the one place layer defaults live)
 class Network:
     """A graph of layers with losses, an optimizer and metrics, run entirely in C++.
 

@@ -30,6 +30,7 @@ struct InitSpec {
 
 /// Parse a Keras initializer name; throws std::invalid_argument naming the allowed values.
 InitKind init_from_name(const std::string& name);
+const char* init_name(InitKind k) noexcept;
 
 /// Fill w[0..n) for a tensor with the given fans. Draws are keyed by (seed, stream) and
 /// the element index, so they do not depend on the thread count.

@@ -39,7 +39,8 @@ enum class LayerKind : int {
 
 inline bool layer_is_merge(LayerKind k) noexcept { return k >= LayerKind::add && k <= LayerKind::concatenate; }
 
-/// Everything any layer can be configured with (each kind reads its own fields).
+/// Everything any layer can be configured with (each kind reads its own fields). The
+/// member initializers are the layers' defaults (see layer_decl.hpp).
 struct LayerSpec {
   LayerKind kind = LayerKind::dense;
   std::string name;  ///< Keras-style unique name ("dense", "dense_1", ...), set by the network
@@ -64,6 +65,8 @@ struct LayerSpec {
   RegSpec embeddings_reg;
   // global_average_pooling1d: steps (the k of a (batch, k, dim) input)
   index_t steps = 1;
+  // merges: the axis (only -1, the features)
+  index_t axis = -1;
 };
 
 /// One parameter tensor: where it sits in the arenas and how to initialize/regularize it.

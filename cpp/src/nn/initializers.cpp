@@ -29,15 +29,24 @@ Scaling scaling_of(InitKind k) {
 
 }  // namespace
 
-InitKind init_from_name(const std::string& name) {
-  static const struct { const char* n; InitKind k; } table[] = {
+namespace {
+const struct { const char* n; InitKind k; } kInitNames[] = {
       {"zeros", InitKind::zeros}, {"ones", InitKind::ones}, {"constant", InitKind::constant},
       {"glorot_uniform", InitKind::glorot_uniform}, {"glorot_normal", InitKind::glorot_normal},
       {"he_uniform", InitKind::he_uniform}, {"he_normal", InitKind::he_normal},
       {"lecun_uniform", InitKind::lecun_uniform}, {"lecun_normal", InitKind::lecun_normal},
       {"random_uniform", InitKind::random_uniform}, {"uniform", InitKind::random_uniform},
       {"random_normal", InitKind::random_normal}, {"normal", InitKind::random_normal}};
-  for (const auto& e : table)
+}  // namespace
+
+const char* init_name(InitKind k) noexcept {
+  for (const auto& e : kInitNames)
+    if (e.k == k) return e.n;
+  return "zeros";
+}
+
+InitKind init_from_name(const std::string& name) {
+  for (const auto& e : kInitNames)
     if (name == e.n) return e.k;
   throw std::invalid_argument("unknown initializer '" + name +
                               "'; expected one of zeros, ones, constant, glorot_uniform, glorot_normal, "

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "../kernels.hpp"
+#include "dnnx/layer_decl.hpp"
 #include "dnnx/layers.hpp"
 
 namespace dnnx {
@@ -40,5 +41,11 @@ std::unique_ptr<Layer<T>> make_activation(const LayerSpec& spec, index_t in_dim)
 
 template std::unique_ptr<Layer<float>> make_activation<float>(const LayerSpec&, index_t);
 template std::unique_ptr<Layer<double>> make_activation<double>(const LayerSpec&, index_t);
+
+LayerDecl activation_declaration() {
+  LayerDecl d = one_input_decl<make_activation<float>, make_activation<double>>("activation", LayerKind::activation);
+  d.field("activation", &LayerSpec::act);
+  return d;
+}
 
 }  // namespace dnnx

@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "../kernels.hpp"
+#include "dnnx/layer_decl.hpp"
 #include "dnnx/layers.hpp"
 
 namespace dnnx {
@@ -155,5 +156,15 @@ std::unique_ptr<Layer<T>> make_batch_normalization(const LayerSpec& spec, index_
 
 template std::unique_ptr<Layer<float>> make_batch_normalization<float>(const LayerSpec&, index_t);
 template std::unique_ptr<Layer<double>> make_batch_normalization<double>(const LayerSpec&, index_t);
+
+LayerDecl batch_normalization_declaration() {
+  LayerDecl d = one_input_decl<make_batch_normalization<float>, make_batch_normalization<double>>(
+      "batch_normalization", LayerKind::batch_normalization);
+  d.field("momentum", &LayerSpec::momentum)
+      .field("epsilon", &LayerSpec::epsilon)
+      .field("center", &LayerSpec::center)
+      .field("scale", &LayerSpec::scale);
+  return d;
+}
 
 }  // namespace dnnx

@@ -15,6 +15,7 @@
 
 #include "../kernels.hpp"
 #include "dnnx/gemm.hpp"
+#include "dnnx/layer_decl.hpp"
 #include "dnnx/layers.hpp"
 
 namespace dnnx {
@@ -168,5 +169,17 @@ std::unique_ptr<Layer<T>> make_dense(const LayerSpec& spec, index_t in_dim) {
 
 template std::unique_ptr<Layer<float>> make_dense<float>(const LayerSpec&, index_t);
 template std::unique_ptr<Layer<double>> make_dense<double>(const LayerSpec&, index_t);
+
+LayerDecl dense_declaration() {
+  LayerDecl d = one_input_decl<make_dense<float>, make_dense<double>>("dense", LayerKind::dense);
+  d.field("units", &LayerSpec::units)
+      .field("activation", &LayerSpec::act)
+      .field("use_bias", &LayerSpec::use_bias)
+      .field("kernel_initializer", &LayerSpec::kernel_init)
+      .field("bias_initializer", &LayerSpec::bias_init)
+      .field("kernel_regularizer", &LayerSpec::kernel_reg)
+      .field("bias_regularizer", &LayerSpec::bias_reg);
+  return d;
+}
 
 }  // namespace dnnx

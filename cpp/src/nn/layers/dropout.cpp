@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "../kernels.hpp"
+#include "dnnx/layer_decl.hpp"
 #include "dnnx/layers.hpp"
 #include "dnnx/rng.hpp"
 
@@ -87,5 +88,11 @@ std::unique_ptr<Layer<T>> make_dropout(const LayerSpec& spec, index_t in_dim) {
 
 template std::unique_ptr<Layer<float>> make_dropout<float>(const LayerSpec&, index_t);
 template std::unique_ptr<Layer<double>> make_dropout<double>(const LayerSpec&, index_t);
+
+LayerDecl dropout_declaration() {
+  LayerDecl d = one_input_decl<make_dropout<float>, make_dropout<double>>("dropout", LayerKind::dropout);
+  d.field("rate", &LayerSpec::rate).seed_field("seed");
+  return d;
+}
 
 }  // namespace dnnx

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "../kernels.hpp"
+#include "dnnx/layer_decl.hpp"
 #include "dnnx/layers.hpp"
 
 namespace dnnx {
@@ -100,5 +101,14 @@ std::unique_ptr<Layer<T>> make_embedding(const LayerSpec& spec, index_t in_dim) 
 
 template std::unique_ptr<Layer<float>> make_embedding<float>(const LayerSpec&, index_t);
 template std::unique_ptr<Layer<double>> make_embedding<double>(const LayerSpec&, index_t);
+
+LayerDecl embedding_declaration() {
+  LayerDecl d = one_input_decl<make_embedding<float>, make_embedding<double>>("embedding", LayerKind::embedding);
+  d.field("input_dim", &LayerSpec::input_dim)
+      .field("output_dim", &LayerSpec::units)
+      .field("embeddings_initializer", &LayerSpec::embeddings_init)
+      .field("embeddings_regularizer", &LayerSpec::embeddings_reg);
+  return d;
+}
 
 }  // namespace dnnx

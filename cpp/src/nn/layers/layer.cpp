@@ -1,27 +1,40 @@
-// make_layer: the one place a LayerKind turns into a concrete layer.
+// The list of layer declarations, and make_layer: the one place a spec turns into a layer.
 #include <string>
 
-#include "dnnx/layers.hpp"
+#include "dnnx/layer_decl.hpp"
 
 namespace dnnx {
 
+const std::vector<LayerDecl>& layer_declarations() {
+  static const std::vector<LayerDecl> all = [] {
+    std::vector<LayerDecl> r = {dense_declaration(), activation_declaration(), dropout_declaration(),
+                                batch_normalization_declaration(), layer_normalization_declaration(),
+                                embedding_declaration()};
+    for (auto& d : merge_declarations()) r.push_back(d);
+    for (auto& d : reshaping_declarations()) r.push_back(d);
+    return r;
+  }();
+  return all;
+}
+
+const LayerDecl& layer_declaration(const std::string& type) {
+  std::string known;
+  for (const LayerDecl& d : layer_declarations()) {
+    if (d.type == type) return d;
+    known += (known.empty() ? "" : ", ") + d.type;
+  }
+  throw std::invalid_argument("'type' must be one of " + known + "; received '" + type + "'");
+}
+
 template <class T>
 std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const std::vector<index_t>& in_dims) {
-  if (layer_is_merge(spec.kind)) return make_merge<T>(spec, in_dims);
-  if (in_dims.size() != 1)
-    throw std::invalid_argument("layer '" + spec.name + "' takes exactly one input; received " +
-                                std::to_string(in_dims.size()));
-  const index_t in_dim = in_dims[0];
-  switch (spec.kind) {
-    case LayerKind::dense: return make_dense<T>(spec, in_dim);
-    case LayerKind::activation: return make_activation<T>(spec, in_dim);
-    case LayerKind::dropout: return make_dropout<T>(spec, in_dim);
-    case LayerKind::batch_normalization: return make_batch_normalization<T>(spec, in_dim);
-    case LayerKind::layer_normalization: return make_layer_normalization<T>(spec, in_dim);
-    case LayerKind::embedding: return make_embedding<T>(spec, in_dim);
-    case LayerKind::identity: return make_identity<T>(spec, in_dim);
-    case LayerKind::global_average_pooling1d: return make_global_average_pooling1d<T>(spec, in_dim);
-    default: break;
+  for (const LayerDecl& d : layer_declarations()) {
+    if (d.defaults.kind != spec.kind) continue;
+    if (!d.several_inputs && in_dims.size() != 1)
+      throw std::invalid_argument("layer '" + spec.name + "' takes exactly one input; received " +
+                                  std::to_string(in_dims.size()));
+    if constexpr (sizeof(T) == sizeof(float)) return d.make_f(spec, in_dims);
+    else return d.make_d(spec, in_dims);
   }
   throw std::invalid_argument("unknown layer kind");
 }

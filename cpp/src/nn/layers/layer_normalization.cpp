@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "../kernels.hpp"
+#include "dnnx/layer_decl.hpp"
 #include "dnnx/layers.hpp"
 
 namespace dnnx {
@@ -120,5 +121,12 @@ std::unique_ptr<Layer<T>> make_layer_normalization(const LayerSpec& spec, index_
 
 template std::unique_ptr<Layer<float>> make_layer_normalization<float>(const LayerSpec&, index_t);
 template std::unique_ptr<Layer<double>> make_layer_normalization<double>(const LayerSpec&, index_t);
+
+LayerDecl layer_normalization_declaration() {
+  LayerDecl d = one_input_decl<make_layer_normalization<float>, make_layer_normalization<double>>(
+      "layer_normalization", LayerKind::layer_normalization);
+  d.field("epsilon", &LayerSpec::epsilon).field("center", &LayerSpec::center).field("scale", &LayerSpec::scale);
+  return d;
+}
 
 }  // namespace dnnx

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "../kernels.hpp"
+#include "dnnx/layer_decl.hpp"
 #include "dnnx/layers.hpp"
 
 namespace dnnx {
@@ -151,6 +152,7 @@ std::string shapes_str(const std::vector<index_t>& dims) {
 template <class T>
 std::unique_ptr<Layer<T>> make_merge(const LayerSpec& spec, const std::vector<index_t>& in_dims) {
   const std::string who = std::string(merge_name(spec.kind)) + " layer '" + spec.name + "'";
+  if (spec.axis != -1) throw std::invalid_argument(who + ": only axis=-1 (the feature axis) is supported");
   if (in_dims.size() < 2)
     throw std::invalid_argument(who + " needs at least 2 inputs; received " + std::to_string(in_dims.size()));
   if (spec.kind == LayerKind::subtract && in_dims.size() != 2)
@@ -168,5 +170,21 @@ std::unique_ptr<Layer<T>> make_merge(const LayerSpec& spec, const std::vector<in
 
 template std::unique_ptr<Layer<float>> make_merge<float>(const LayerSpec&, const std::vector<index_t>&);
 template std::unique_ptr<Layer<double>> make_merge<double>(const LayerSpec&, const std::vector<index_t>&);
+
+std::vector<LayerDecl> merge_declarations() {
+  std::vector<LayerDecl> r;
+  for (LayerKind k : {LayerKind::add, LayerKind::subtract, LayerKind::multiply, LayerKind::average, LayerKind::maximum,
+                      LayerKind::concatenate}) {
+    LayerDecl d;
+    d.type = merge_name(k);
+    d.defaults.kind = k;
+    d.several_inputs = true;
+    d.make_f = make_merge<float>;
+    d.make_d = make_merge<double>;
+    d.field("axis", &LayerSpec::axis);
+    r.push_back(d);
+  }
+  return r;
+}
 
 }  // namespace dnnx

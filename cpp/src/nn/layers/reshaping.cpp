@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../kernels.hpp"
+#include "dnnx/layer_decl.hpp"
 #include "dnnx/layers.hpp"
 
 namespace dnnx {
@@ -77,5 +78,19 @@ template std::unique_ptr<Layer<float>> make_identity<float>(const LayerSpec&, in
 template std::unique_ptr<Layer<double>> make_identity<double>(const LayerSpec&, index_t);
 template std::unique_ptr<Layer<float>> make_global_average_pooling1d<float>(const LayerSpec&, index_t);
 template std::unique_ptr<Layer<double>> make_global_average_pooling1d<double>(const LayerSpec&, index_t);
+
+std::vector<LayerDecl> reshaping_declarations() {
+  std::vector<LayerDecl> r;
+  for (const char* type : {"flatten", "reshape", "identity"}) {
+    LayerDecl d = one_input_decl<make_identity<float>, make_identity<double>>(type, LayerKind::identity);
+    if (std::string(type) == "reshape") d.ignored_field("target_shape");
+    r.push_back(d);
+  }
+  LayerDecl g = one_input_decl<make_global_average_pooling1d<float>, make_global_average_pooling1d<double>>(
+      "global_average_pooling1d", LayerKind::global_average_pooling1d);
+  g.field("steps", &LayerSpec::steps);
+  r.push_back(g);
+  return r;
+}
 
 }  // namespace dnnx
