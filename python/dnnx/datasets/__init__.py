@@ -4,13 +4,16 @@
   optical-recognition test set as distributed with scikit-learn (BSD-3-Clause).
 - ``load_breast_cancer()``: 569 samples, 30 tabular features, binary target (UCI
   Wisconsin Diagnostic Breast Cancer, as distributed with scikit-learn).
+- ``load_penguins()``: the Palmer Archipelago penguins table (344 rows; numeric and
+  categorical columns with missing values), Gorman, Williams & Fraser (2014), CC0, as
+  distributed in the palmerpenguins package.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
-from typing import Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -32,6 +35,26 @@ def load_breast_cancer() -> Tuple[np.ndarray, np.ndarray]:
     """``(x, y)``: x float32 (569, 30), y int64 in {0 (malignant), 1 (benign)}."""
     d = _read("breast_cancer.csv.gz", skip_header=1)
     return d[:, :-1].astype(np.float32), d[:, -1].astype(np.int64)
+
+
+def load_penguins() -> Dict[str, np.ndarray]:
+    """The penguins table as columns: ``species``, ``island``, ``sex`` (str arrays, ``""``
+    where missing), ``bill_length_mm``, ``bill_depth_mm``, ``flipper_length_mm``,
+    ``body_mass_g`` (float64, NaN where missing) and ``year`` (int64)."""
+    import csv
+    with gzip.open(os.path.join(_DATA, "penguins.csv.gz"), "rt", newline="") as f:
+        rows = list(csv.reader(f))
+    header, rows = rows[0], rows[1:]
+    cols: Dict[str, np.ndarray] = {}
+    for j, name in enumerate(header):
+        vals = [r[j] for r in rows]
+        if name in ("species", "island", "sex"):
+            cols[name] = np.array(["" if v == "NA" else v for v in vals])
+        elif name == "year":
+            cols[name] = np.array(vals, dtype=np.int64)
+        else:
+            cols[name] = np.array([np.nan if v == "NA" else float(v) for v in vals])
+    return cols
 
 
 def train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float = 0.25, seed: int = 0):
