@@ -15,6 +15,20 @@ import numpy as np
 
 Shape = Tuple[Optional[int], ...]
 
+_DECLARATIONS = None
+
+
+def declared_default(layer_type: str, key: str):
+    """A layer argument's default as the C++ layer declares it (the one place it lives)."""
+    global _DECLARATIONS
+    if _DECLARATIONS is None:
+        from . import _core
+        _DECLARATIONS = _core.layer_declarations()
+    for field in _DECLARATIONS[layer_type]["fields"]:
+        if field["key"] == key:
+            return field["default"]
+    raise KeyError(f"the core declares no field {key!r} for layer type {layer_type!r}")
+
 
 def _dtype_name(dtype, owner: str) -> str:
     try:

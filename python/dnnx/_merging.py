@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import List, Optional
 
-from ._layer import Layer, Shape
+from ._layer import Layer, Shape, declared_default
 
 
 class _Merge(Layer):
@@ -87,7 +87,8 @@ class Concatenate(_Merge):
 
     type_name = default_name = "concatenate"
 
-    def __init__(self, axis: int = -1, name: Optional[str] = None, trainable: bool = True):
+    def __init__(self, axis: int = declared_default("concatenate", "axis"), name: Optional[str] = None,
+                 trainable: bool = True):
         super().__init__(name, trainable)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(f"Concatenate: axis must be an int. Received: axis={axis!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from . import _registry
+from ._layer import declared_default
 from ._registry import check_number
 
 
@@ -87,12 +88,16 @@ class Constant(Initializer):
         return {"name": self.name, "value": self.value, "seed": None}
 
 
+_UNIFORM = declared_default("embedding", "embeddings_initializer")  # the core's U(minval, maxval) defaults
+
+
 class RandomUniform(Initializer):
     """U(minval, maxval); Embedding's default ``"uniform"`` is U(-0.05, 0.05), as in Keras."""
 
     name = "random_uniform"
 
-    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Optional[int] = None):
+    def __init__(self, minval: float = _UNIFORM["minval"], maxval: float = _UNIFORM["maxval"],
+                 seed: Optional[int] = None):
         super().__init__(seed)
         self.minval = float(check_number("RandomUniform", "minval", minval))
         self.maxval = float(check_number("RandomUniform", "maxval", maxval))
@@ -134,7 +139,8 @@ def deserialize(config: dict) -> Initializer:
     if cls is Constant:
         return Constant(config.get("value", 0.0))
     if cls is RandomUniform:
-        return RandomUniform(config.get("minval", -0.05), config.get("maxval", 0.05), seed=config.get("seed"))
+        return RandomUniform(config.get("minval", _UNIFORM["minval"]), config.get("maxval", _UNIFORM["maxval"]),
+                             seed=config.get("seed"))
     if cls is RandomNormal:
         return RandomNormal(config.get("mean", 0.0), config.get("stddev", 0.05), seed=config.get("seed"))
     return cls(seed=config.get("seed"))

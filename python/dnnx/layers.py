@@ -13,6 +13,7 @@ from . import activations as _activations
 from . import initializers as _initializers
 from . import regularizers as _regularizers
 from ._layer import Input, InputLayer, KerasTensor, Layer
+from ._layer import declared_default as _d
 from ._merging import Add, Average, Concatenate, Maximum, Multiply, Subtract
 from ._registry import check_number
 from ._reshaping import Flatten, GlobalAveragePooling1D, Identity, Reshape
@@ -39,8 +40,9 @@ class Dense(Layer):
     type_name = "dense"
     default_name = "dense"
 
-    def __init__(self, units: int, activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+    def __init__(self, units: int, activation=None, use_bias: bool = _d("dense", "use_bias"),
+                 kernel_initializer=_d("dense", "kernel_initializer")["name"],
+                 bias_initializer=_d("dense", "bias_initializer")["name"],
                  kernel_regularizer=None, bias_regularizer=None, name: Optional[str] = None,
                  input_shape: Optional[Sequence[int]] = None, input_dim: Optional[int] = None,
                  trainable: bool = True):
@@ -171,8 +173,10 @@ class BatchNormalization(Layer):
     type_name = "batch_normalization"
     default_name = "batch_normalization"
 
-    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
-                 name: Optional[str] = None, input_shape=None, axis: int = -1, trainable: bool = True):
+    def __init__(self, momentum: float = _d("batch_normalization", "momentum"),
+                 epsilon: float = _d("batch_normalization", "epsilon"), center: bool = _d("batch_normalization", "center"),
+                 scale: bool = _d("batch_normalization", "scale"), name: Optional[str] = None, input_shape=None,
+                 axis: int = -1, trainable: bool = True):
         super().__init__(name, input_shape, trainable)
         if axis not in (-1, 1):
             raise ValueError(f"BatchNormalization: only the feature axis (-1) is supported. Received: axis={axis}")
@@ -205,7 +209,8 @@ class LayerNormalization(Layer):
     type_name = "layer_normalization"
     default_name = "layer_normalization"
 
-    def __init__(self, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
+    def __init__(self, epsilon: float = _d("layer_normalization", "epsilon"),
+                 center: bool = _d("layer_normalization", "center"), scale: bool = _d("layer_normalization", "scale"),
                  name: Optional[str] = None, input_shape=None, axis: int = -1, trainable: bool = True):
         super().__init__(name, input_shape, trainable)
         if axis not in (-1, 1):
@@ -247,7 +252,8 @@ class Embedding(Layer):
     type_name = "embedding"
     default_name = "embedding"
 
-    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
+    def __init__(self, input_dim: int, output_dim: int,
+                 embeddings_initializer=_initializers.deserialize(_d("embedding", "embeddings_initializer")),
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False,
                  weights=None, lora_rank=None, name: Optional[str] = None, trainable: bool = True,
                  input_shape=None):

@@ -18,8 +18,13 @@ class Metric:
     def __init__(self, name: Optional[str] = None):
         self.name = name or self.kind
 
+    _params: tuple = ()  # constructor arguments carried in spec() and serialize() (defaults: the signature)
+
     def spec(self, key: str) -> dict:
-        return {"name": self.kind, "key": key, "k": 5, "num_thresholds": 200, "threshold": 0.5}
+        d = {"name": self.kind, "key": key}
+        for p in self._params:
+            d[p] = getattr(self, p)
+        return d
 
     def get_config(self) -> dict:
         return {"class": type(self).__name__, "name": self.name}
@@ -37,14 +42,11 @@ class Accuracy(Metric):
 class BinaryAccuracy(Metric):
     kind = "binary_accuracy"
 
+    _params = ("threshold",)
+
     def __init__(self, name: Optional[str] = None, threshold: float = 0.5):
         super().__init__(name)
         self.threshold = float(check_number("BinaryAccuracy", "threshold", threshold, low=0, high=1))
-
-    def spec(self, key: str) -> dict:
-        d = super().spec(key)
-        d["threshold"] = self.threshold
-        return d
 
 
 class CategoricalAccuracy(Metric):
@@ -58,14 +60,11 @@ class SparseCategoricalAccuracy(Metric):
 class TopKCategoricalAccuracy(Metric):
     kind = "top_k_categorical_accuracy"
 
+    _params = ("k",)
+
     def __init__(self, k: int = 5, name: Optional[str] = None):
         super().__init__(name)
         self.k = int(check_number(type(self).__name__, "k", k, low=1, integer=True))
-
-    def spec(self, key: str) -> dict:
-        d = super().spec(key)
-        d["k"] = self.k
-        return d
 
 
 class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
@@ -85,27 +84,21 @@ class AUC(Metric):
 
     kind = "auc"
 
+    _params = ("num_thresholds",)
+
     def __init__(self, num_thresholds: int = 200, name: Optional[str] = None):
         super().__init__(name)
         self.num_thresholds = int(check_number("AUC", "num_thresholds", num_thresholds, low=2, integer=True))
-
-    def spec(self, key: str) -> dict:
-        d = super().spec(key)
-        d["num_thresholds"] = self.num_thresholds
-        return d
 
 
 class Precision(Metric):
     kind = "precision"
 
+    _params = ("threshold",)
+
     def __init__(self, thresholds: float = 0.5, name: Optional[str] = None):
         super().__init__(name)
         self.threshold = float(check_number(type(self).__name__, "thresholds", thresholds, low=0, high=1))
-
-    def spec(self, key: str) -> dict:
-        d = super().spec(key)
-        d["threshold"] = self.threshold
-        return d
 
 
 class Recall(Precision):
@@ -151,12 +144,8 @@ def resolve(metric: Metric, loss, output_dim: int) -> dict:
 
 def serialize(metric: Metric) -> dict:
     d = {"class": metric.kind, "name": metric.name}
-    if hasattr(metric, "k"):
-        d["k"] = metric.k
-    if hasattr(metric, "num_thresholds"):
-        d["num_thresholds"] = metric.num_thresholds
-    if hasattr(metric, "threshold"):
-        d["threshold"] = metric.threshold
+    for p in metric._params:
+        d[p] = getattr(metric, p)
     return d
 
 
@@ -165,15 +154,11 @@ def deserialize(config: dict) -> Metric:
             or not isinstance(config.get("name"), str):
         raise ValueError(f"invalid metric config: {config!r}")
     cls = lookup("metric", _TABLE, config["class"])
-    if cls in (TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy):
-        m = cls(k=config.get("k", 5))
-    elif cls is AUC:
-        m = cls(num_thresholds=config.get("num_thresholds", 200))
-    elif cls in (Precision, Recall):
-        m = cls(thresholds=config.get("threshold", 0.5))
-    elif cls is BinaryAccuracy:
-        m = cls(threshold=config.get("threshold", 0.5))
-    else:
-        m = cls()
+    unknown = set(config) - {"class", "name"} - set(cls._params)
+    if unknown:
+        raise ValueError(f"invalid metric config: unknown keys {sorted(unknown)} for {cls.__name__}")
+    # Precision/Recall take the Keras argument `thresholds` and keep it as `threshold`.
+    kw = {("thresholds" if cls in (Precision, Recall) else p): config[p] for p in cls._params if p in config}
+    m = cls(**kw)
     m.name = config["name"]
     return m
