@@ -442,3 +442,16 @@ def test_graph_bitwise_for_1_2_3_threads(threads):
         np.testing.assert_array_equal(pn, p1)
         for a, b in zip(w1, wn):
             np.testing.assert_array_equal(a, b)
+
+
+def test_embedding_initial_weights_and_model_trainable(capsys):
+    ids = dnnx.Input(shape=(2,), dtype="int64")
+    table = np.arange(12.0).reshape(6, 2)
+    m = dnnx.Model(ids, layers.Flatten()(layers.Embedding(6, 2, weights=[table])(ids)))
+    np.testing.assert_array_equal(m.predict(np.array([[5, 0]])), [[10, 11, 0, 1]])
+    m.trainable = False
+    assert not m.trainable and not m.get_layer("embedding").trainable
+    m.summary()
+    assert "Trainable params: 0" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"embedding: set_weights expects 1 arrays; received 2"):
+        dnnx.Model(ids, layers.Embedding(6, 2, weights=[table, table], name="embedding")(ids))

@@ -1,5 +1,6 @@
 """Behaviours held against Keras 3 (each was once different in dnnx)."""
 
+import json
 import math
 
 import numpy as np
@@ -98,3 +99,66 @@ def test_learning_rate_zero_and_schedule_from_zero():
     assert not np.array_equal(w[0], m.get_weights()[0])
     with pytest.raises(ValueError, match=r"learning_rate must be in \[0, inf\]. Received: learning_rate=-0.1"):
         optimizers.SGD(-0.1)
+
+
+# -- against Keras 3 itself, where it is installed (same weights, learning rate 0) ---------------
+def _keras():
+    import os
+    import warnings
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pytest.importorskip("keras")
+
+
+def _close(a: dict, b: dict):
+    assert set(a) == set(b)
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=2e-6, err_msg=k)
+
+
+def test_logs_match_keras_split_class_weight_weighted_metrics():
+    keras = _keras()
+    x = RNG.standard_normal((10, 4)).astype(np.float32)
+    y = RNG.integers(0, 3, 10)
+    d = dnnx.Sequential([dnnx.Input(shape=(4,)), layers.Dense(3, activation="softmax")], seed=0)
+    k = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    d.build()
+    k.set_weights(d.get_weights())
+    kw = dict(loss="sparse_categorical_crossentropy", metrics=["accuracy"], weighted_metrics=["accuracy"])
+    d.compile(optimizer=optimizers.SGD(0.0), **kw)
+    k.compile(optimizer=keras.optimizers.SGD(0.0), **kw)
+    fit = dict(epochs=1, batch_size=4, validation_split=0.25, class_weight={0: 3.0, 1: 0.5, 2: 1.0}, shuffle=False,
+               verbose=0)
+    _close(d.fit(x, y, **fit).history, k.fit(x, y, **fit).history)
+    sw = RNG.uniform(0.1, 2.0, 10)
+    _close(d.evaluate(x, y, sample_weight=sw, return_dict=True),
+           k.evaluate(x, y, sample_weight=sw, return_dict=True, verbose=0))
+
+
+def _two_heads(lib, lay, inp, model):
+    i = inp(shape=(4,), name="features")
+    h = lay.Dense(5, activation="tanh", name="hidden")(i)
+    h = lay.Add(name="skip")([h, lay.Dense(5, name="side")(h)])
+    return model(i, [lay.Dense(2, name="reg")(h), lay.Dense(3, activation="softmax", name="cls")(h)])
+
+
+def test_multi_output_logs_and_config_match_keras():
+    keras = _keras()
+    d = _two_heads(dnnx, layers, dnnx.Input, dnnx.Model)
+    k = _two_heads(keras, keras.layers, keras.Input, keras.Model)
+    k.set_weights(d.get_weights())
+    x = RNG.standard_normal((10, 4)).astype(np.float32)
+    y = {"reg": RNG.standard_normal((10, 2)).astype(np.float32), "cls": RNG.integers(0, 3, 10)}
+    for compile_kw in (dict(loss={"reg": "mse", "cls": "sparse_categorical_crossentropy"},
+                            loss_weights={"reg": 0.5, "cls": 2.0}, metrics={"cls": ["accuracy"], "reg": ["mae"]}),
+                       dict(loss=[None, "sparse_categorical_crossentropy"], metrics=[None, ["accuracy"]])):
+        d.compile(optimizer=optimizers.SGD(0.0), **compile_kw)
+        k.compile(optimizer=keras.optimizers.SGD(0.0), **compile_kw)
+        _close(d.evaluate(x, y, return_dict=True), k.evaluate(x, y, return_dict=True, verbose=0))
+    dc, kc = d.get_config(), k.get_config()
+    assert set(dc) == set(kc) and dc["input_layers"] == kc["input_layers"] and dc["output_layers"] == kc["output_layers"]
+    assert [l["name"] for l in dc["layers"]] == [l["name"] for l in kc["layers"]]
+    assert [l["class_name"] for l in dc["layers"]] == [l["class_name"] for l in kc["layers"]]
+    for a, b in zip(dc["layers"], kc["layers"]):
+        assert json.dumps(a["inbound_nodes"]) == json.dumps(b["inbound_nodes"]), a["name"]

@@ -30,7 +30,9 @@ def _tensor_config(graph, t: KerasTensor) -> dict:
 
 def _structure(graph, kind: str, tensors: List[KerasTensor], keys: Optional[List[str]]):
     hist = [graph.history(t) for t in tensors]
-    return dict(zip(keys, hist)) if kind == "dict" else hist
+    if kind == "dict":
+        return dict(zip(keys, hist))
+    return hist[0] if kind == "tensor" else hist  # Keras writes a lone tensor as a bare triple
 
 
 def functional_config(model) -> dict:
