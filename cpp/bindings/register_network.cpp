@@ -705,6 +705,28 @@ void register_network(py::module_& m) {
       .def("predict", [](PyNetwork& s, py::object x, index_t batch_size, py::object out) {
         return s.visit([&](auto& n) -> py::object {
           using T = typename std::remove_reference_t<decltype(n)>::value_type;
+          if (n.num_inputs() == 1 && n.num_outputs() == 1 && !n.input_is_int(0) && py::isinstance<py::array>(x)) {
+            // The one-array path (small predicts are dominated by call overhead).
+            py::array xa = py::reinterpret_borrow<py::array>(x);
+            check_array<T>(xa, "x", -1, n.input_dim());
+            const index_t rows = xa.shape(0);
+            py::array result;
+            if (out.is_none()) {
+              result = py::array_t<T>({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(n.output_dim())});
+            } else {
+              if (!py::isinstance<py::array>(out)) throw py::type_error("out must be None or a numpy array");
+              result = py::reinterpret_borrow<py::array>(out);
+              check_array<T>(result, "out", rows, n.output_dim(), true);
+            }
+            const T* xp = cptr<T>(xa);
+            T* op = mptr<T>(result);
+            {
+              // Safe without the GIL: predict writes only call-local buffers and `out`.
+              py::gil_scoped_release nogil;
+              n.predict(rows, xp, op, batch_size);
+            }
+            return std::move(result);
+          }
           std::vector<py::object> xs = as_list(x, n.num_inputs(), "x");
           index_t rows = 0;
           std::vector<const void*> xp = check_inputs(n, xs, rows);
@@ -724,7 +746,7 @@ void register_network(py::module_& m) {
           {
             // Safe without the GIL: predict writes only call-local buffers and `out`.
             py::gil_scoped_release nogil;
-            n.predict(rows, xp, op, batch_size);
+            n.predict(rows, xp.data(), op.data(), batch_size);
           }
           if (O == 1) return results[0];
           py::list r;

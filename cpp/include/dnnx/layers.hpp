@@ -97,6 +97,9 @@ struct StepContext {
   /// The layer is frozen (trainable = False): backward computes no parameter gradients
   /// (only the input gradient), and BatchNormalization runs in inference mode (Keras).
   bool frozen = false;
+  /// backward adds the input gradient into dx instead of overwriting it (a tensor that
+  /// feeds several nodes; only asked of layers whose accumulates_dx() is true).
+  bool accumulate_dx = false;
 };
 
 template <class T>
@@ -143,6 +146,9 @@ class Layer {
                           const T* cache, bool dy_is_preact) const {
     backward(ctx, n, xs[0], y, dy, dxs[0], cache, dy_is_preact);
   }
+  /// backward can add its input gradient into dx (StepContext::accumulate_dx), e.g. as a
+  /// GEMM with beta = 1, saving the network a separate add pass.
+  virtual bool accumulates_dx() const { return false; }
   /// Input widths (one entry per input).
   const std::vector<index_t>& in_dims() const noexcept { return in_dims_; }
   /// The input holds int64 IDs passed as `reinterpret_cast<const T*>` (Embedding).

@@ -201,9 +201,13 @@ class Network {
   void apply_gradients(const T* g, double learning_rate);
   /// out[o] (n x output_dim(o)) = the network applied to the inputs x in inference mode,
   /// chunk rows at a time (chunk <= 0: a default). Safe to call concurrently.
-  void predict(index_t n, const std::vector<const void*>& x, const std::vector<T*>& out, index_t chunk) const;
+  void predict(index_t n, const void* const* x, T* const* out, index_t chunk) const;
   /// The one-input, one-output form.
-  void predict(index_t n, const T* x, T* out, index_t chunk) const { predict(n, {x}, {out}, chunk); }
+  void predict(index_t n, const T* x, T* out, index_t chunk) const {
+    const void* xs[1] = {x};
+    T* outs[1] = {out};
+    predict(n, xs, outs, chunk);
+  }
 
   /// Counter of parameter changes: bumped by every optimizer step and by params_changed().
   /// predict() keeps per-layer data derived from the parameters (packed kernels) and

@@ -528,6 +528,7 @@ void Network<T>::backward(const StepContext& ctx_in, index_t n, const void* cons
     Layer<T>& layer = *layers_[nd.layer];
     const index_t t = static_cast<index_t>(I + j);
     bool add_any = false;
+    ctx.accumulate_dx = false;
     for (std::size_t i = 0; i < nd.in.size(); ++i) {
       const index_t u = nd.in[i];
       xs_[i] = tensor_ptr(u, x);
@@ -537,6 +538,9 @@ void Network<T>::backward(const StepContext& ctx_in, index_t n, const void* cons
       for (std::size_t k = 0; k < i; ++k) repeated |= nd.in[k] == u;
       if (!written_[static_cast<std::size_t>(u)] && !repeated) {
         dxs_[i] = slot(u);
+      } else if (nd.in.size() == 1 && layer.accumulates_dx()) {
+        dxs_[i] = slot(u);  // added by the layer itself (GEMM beta = 1)
+        ctx.accumulate_dx = true;
       } else {
         dxs_[i] = w + slot_off_[static_cast<std::size_t>(scratch0) + i];
         add_any = true;
@@ -767,7 +771,7 @@ double Network<T>::compute_gradients(const Batch<T>& d) {
 }
 
 template <class T>
-void Network<T>::predict(index_t n, const std::vector<const void*>& x, const std::vector<T*>& out, index_t chunk) const {
+void Network<T>::predict(index_t n, const void* const* x, T* const* out, index_t chunk) const {
   if (chunk <= 0) chunk = kDefaultChunk;
   chunk = std::max<index_t>(1, std::min(chunk, n));
   const std::size_t I = inputs_.size(), N = nodes_.size();

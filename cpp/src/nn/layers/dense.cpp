@@ -3,8 +3,9 @@
 // forward : one NN gemm whose epilogue adds the bias, applies the activation and stores
 //           the pre-activation z when backward needs it (no extra pass over memory).
 // backward: dZ = dY * f'(z) in place and db = column sums of dZ (one pass for relu and
-//           linear), dW = X^T dZ (gemm TN, beta 0), dX = dZ W^T (gemm NT), skipped for
-//           the first layer.
+//           linear), dW = X^T dZ (gemm TN, beta 0), dX = dZ W^T (gemm NT; beta 1 where
+//           the input fans out and dX adds to another node's gradient), skipped when
+//           nothing upstream needs it.
 // predict and evaluate (not training): the same product against W packed once for the
 //           GEMM kernel (PackedB), so a small batch pays no packing: the pack is rebuilt
 //           lazily when the network's params_version or the active GEMM kernel changed.
@@ -84,8 +85,10 @@ class Dense final : public Layer<T> {
       if (db) detail::column_sums(n, out, dy, db);
     }
     if (!ctx.frozen) gemm<T>(Trans::T, Trans::N, in, out, n, T(1), x, in, dy, out, T(0), dw_, out);
-    if (dx) gemm<T>(Trans::N, Trans::T, n, in, out, T(1), dy, out, w_, out, T(0), dx, in);
+    if (dx) gemm<T>(Trans::N, Trans::T, n, in, out, T(1), dy, out, w_, out, ctx.accumulate_dx ? T(1) : T(0), dx, in);
   }
+
+  bool accumulates_dx() const override { return true; }
 
   Act output_act() const override { return spec_.act.kind; }
   void keep_logits(bool on) override { keep_logits_ = on; }
