@@ -408,12 +408,20 @@ def test_model_as_layer_and_shared_weights_across_models():
     assert len(auto.get_weights()) == 6
     auto.compile(optimizer=dnnx.optimizers.Adam(0.01), loss="mse")
     before = encoder.predict(x)
-    auto.fit(x, x, epochs=3, verbose=0)
+
+    def encode(ws):
+        return np.tanh(np.maximum(x @ ws[0] + ws[1], 0) @ ws[2] + ws[3])
+
+    seen = []  # a callback that uses the encoder while the autoencoder trains
+    cb = dnnx.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(
+        (encoder.predict(x), encode(auto.get_weights()))))
+    auto.fit(x, x, epochs=3, verbose=0, callbacks=[cb])
     after = encoder.predict(x)  # the encoder sees the weights the autoencoder trained
     assert not np.array_equal(before, after)
-    ws = auto.get_weights()
-    h = np.maximum(x @ ws[0] + ws[1], 0)
-    np.testing.assert_allclose(after, np.tanh(h @ ws[2] + ws[3]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(after, encode(auto.get_weights()), rtol=1e-5, atol=1e-6)
+    for got, want in seen:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert not np.array_equal(seen[0][0], seen[2][0])
 
 
 # -- threads ---------------------------------------------------------------------------------------------

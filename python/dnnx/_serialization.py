@@ -203,9 +203,9 @@ def _trainable(cfg: dict) -> bool:
 
 def _sequential(cfg: dict, seed):
     from .models import Sequential
-    entries = cfg.get("layers")
-    if not isinstance(entries, list) or not entries:
-        _fail("'layers' must be a non-empty list")
+    entries = cfg.get("layers", [])
+    if not isinstance(entries, list):
+        _fail("'layers' must be a list")
     dtype = cfg.get("dtype", "float32")
     if dtype not in ("float32", "float64"):
         _fail(f"dtype must be 'float32' or 'float64'; found {dtype!r}")

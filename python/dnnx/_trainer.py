@@ -21,8 +21,8 @@ from ._layer import is_int_dtype, width
 _DEFAULT_BATCH_SIZE = 32  # Keras's default for fit, evaluate and predict
 
 
-def _by_name(data, names: Sequence[str], what: str, allow_missing: bool) -> List:
-    """One entry per name from a single value (one name), a list or a dict."""
+def _by_name(data, names: Sequence[str], what: str, kind: str, allow_missing: bool) -> List:
+    """One entry per name (``kind``: "inputs" or "outputs") from one value, a list or a dict."""
     if isinstance(data, dict):
         unknown = [k for k in data if k not in names]
         if unknown:
@@ -36,8 +36,8 @@ def _by_name(data, names: Sequence[str], what: str, allow_missing: bool) -> List
             return [data[0]]
         return [data]
     if not isinstance(data, (list, tuple)):
-        raise ValueError(f"{what}: the model has {len(names)} {'inputs' if what.startswith('x') else 'outputs'} "
-                         f"{list(names)}; pass a list or a dict keyed by name, received {type(data).__name__}")
+        raise ValueError(f"{what}: the model has {len(names)} {kind} {list(names)}; pass a list or a dict keyed by "
+                         f"name, received {type(data).__name__}")
     if len(data) != len(names):
         raise ValueError(f"{what}: expected {len(names)} arrays (one per {list(names)}); received {len(data)}")
     return list(data)
@@ -141,7 +141,7 @@ class Trainer:
             return [x]  # fast path: small predicts are dominated by Python overhead
         names = [l.name for l in layers]
         arrays = []
-        for layer, value in zip(layers, _by_name(x, names, what, allow_missing=False)):
+        for layer, value in zip(layers, _by_name(x, names, what, "inputs", allow_missing=False)):
             name = what if len(layers) == 1 else f"{what}[{layer.name!r}]"
             a = _fit_rank(_validation._as_array(value, name), layer.shape, name,
                           "input features" if len(layer.shape) == 1 else f"input shape {layer.batch_shape}")
@@ -159,7 +159,7 @@ class Trainer:
     def _targets(self, y, n: int, what: str = "y") -> List[Optional[np.ndarray]]:
         cfg = self._compile_config
         names = self._graph.output_names
-        values = _by_name(y, names, what, allow_missing=True)
+        values = _by_name(y, names, what, "outputs", allow_missing=True)
         out: List[Optional[np.ndarray]] = []
         for o, t, value in zip(cfg.outputs, self._graph.outputs, values):
             name = what if len(names) == 1 else f"{what}[{o.name!r}]"
@@ -280,7 +280,6 @@ class Trainer:
 
         cx, cy = self._core(xs, ys)
         self.stop_training = False
-        self._pull_shared()
         cblist.on_train_begin()
         logs: Dict[str, float] = {}
         for epoch in range(int(initial_epoch), int(epochs)):
@@ -288,6 +287,7 @@ class Trainer:
             if batch_hooks:
                 cblist.on_train_batch_begin(0)
             lrs = self.optimizer.learning_rates(self._net.iterations, steps)
+            self._pull_shared()  # callbacks may have used other models that share layers with this one
             self._sync_views()
             logs = self._logs(self._net.train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
                                                     on_batch if batch_hooks else None, every))

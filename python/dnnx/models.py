@@ -223,7 +223,7 @@ class Model(Trainer):
     def _call_symbolic(self, x):
         self._require_built("__call__")
         g = self._graph
-        new = _by_name(x, g.input_names, f"calling model {self.name!r}", allow_missing=False)
+        new = _by_name(x, g.input_names, f"calling model {self.name!r}", "inputs", allow_missing=False)
         mapping = {}
         for layer, t in zip(g.input_layers, new):
             if not isinstance(t, KerasTensor):
