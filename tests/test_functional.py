@@ -389,7 +389,7 @@ def test_summary_connected_to(capsys):
     lines = out.splitlines()
     add = next(i for i, l in enumerate(lines) if l.startswith("add (Add)"))
     assert lines[add].rstrip().endswith("dense[0][0]") and lines[add + 1].strip() == "dense_1[0][0]"
-    assert "Total params: 138" in out  # 5*8+8 + 8*8+8 + 8*2+2
+    assert "Total params: 138 (552.00 B)" in out  # 5*8+8 + 8*8+8 + 8*2+2 float32 weights
     seq = dnnx.Sequential([dnnx.Input(shape=(5,)), layers.Dense(2)])
     seq.summary()
     assert "Connected to" not in capsys.readouterr().out

@@ -127,6 +127,10 @@ def test_config_never_names_code():
     with pytest.raises(ValueError, match=r"output_layers names \['nowhere', 0, 0\], which no layer produces"):
         dnnx.models.model_from_json(json.dumps(cfg))
     cfg = json.loads(m.to_json())
+    cfg["config"]["layers"][3]["config"]["run"] = "rm -rf /"
+    with pytest.raises(ValueError, match=r"unknown config keys \['run'\]"):
+        dnnx.models.model_from_json(json.dumps(cfg))
+    cfg = json.loads(m.to_json())
     cfg["class_name"] = "Evil"
     with pytest.raises(ValueError, match=r"unknown model class 'Evil'"):
         dnnx.models.model_from_json(json.dumps(cfg))

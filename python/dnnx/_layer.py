@@ -270,8 +270,9 @@ class InputLayer:
         bs = c.get("batch_shape")
         if not isinstance(bs, list) or not bs or bs[0] is not None:
             raise ValueError(f"InputLayer: batch_shape must be a list [None, ...]; found {bs!r}")
-        if c.get("sparse", False):
-            raise ValueError("InputLayer: sparse inputs are not supported")
+        for flag in ("sparse", "ragged", "optional"):
+            if c.get(flag, False):
+                raise ValueError(f"InputLayer: {flag} inputs are not supported")
         return cls(tuple(bs[1:]), c.get("dtype", "float32"), c.get("name"), owner="InputLayer")
 
     def count_params(self) -> int:

@@ -73,6 +73,9 @@ def _fail(msg: str):
     raise ValueError(f"model config: {msg}")
 
 
+_IGNORED = {"InputLayer": {"ragged", "optional"}}  # Keras writes them (always False for dense inputs)
+
+
 def _layer_from_entry(entry: Any):
     from .layers import CLASS_NAMES
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
@@ -88,6 +91,9 @@ def _layer_from_entry(entry: Any):
         layer = cls.from_config(dict(entry["config"]))
     except (TypeError, ValueError, KeyError) as e:
         _fail(f"layer {entry.get('name', cls_name)!r} ({cls_name}): {e}")
+    unknown = set(entry["config"]) - set(layer.get_config()) - _IGNORED.get(cls_name, set())
+    if unknown:
+        _fail(f"layer {entry.get('name', cls_name)!r} ({cls_name}): unknown config keys {sorted(unknown)}")
     name = entry.get("name", layer.name)
     if not isinstance(name, str) or not name:
         _fail(f"layer name must be a non-empty string; found {name!r}")

@@ -75,6 +75,15 @@ def print_summary(model, print_fn) -> None:
                 trainable += p.size
             else:
                 non_trainable += p.size
-    print_fn(f"Total params: {trainable + non_trainable:,}")
-    print_fn(f"Trainable params: {trainable:,}")
-    print_fn(f"Non-trainable params: {non_trainable:,}")
+    size = model._np_dtype.itemsize
+    print_fn(f"Total params: {trainable + non_trainable:,} ({_memory((trainable + non_trainable) * size)})")
+    print_fn(f"Trainable params: {trainable:,} ({_memory(trainable * size)})")
+    print_fn(f"Non-trainable params: {non_trainable:,} ({_memory(non_trainable * size)})")
+
+
+def _memory(n: float) -> str:
+    """Keras's readable size: ``228.00 B``, ``1.50 KB``, ..."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}"
+        n /= 1024

@@ -178,7 +178,9 @@ class Trainer:
         xs = self._inputs(x, what)
         n = xs[0].shape[0]
         ys = self._targets(y, n, "y" if what == "x" else f"{what}_y")
-        if isinstance(sample_weight, (list, tuple, dict)):
+        per_output = isinstance(sample_weight, (list, tuple)) and len(self._graph.outputs) > 1 and any(
+            isinstance(v, (np.ndarray, list, tuple)) for v in sample_weight)
+        if isinstance(sample_weight, dict) or per_output:
             raise TypeError("sample_weight must be one array of shape (n,) (it weighs every output); per-output "
                             "sample weights are not supported")
         sw = _validation.sample_weights(sample_weight, self._np_dtype, n)
