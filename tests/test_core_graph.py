@@ -328,3 +328,28 @@ def test_int64_ids_are_exact_beyond_float32():
     net.params_changed()
     out = net.predict(np.array([[2**24 + 1], [2**24]], np.int64))
     np.testing.assert_array_equal(out[:, 0], [2.0, 1.0])
+
+
+def test_node_steps_apply_a_layer_to_the_last_axis():
+    rng = np.random.default_rng(11)
+    ids = rng.integers(0, 6, size=(5, 3)).astype(np.int64)
+    y = rng.normal(size=(5, 2))
+    # Embedding -> (None, 3, 4); Dense(2) on the last axis -> (None, 3, 2); LayerNorm per step;
+    # GlobalAveragePooling1D -> (None, 2)
+    spec = {"dtype": "float64", "seed": 3, "inputs": [{"name": "ids", "dim": 3, "dtype": "int64"}],
+            "layers": [{"type": "embedding", "input_dim": 6, "output_dim": 4}, dense(2, "tanh", name="per_step"),
+                       {"type": "layer_normalization"}, {"type": "global_average_pooling1d", "steps": 3}],
+            "nodes": [{"layer": 0, "inputs": [0]}, {"layer": 1, "inputs": [1], "steps": 3},
+                      {"layer": 2, "inputs": [2], "steps": 3}, {"layer": 3, "inputs": [3]}],
+            "outputs": [4]}
+    net = _core.Network(spec)
+    net.set_training_config(MSE, SGD, None)
+    e, k, b, gamma, beta = net.params()
+    h = np.tanh(e[ids] @ k + b)  # (5, 3, 2)
+    mu, var = h.mean(-1, keepdims=True), h.var(-1, keepdims=True)
+    ref = (gamma * (h - mu) / np.sqrt(var + 1e-3) + beta).mean(1)
+    np.testing.assert_allclose(net.predict(ids), ref, rtol=1e-12, atol=1e-12)
+    fd_check(net, ids, y)
+    with pytest.raises(ValueError, match="is 3-D"):
+        bad = dict(spec, layers=spec["layers"][:2], nodes=spec["nodes"][:2], outputs=[2])
+        _core.Network(bad).set_training_config({"name": "categorical_crossentropy"}, SGD, None)

@@ -302,8 +302,10 @@ def test_multi_output_losses_and_metrics_match_numpy():
     np.testing.assert_allclose(logs["loss"], 0.5 * mse + 2.0 * ce, rtol=1e-10)
     np.testing.assert_allclose(logs["reg_mae"], np.mean(np.abs(pr - yr)), rtol=1e-10)  # metrics: unweighted
     np.testing.assert_allclose(logs["cls_accuracy"], np.mean(pc.argmax(1) == yc), rtol=1e-12)
-    # dict targets, list losses, a single loss for every output
-    assert m.evaluate(x, {"cls": yc, "reg": yr}, sample_weight=sw, return_dict=True) == logs
+    # dict targets, list losses, a single loss for every output; one weight list for all outputs
+    assert m.evaluate(x, {"cls": yc, "reg": yr}, sample_weight=list(sw), return_dict=True) == logs
+    with pytest.raises(TypeError, match=r"per-output sample weights are not supported"):
+        m.evaluate(x, [yr, yc], sample_weight=[sw, sw])
     m.compile(optimizer="sgd", loss=["mse", "sparse_categorical_crossentropy"], loss_weights=[0.5, 2.0],
               metrics=[["mae"], ["accuracy"]])
     assert m.evaluate(x, [yr, yc], sample_weight=sw, return_dict=True) == logs

@@ -5,6 +5,7 @@ namespace py = pybind11;
 
 namespace dnnx::py_detail {
 void register_config(py::module_& m);
+void register_defaults(py::module_& m);
 void register_gemm(py::module_& m);
 void register_network(py::module_& m);
 }  // namespace dnnx::py_detail
@@ -13,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = R"(dnnx._core: compiled core of dnnx (GEMM engine, network, layers, optimizers).)";
   m.attr("__version__") = DNNX_VERSION;
   dnnx::py_detail::register_config(m);
+  dnnx::py_detail::register_defaults(m);
   dnnx::py_detail::register_gemm(m);
   dnnx::py_detail::register_network(m);
 }

@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "dnnx/cpu.hpp"
+#include "dnnx/dispatch.hpp"
 #include "dnnx/gemm.hpp"
 #include "dnnx/parallel.hpp"
 

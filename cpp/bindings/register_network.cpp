@@ -458,9 +458,10 @@ InputSpec parse_input(const py::handle& h, std::size_t i) {
 NodeSpec parse_node(const py::handle& h, std::size_t j) {
   const std::string where = "nodes[" + std::to_string(j) + "]";
   py::dict d = as_dict(h, where);
-  check_keys(d, where, {"layer", "inputs"});
+  check_keys(d, where, {"layer", "inputs", "steps"});
   NodeSpec n;
   n.layer = get_int(d, "layer", -1, where);
+  n.steps = get_int(d, "steps", 1, where);
   if (!present(d, "inputs") || !(py::isinstance<py::list>(d["inputs"]) || py::isinstance<py::tuple>(d["inputs"])))
     throw py::value_error(where + ": 'inputs' must be a list of tensor ids");
   for (auto t : d["inputs"]) {

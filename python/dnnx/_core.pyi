@@ -72,7 +72,9 @@ class Network:
       seed: int                      # counter-based RNG key (init, dropout, shuffle)
       graph form:
         inputs: list of {"name": str, "dim": int (flat width), "dtype": "float" | "int64"}
-        nodes: list of {"layer": int (index into layers), "inputs": [tensor ids]}, in
+        nodes: list of {"layer": int (index into layers), "inputs": [tensor ids],
+               "steps": int (default 1: the layer sees each sample as `steps` rows, i.e.
+               it applies to the last axis of a (batch, steps, features) tensor)}, in
                topological order; tensors 0..len(inputs)-1 are the inputs, len(inputs)+j
                is node j's output. A layer used by several nodes shares its weights.
         outputs: list of tensor ids; output_names: optional list of str

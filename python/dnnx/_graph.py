@@ -151,12 +151,18 @@ class Graph:
             "inputs": [{"name": l.name, "dim": width(l.batch_shape),
                         "dtype": "int64" if is_int_dtype(l.dtype) else "float"} for l in self.input_layers],
             "layers": [l.spec() for l in self.layers],
-            "nodes": [{"layer": self.layers.index(n.layer), "inputs": [self.tensor_ids[id(t)] for t in n.inputs]}
-                      for n in self.nodes],
+            "nodes": [self._node_spec(n) for n in self.nodes],
             "outputs": [self.tensor_ids[id(t)] for t in self.outputs],
             "output_names": list(self.output_names),
             "loss": None, "optimizer": None, "metrics": [],
         }
+
+    def _node_spec(self, n: Node) -> dict:
+        d = {"layer": self.layers.index(n.layer), "inputs": [self.tensor_ids[id(t)] for t in n.inputs]}
+        steps = n.layer.node_steps([t.shape for t in n.inputs])
+        if steps != 1:
+            d["steps"] = steps
+        return d
 
     def history(self, t: KerasTensor) -> list:
         """``[layer_name, node_index, tensor_index]`` of ``t`` within this model (Keras config form)."""

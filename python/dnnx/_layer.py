@@ -156,11 +156,19 @@ class Layer:
         """Keras rule: the output shape for ``input_shape`` (a list of shapes for merges)."""
         return input_shape
 
-    def _require_2d(self, shape: Shape, what: str = "") -> None:
-        if len(shape) != 2:
-            raise ValueError(f"{type(self).__name__} {self.name or ''}: expects 2-D input (batch, features){what}; "
-                             f"received shape {shape}. Use layers.Flatten() or layers.GlobalAveragePooling1D() "
-                             f"first")
+    def node_steps(self, input_shapes: List[Shape]) -> int:
+        """How many rows C++ sees per sample: a last-axis layer on ``(batch, *outer, features)``
+        runs on ``prod(outer)`` rows per sample. Elementwise and shape layers see one."""
+        return 1
+
+    @staticmethod
+    def _last_axis_steps(shape: Shape) -> int:
+        return int(math.prod(shape[1:-1]))
+
+    def _require_features_axis(self, shape: Shape) -> None:
+        if len(shape) < 2:
+            raise ValueError(f"{type(self).__name__} {self.name or ''}: expects input with a feature axis "
+                             f"(batch, ..., features); received shape {shape}")
 
     # -- trainable -----------------------------------------------------------------
     @property

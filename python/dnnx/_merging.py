@@ -1,7 +1,8 @@
 """Merge layers (Keras ``layers.merging``): called on a list of tensors.
 
-Elementwise merges need equal shapes (no broadcasting); Concatenate joins along ``axis``
-where that is a flat concatenation of each sample's features (C++ sees flat widths).
+Elementwise merges need equal shapes (no broadcasting); Concatenate joins along any axis
+but the batch (C++ concatenates rows of ``prod(shape[axis:])`` values, ``prod(shape[1:axis])``
+rows per sample).
 """
 
 from __future__ import annotations
@@ -79,11 +80,7 @@ class Maximum(_Merge):
 
 
 class Concatenate(_Merge):
-    """Joins inputs along ``axis`` (default -1, the features). All other axes must match.
-
-    Supported where the result is each sample's features laid end to end: any axis of 2-D
-    inputs, and axis 1 of higher-rank inputs (e.g. ``(batch, k1, d)`` + ``(batch, k2, d)``).
-    """
+    """Joins inputs along ``axis`` (default -1, the features). All other axes must match."""
 
     type_name = default_name = "concatenate"
 
@@ -108,11 +105,14 @@ class Concatenate(_Merge):
             if s[:axis] + s[axis + 1:] != input_shape[0][:axis] + input_shape[0][axis + 1:]:
                 raise ValueError(f"{where}: shapes must match except along axis {self.axis}; received "
                                  f"{input_shape[0]} and {s}")
-        if math.prod(input_shape[0][1:axis]) != 1:
-            raise ValueError(f"{where}: concatenating shapes {input_shape} along axis {self.axis} interleaves "
-                             f"features; only a concatenation of whole samples is supported (2-D inputs, or "
-                             f"axis=1). Flatten the inputs first")
         return (*input_shape[0][:axis], sum(s[axis] for s in input_shape), *input_shape[0][axis + 1:])
+
+    def node_steps(self, input_shapes) -> int:
+        # Along axis a, each sample is prod(shape[1:a]) rows of prod(shape[a:]) values, and
+        # concatenating row by row is concatenating along a.
+        rank = len(input_shapes[0])
+        axis = self.axis + rank if self.axis < 0 else self.axis
+        return int(math.prod(input_shapes[0][1:axis]))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}

@@ -33,8 +33,8 @@ class Dense(Layer):
         kernel_initializer, bias_initializer: names or Initializer objects.
         kernel_regularizer, bias_regularizer: None, names or Regularizer objects.
 
-    Input shape: ``(batch, in_features)``. Output shape: ``(batch, units)``.
-    The kernel is stored ``(in_features, units)``, as Keras does.
+    Input shape: ``(batch, ..., in_features)``. Output shape: ``(batch, ..., units)`` (applied
+    to the last axis, as Keras does). The kernel is stored ``(in_features, units)``.
     """
 
     type_name = "dense"
@@ -61,8 +61,11 @@ class Dense(Layer):
         self.bias_regularizer = _regularizers.get(bias_regularizer)
 
     def compute_output_shape(self, input_shape):
-        self._require_2d(input_shape)
-        return (None, self.units)
+        self._require_features_axis(input_shape)
+        return (*input_shape[:-1], self.units)
+
+    def node_steps(self, input_shapes) -> int:
+        return self._last_axis_steps(input_shapes[0])
 
     def spec(self) -> dict:
         return {
@@ -115,10 +118,8 @@ class Activation(Layer):
         super().__init__(name, input_shape, trainable)
         self.activation = _activations.get(activation)
 
-    def compute_output_shape(self, input_shape):
-        if self.activation.name in ("softmax", "log_softmax"):
-            self._require_2d(input_shape, f" for {self.activation.name}")
-        return input_shape
+    def node_steps(self, input_shapes) -> int:
+        return self._last_axis_steps(input_shapes[0]) if len(input_shapes[0]) > 1 else 1
 
     def spec(self) -> dict:
         return {"type": "activation", "name": self.name, "activation": self.activation.name,
@@ -186,8 +187,11 @@ class BatchNormalization(Layer):
         self.center, self.scale = bool(center), bool(scale)
 
     def compute_output_shape(self, input_shape):
-        self._require_2d(input_shape)
+        self._require_features_axis(input_shape)
         return input_shape
+
+    def node_steps(self, input_shapes) -> int:
+        return self._last_axis_steps(input_shapes[0])
 
     def spec(self) -> dict:
         return {"type": "batch_normalization", "name": self.name, "momentum": self.momentum,
@@ -220,8 +224,11 @@ class LayerNormalization(Layer):
         self.center, self.scale = bool(center), bool(scale)
 
     def compute_output_shape(self, input_shape):
-        self._require_2d(input_shape)
+        self._require_features_axis(input_shape)
         return input_shape
+
+    def node_steps(self, input_shapes) -> int:
+        return self._last_axis_steps(input_shapes[0])
 
     def spec(self) -> dict:
         return {"type": "layer_normalization", "name": self.name, "epsilon": self.epsilon,

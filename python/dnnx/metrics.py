@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from . import _registry
+from . import _core, _registry
 from ._registry import check_number, lookup
+
+# The defaults are C++'s (MetricSpec in cpp/include/dnnx/metrics.hpp), read once.
+_DEFAULTS = _core._defaults()["metrics"]
 
 
 class Metric:
@@ -18,10 +21,10 @@ class Metric:
     def __init__(self, name: Optional[str] = None):
         self.name = name or self.kind
 
-    _params: tuple = ()  # constructor arguments carried in spec() and serialize() (defaults: the signature)
+    _params: tuple = ()  # constructor arguments carried in spec() and serialize()
 
     def spec(self, key: str) -> dict:
-        d = {"name": self.kind, "key": key}
+        d = {"name": self.kind, "key": key, **_DEFAULTS}
         for p in self._params:
             d[p] = getattr(self, p)
         return d
@@ -44,7 +47,7 @@ class BinaryAccuracy(Metric):
 
     _params = ("threshold",)
 
-    def __init__(self, name: Optional[str] = None, threshold: float = 0.5):
+    def __init__(self, name: Optional[str] = None, threshold: float = _DEFAULTS["threshold"]):
         super().__init__(name)
         self.threshold = float(check_number("BinaryAccuracy", "threshold", threshold, low=0, high=1))
 
@@ -62,7 +65,7 @@ class TopKCategoricalAccuracy(Metric):
 
     _params = ("k",)
 
-    def __init__(self, k: int = 5, name: Optional[str] = None):
+    def __init__(self, k: int = _DEFAULTS["k"], name: Optional[str] = None):
         super().__init__(name)
         self.k = int(check_number(type(self).__name__, "k", k, low=1, integer=True))
 
@@ -86,7 +89,7 @@ class AUC(Metric):
 
     _params = ("num_thresholds",)
 
-    def __init__(self, num_thresholds: int = 200, name: Optional[str] = None):
+    def __init__(self, num_thresholds: int = _DEFAULTS["num_thresholds"], name: Optional[str] = None):
         super().__init__(name)
         self.num_thresholds = int(check_number("AUC", "num_thresholds", num_thresholds, low=2, integer=True))
 
@@ -96,7 +99,7 @@ class Precision(Metric):
 
     _params = ("threshold",)
 
-    def __init__(self, thresholds: float = 0.5, name: Optional[str] = None):
+    def __init__(self, thresholds: float = _DEFAULTS["threshold"], name: Optional[str] = None):
         super().__init__(name)
         self.threshold = float(check_number(type(self).__name__, "thresholds", thresholds, low=0, high=1))
 

@@ -1,7 +1,10 @@
-// dnnx public C++ API: activation functions (Keras 3 definitions and defaults).
+// dnnx public C++ API, base layer (below the GEMM and the network core; built into
+// dnnx_common): activation functions (Keras 3 definitions and defaults).
 //
-// Elementwise activations can run inside the GEMM epilogue; softmax and log_softmax are
-// row-wise (over the last axis) and run as their own pass.
+// Elementwise activations can run inside the GEMM epilogue (the macro-kernel calls
+// act_forward on each tile while it is in L1; relu runs in the micro-kernel itself), so
+// this file and common/activations.cpp may use nothing of the GEMM or the network core.
+// softmax and log_softmax are row-wise (over the last axis) and run as their own pass.
 #pragma once
 #include <string>
 
@@ -46,6 +49,8 @@ void act_forward(ActParams p, index_t rows, index_t cols, const T* z, index_t ld
 /// dz = dy * f'(z) over a rows x cols block, given the pre-activation z and output y = f(z)
 /// (each activation reads whichever it needs; z may be null for relu, sigmoid, tanh,
 /// softmax, log_softmax, linear). dz may alias dy exactly. Contiguous rows (ld = cols).
+/// Portable loops only: the network core sends float relu to its SIMD kernel instead
+/// (detail::act_backward_rows), which gives the same bits.
 template <class T>
 void act_backward(ActParams p, index_t rows, index_t cols, const T* z, const T* y, const T* dy, T* dz);
 

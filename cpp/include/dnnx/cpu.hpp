@@ -1,4 +1,4 @@
-// dnnx public C++ API: CPU feature detection (CPUID + XGETBV: the OS must have enabled
+// dnnx public C++ API, base layer (dnnx_common): CPU feature detection (CPUID + XGETBV: the OS must have enabled
 // the YMM/ZMM register state, not just the CPU).
 #pragma once
 #include <string>

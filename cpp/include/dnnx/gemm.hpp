@@ -13,10 +13,10 @@
 // k is never split across threads.
 #pragma once
 #include <string>
-#include <vector>
 
 #include "dnnx/activations.hpp"
 #include "dnnx/common.hpp"
+#include "dnnx/dispatch.hpp"  // the kernel gemm() dispatches to: active_kernel(), set_kernel()
 
 namespace dnnx {
 
@@ -92,15 +92,5 @@ struct BlockSizes {
 /// std::invalid_argument for a name this build does not contain.
 template <class T>
 BlockSizes kernel_block_sizes(const std::string& name = "");
-
-/// Kernels this CPU can run, best last (always starts with "ref").
-std::vector<std::string> available_kernels();
-/// Every kernel this build contains (whether or not the CPU supports it).
-std::vector<std::string> compiled_kernels();
-/// The kernel gemm() dispatches to.
-std::string active_kernel();
-/// Force a kernel ("ref", "avx2", "avx512"). Throws std::invalid_argument for an unknown
-/// name or one this CPU (or build) cannot run. DNNX_KERNEL sets it at start-up.
-void set_kernel(const std::string& name);
 
 }  // namespace dnnx

@@ -64,6 +64,10 @@ struct InputSpec {
 struct NodeSpec {
   index_t layer = 0;              ///< index into NetworkSpec::layers
   std::vector<index_t> inputs;    ///< tensor ids (earlier tensors only)
+  /// The layer sees each sample as `steps` rows of width / steps features: a Dense (or
+  /// normalization, activation, concatenation) applied to the last axis of a
+  /// (batch, steps, features) tensor, as Keras does.
+  index_t steps = 1;
 };
 
 struct NetworkSpec {
@@ -228,6 +232,7 @@ class Network {
     std::size_t layer;
     std::vector<index_t> in;     // tensor ids
     bool shared_later = false;   // an earlier node applies the same layer (backward adds)
+    index_t steps = 1;           // rows per sample the layer sees
   };
   void reserve(index_t rows);
   void plan_backward();

@@ -39,6 +39,10 @@ struct OptimizerSpec {
 OptKind opt_from_name(const std::string& name);
 /// Keras 3 default learning rate of each optimizer (0.01 for SGD, 0.001 otherwise).
 double opt_default_learning_rate(OptKind k) noexcept;
+/// Every Keras 3 default of optimizer k: OptimizerSpec{} with k's learning rate and, for
+/// AdamW, weight_decay = 0.004. The one home of these values: _core._defaults() hands
+/// them to the Python optimizer classes.
+OptimizerSpec opt_defaults(OptKind k) noexcept;
 
 /// One contiguous run of trainable parameters (one tensor).
 struct Segment {

@@ -1,4 +1,4 @@
-// dnnx public C++ API: the library's own thread count.
+// dnnx public C++ API, base layer (dnnx_common): the library's own thread count.
 //
 // Every parallel region in dnnx asks num_threads() (never omp_get_max_threads()), so
 // dnnx.set_num_threads() governs dnnx alone and leaves other OpenMP users untouched.

@@ -2,14 +2,16 @@
 // Built for baseline x86-64 (never included by a kernel_<isa>.cpp).
 #pragma once
 #include "dnnx/activations.hpp"
+#include "dnnx/dispatch.hpp"
 #include "dnnx/gemm.hpp"
 #include "kernel.hpp"
 
 namespace dnnx::blis {
 
-/// Id of the active kernel set (index into the dispatch table); chooses it at first use.
+/// Id of the active kernel set: the active Isa (dnnx/dispatch.hpp), chosen at first use.
 /// Throws std::runtime_error if DNNX_KERNEL names a kernel that cannot run.
-int active_kernel_id();
+inline int active_kernel_id() { return static_cast<int>(active_isa()); }
+/// The kernel set of an Isa id (kernel_sets.cpp).
 const KernelSet& kernel_set(int id);
 
 /// The kernel of set s for T and products n columns wide (the narrow one for n <= NR/2).

@@ -82,6 +82,11 @@ void act_backward_rows(ActParams p, index_t rows, index_t cols, const T* z, cons
   const index_t cost = (p.kind == Act::relu || p.kind == Act::linear) ? 1 : 8;
   parallel_chunks(rows, block, rows * cols * cost, [&](index_t r0, index_t r1) {
     const index_t off = r0 * cols;
+    if constexpr (std::is_same_v<T, float>) {
+      // dz may alias dy, which keeps the compiler from vectorizing act_backward's relu loop.
+      if (p.kind == Act::relu)
+        if (const nnk::Table* k = nnk::active()) { k->relu_bwd((r1 - r0) * cols, y + off, dy + off, dz + off); return; }
+    }
     act_backward<T>(p, r1 - r0, cols, z ? z + off : nullptr, y ? y + off : nullptr, dy + off, dz + off);
   });
 }

@@ -78,11 +78,16 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
     const LayerSpec& ls = spec.layers[static_cast<std::size_t>(ns.layer)];
     if (ns.inputs.empty()) throw std::invalid_argument("network: node " + std::to_string(j) + " has no inputs");
     std::vector<index_t> dims;
+    if (ns.steps < 1) throw std::invalid_argument("network: node " + std::to_string(j) + " has steps < 1");
     for (index_t t : ns.inputs) {
       if (t < 0 || t >= I + j)
         throw std::invalid_argument("network: node " + std::to_string(j) + " (layer '" + ls.name + "') reads tensor " +
                                     std::to_string(t) + ", which is not an earlier tensor");
-      dims.push_back(width_[static_cast<std::size_t>(t)]);
+      if (width_[static_cast<std::size_t>(t)] % ns.steps != 0 || (ns.steps > 1 && t < I && inputs_[static_cast<std::size_t>(t)].is_int))
+        throw std::invalid_argument("network: node " + std::to_string(j) + " (layer '" + ls.name +
+                                    "') cannot split a tensor of width " + std::to_string(width_[static_cast<std::size_t>(t)]) +
+                                    " into " + std::to_string(ns.steps) + " steps");
+      dims.push_back(width_[static_cast<std::size_t>(t)] / ns.steps);
       consumers_[static_cast<std::size_t>(t)].push_back(j);
     }
     auto& layer = layers_[static_cast<std::size_t>(ns.layer)];
@@ -104,8 +109,8 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
                                                  "' (only an Embedding layer reads integer IDs)"
                                            : "embedding layer '" + ls.name + "' needs an int64 input of IDs");
     }
-    nodes_.push_back({static_cast<std::size_t>(ns.layer), ns.inputs, false});
-    width_[static_cast<std::size_t>(I + j)] = layer->out_dim();
+    nodes_.push_back({static_cast<std::size_t>(ns.layer), ns.inputs, false, ns.steps});
+    width_[static_cast<std::size_t>(I + j)] = layer->out_dim() * ns.steps;
     max_arity_ = std::max<index_t>(max_arity_, static_cast<index_t>(ns.inputs.size()));
   }
   for (std::size_t l = 0; l < layers_.size(); ++l)
@@ -252,6 +257,19 @@ void Network<T>::configure(const TrainingConfig& config_in) {
                                                  : std::string("another metric")) +
                                     " uses " + (sparse ? "sparse" : "dense") + " labels");
     for (const MetricSpec& m : oc.metrics) metrics[o].emplace_back(m);
+    // A (batch, steps, features) output: the per-sample flat losses equal Keras' per-step
+    // means only for the elementwise losses and metrics.
+    const Node& producer = nodes_[static_cast<std::size_t>(outputs_[o]) - inputs_.size()];
+    if (producer.steps > 1) {
+      bool ok = !oc.has_loss || !(oc.loss.kind == LossKind::categorical_crossentropy || loss_is_sparse(oc.loss.kind));
+      for (const MetricSpec& m : oc.metrics)
+        ok = ok && (m.kind == MetricKind::mse || m.kind == MetricKind::mae || m.kind == MetricKind::binary_accuracy);
+      if (!ok)
+        throw std::invalid_argument("output '" + output_names_[o] +
+                                    "' is 3-D (batch, steps, features): its loss and metrics must be elementwise "
+                                    "(mse, mae, huber, binary_crossentropy; metrics mse, mae, binary_accuracy); "
+                                    "Flatten or pool it first for the others");
+    }
   }
   std::unique_ptr<Optimizer<T>> opt;
   if (config.has_optimizer) opt = make_optimizer<T>(config.optimizer);
@@ -375,7 +393,7 @@ void Network<T>::reserve(index_t rows) {
     act_off_[j] = off;
     off += align16(rows * width_[I + j]);
     cache_off_[j] = off;
-    off += align16(layers_[nodes_[j].layer]->cache_size(rows));
+    off += align16(layers_[nodes_[j].layer]->cache_size(rows * nodes_[j].steps));
   }
   // Gradient slots from the backward lifetimes: an output's gradient is live from the
   // start of backward, any other tensor's from its first consumer in reverse node order,
@@ -470,7 +488,7 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
       for (std::size_t o = 0; o < outputs_.size(); ++o)
         if (fused_[o] && outputs_[o] == static_cast<index_t>(I + j))
           ctx.output_unused = mode == Mode::gradients || metrics_[o].empty();
-    layers_[nd.layer]->forward_n(ctx, n, xs_.data(), w + act_off_[j], w + cache_off_[j]);
+    layers_[nd.layer]->forward_n(ctx, n * nd.steps, xs_.data(), w + act_off_[j], w + cache_off_[j]);
   }
   const bool backprop = mode != Mode::evaluate;
   if (backprop) std::fill(written_.begin(), written_.end(), 0);
@@ -559,7 +577,7 @@ void Network<T>::backward(const StepContext& ctx_in, index_t n, const void* cons
     }
     bool preact = false;
     for (std::size_t o = 0; o < outputs_.size(); ++o) preact |= fused_[o] && outputs_[o] == t;
-    layer.backward_n(ctx, n, xs_.data(), w + act_off_[j], slot(t), dxs_.data(), w + cache_off_[j], preact);
+    layer.backward_n(ctx, n * nd.steps, xs_.data(), w + act_off_[j], slot(t), dxs_.data(), w + cache_off_[j], preact);
     if (keep) add_into(psize, grads_.data() + p0, w + pscratch_off_);
     layer_written_[nd.layer] = 1;
     if (add_any) {
@@ -806,7 +824,7 @@ void Network<T>::predict(index_t n, const void* const* x, T* const* out, index_t
       const Node& nd = nodes_[j];
       for (std::size_t i = 0; i < nd.in.size(); ++i) xs[i] = ptr[static_cast<std::size_t>(nd.in[i])];
       ctx.layer_index = static_cast<index_t>(j);
-      layers_[nd.layer]->forward_n(ctx, nb, xs.data(), ptr[t], nullptr);
+      layers_[nd.layer]->forward_n(ctx, nb * nd.steps, xs.data(), ptr[t], nullptr);
     }
     for (std::size_t o = 0; o < outputs_.size(); ++o) {  // an output listed twice: copy
       T* dst = out[o] + i0 * width_[static_cast<std::size_t>(outputs_[o])];

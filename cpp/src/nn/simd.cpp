@@ -1,20 +1,19 @@
-// Which SIMD table the network core uses: the one matching the GEMM's active kernel, so
-// set_kernel / DNNX_KERNEL force both (and "ref" runs every portable loop).
+// Which SIMD table the network core uses: the one of the active kernel choice
+// (dnnx/dispatch.hpp), which the GEMM follows too, so set_kernel / DNNX_KERNEL force both
+// (and "ref" runs every portable loop).
 #include "simd.hpp"
 
-#include <string>
-
-#include "dnnx/gemm.hpp"
+#include "dnnx/dispatch.hpp"
 
 namespace dnnx::nnk {
 
 const Table* active() {
 #if defined(DNNX_HAVE_X86)
-  // active_kernel() is cheap: a table lookup, and the short names fit std::string's
-  // small buffer, so this allocates nothing.
-  const std::string k = active_kernel();
-  if (k == "avx512") return &kAvx512;
-  if (k == "avx2") return &kAvx2;
+  switch (active_isa()) {
+    case Isa::avx512: return &kAvx512;
+    case Isa::avx2: return &kAvx2;
+    case Isa::ref: break;
+  }
 #endif
   return nullptr;
 }

@@ -1,8 +1,8 @@
 // INTERNAL: the SIMD elementwise kernels of the network core (float32), as a table of
 // plain function pointers. kernel_avx2_nn.cpp and kernel_avx512_nn.cpp each fill one
-// table; active() picks the table that matches the GEMM's active kernel (set_kernel,
-// DNNX_KERNEL), or nullptr for "ref", where callers run their portable loops, which are
-// the reference these kernels are tested against.
+// table; active() picks the table of the active kernel choice (dnnx/dispatch.hpp, which
+// the GEMM follows too: set_kernel, DNNX_KERNEL), or nullptr for "ref", where callers run
+// their portable loops, which are the reference these kernels are tested against.
 //
 // Contract of every kernel: the same IEEE operations, in the same order, as the portable
 // loop it replaces (no FMA contraction: the kernel TUs build with -ffp-contract=off), so
@@ -71,7 +71,7 @@ constexpr idx kDropoutBlock = 64;
 extern const Table kAvx2;
 extern const Table kAvx512;
 
-/// The table for the active GEMM kernel, or nullptr (portable loops).
+/// The table for the active kernel choice, or nullptr (portable loops).
 const Table* active();
 
 }  // namespace dnnx::nnk

@@ -12,17 +12,23 @@ from typing import Optional
 
 import numpy as np
 
-from .. import _registry
+from .. import _core, _registry
 from .._registry import check_number
 from . import schedules
 from .schedules import LearningRateSchedule
+
+# Every default below is C++'s (opt_defaults in cpp/include/dnnx/optimizers.hpp), read once.
+_DEFAULTS = _core._defaults()["optimizers"]
+_SGD, _ADAM, _ADAMW = _DEFAULTS["sgd"], _DEFAULTS["adam"], _DEFAULTS["adamw"]
+_RMSPROP, _ADAGRAD, _NADAM = _DEFAULTS["rmsprop"], _DEFAULTS["adagrad"], _DEFAULTS["nadam"]
 
 
 class Optimizer:
     name = "optimizer"
     _hyper: tuple = ()
 
-    def __init__(self, learning_rate=0.001, weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
+    def __init__(self, learning_rate=_ADAM["learning_rate"], weight_decay: Optional[float] = None,
+                 clipnorm: Optional[float] = None,
                  clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None):
         owner = type(self).__name__
         if not isinstance(learning_rate, LearningRateSchedule):
@@ -94,7 +100,8 @@ class SGD(Optimizer):
     name = "sgd"
     _hyper = ("momentum", "nesterov")
 
-    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs):
+    def __init__(self, learning_rate=_SGD["learning_rate"], momentum: float = _SGD["momentum"],
+                 nesterov: bool = _SGD["nesterov"], **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.momentum = float(check_number("SGD", "momentum", momentum, low=0, high=1))
         if not isinstance(nesterov, bool):
@@ -112,8 +119,9 @@ class Adam(Optimizer):
     name = "adam"
     _hyper = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
-    def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-                 amsgrad: bool = False, **kwargs):
+    def __init__(self, learning_rate=_ADAM["learning_rate"], beta_1: float = _ADAM["beta_1"],
+                 beta_2: float = _ADAM["beta_2"], epsilon: float = _ADAM["epsilon"],
+                 amsgrad: bool = _ADAM["amsgrad"], **kwargs):
         super().__init__(learning_rate, **kwargs)
         owner = type(self).__name__
         self.beta_1 = float(check_number(owner, "beta_1", beta_1, low=0, high=1, high_open=True))
@@ -129,8 +137,9 @@ class AdamW(Adam):
 
     name = "adamw"
 
-    def __init__(self, learning_rate=0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, **kwargs):
+    def __init__(self, learning_rate=_ADAMW["learning_rate"], weight_decay: float = _ADAMW["weight_decay"],
+                 beta_1: float = _ADAMW["beta_1"], beta_2: float = _ADAMW["beta_2"],
+                 epsilon: float = _ADAMW["epsilon"], amsgrad: bool = _ADAMW["amsgrad"], **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
 
 
@@ -140,8 +149,9 @@ class RMSprop(Optimizer):
     name = "rmsprop"
     _hyper = ("rho", "momentum", "epsilon", "centered")
 
-    def __init__(self, learning_rate=0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
-                 centered: bool = False, **kwargs):
+    def __init__(self, learning_rate=_RMSPROP["learning_rate"], rho: float = _RMSPROP["rho"],
+                 momentum: float = _RMSPROP["momentum"], epsilon: float = _RMSPROP["epsilon"],
+                 centered: bool = _RMSPROP["centered"], **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.rho = float(check_number("RMSprop", "rho", rho, low=0, high=1))
         self.momentum = float(check_number("RMSprop", "momentum", momentum, low=0, high=1))
@@ -155,7 +165,9 @@ class Adagrad(Optimizer):
     name = "adagrad"
     _hyper = ("initial_accumulator_value", "epsilon")
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7, **kwargs):
+    def __init__(self, learning_rate=_ADAGRAD["learning_rate"],
+                 initial_accumulator_value: float = _ADAGRAD["initial_accumulator_value"],
+                 epsilon: float = _ADAGRAD["epsilon"], **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.initial_accumulator_value = float(check_number("Adagrad", "initial_accumulator_value",
                                                             initial_accumulator_value, low=0))
@@ -168,8 +180,8 @@ class Nadam(Adam):
     name = "nadam"
     _hyper = ("beta_1", "beta_2", "epsilon")
 
-    def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-                 **kwargs):
+    def __init__(self, learning_rate=_NADAM["learning_rate"], beta_1: float = _NADAM["beta_1"],
+                 beta_2: float = _NADAM["beta_2"], epsilon: float = _NADAM["epsilon"], **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, False, **kwargs)
 
 
@@ -182,15 +194,14 @@ def get(identifier) -> Optimizer:
 
 def deserialize(config: dict) -> Optimizer:
     cls = _registry.config_class("optimizer", _TABLE, config)
-    kw = {k: v for k, v in config.items() if k != "name"}
-    lr = kw.pop("learning_rate", 0.001)
-    if isinstance(lr, dict):
-        lr = schedules.deserialize(lr)
-    allowed = set(cls._hyper) | {"weight_decay", "clipnorm", "clipvalue", "global_clipnorm"}
+    kw = {k: v for k, v in config.items() if k != "name"}  # without learning_rate: the class default
+    if isinstance(kw.get("learning_rate"), dict):
+        kw["learning_rate"] = schedules.deserialize(kw["learning_rate"])
+    allowed = set(cls._hyper) | {"learning_rate", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm"}
     unknown = set(kw) - allowed
     if unknown:
         raise ValueError(f"invalid optimizer config: unknown keys {sorted(unknown)}")
-    return cls(learning_rate=lr, **kw)
+    return cls(**kw)
 
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "get", "schedules"]

@@ -51,6 +51,14 @@ OptKind opt_from_name(const std::string& name) {
 
 double opt_default_learning_rate(OptKind k) noexcept { return k == OptKind::sgd ? 0.01 : 0.001; }
 
+OptimizerSpec opt_defaults(OptKind k) noexcept {
+  OptimizerSpec s;
+  s.kind = k;
+  s.learning_rate = opt_default_learning_rate(k);
+  if (k == OptKind::adamw) s.weight_decay = 0.004;
+  return s;
+}
+
 template <class T>
 void Optimizer<T>::build(index_t n, std::vector<Segment> tensors) {
   n_ = n;

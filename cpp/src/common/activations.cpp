@@ -5,9 +5,6 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
-#include <type_traits>
-
-#include "simd.hpp"
 
 namespace dnnx {
 namespace {
@@ -174,10 +171,6 @@ void act_backward(ActParams p, index_t rows, index_t cols, const T* z, const T* 
       if (dz != dy) for (index_t i = 0; i < n; ++i) dz[i] = dy[i];
       return;
     case Act::relu:
-      if constexpr (std::is_same_v<T, float>) {
-        // dz may alias dy, which keeps the compiler from vectorizing the loop below.
-        if (const nnk::Table* k = nnk::active()) { k->relu_bwd(n, y, dy, dz); return; }
-      }
       for (index_t i = 0; i < n; ++i) dz[i] = y[i] > T(0) ? dy[i] : T(0);
       return;
     case Act::softmax:

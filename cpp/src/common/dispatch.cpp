@@ -1,27 +1,26 @@
-// Kernel dispatch: chosen once, at first use (BLIS bli_arch.c).
+// The kernel choice (BLIS bli_arch.c): made once, at first use, below both kernel
+// families (the GEMM maps it to its KernelSet, the network core to its SIMD table).
 //   1. DNNX_KERNEL=ref|avx2|avx512 forces a kernel; an unknown name or one the CPU lacks
 //      is an error (std::runtime_error at every use, ImportError from dnnx._core), never
 //      a silent fallback and never a SIGILL.
 //   2. Otherwise the best kernel the CPU (and OS: XGETBV) supports; see preferred().
 // DNNX_VERBOSE=1 logs the choice to stderr.
+#include "dnnx/dispatch.hpp"
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "dnnx/cpu.hpp"
-#include "dnnx/gemm.hpp"
-#include "engine.hpp"
 
 namespace dnnx {
-namespace blis {
 namespace {
 
 struct Entry {
-  const KernelSet* set;
+  const char* name;
   bool (*supported)(const CpuFeatures&);
   const char* needs;  // features, for error messages
 };
@@ -33,13 +32,13 @@ bool has_avx512(const CpuFeatures& f) { return f.has_avx512_kernel(); }
 #endif
 
 // Every kernel in this build, in order of preference on a generic CPU (best last). The
-// index is the kernel id that PackedB records.
+// index is the Isa value (and the kernel id that a GEMM PackedB records).
 const std::vector<Entry>& table() {
   static const std::vector<Entry> t = {
-      {&kRefKernels, &always, "nothing"},
+      {"ref", &always, "nothing"},
 #if defined(DNNX_HAVE_X86)
-      {&kAvx2Kernels, &has_avx2, "avx2 fma"},
-      {&kAvx512Kernels, &has_avx512, "avx512f avx512vl avx512dq avx512bw fma"},
+      {"avx2", &has_avx2, "avx2 fma"},
+      {"avx512", &has_avx512, "avx512f avx512vl avx512dq avx512bw fma"},
 #endif
   };
   return t;
@@ -56,7 +55,7 @@ std::string join(const std::vector<std::string>& v) {
 int find(const std::string& name, const char* who) {
   const auto& t = table();
   for (size_t i = 0; i < t.size(); ++i) {
-    if (name != t[i].set->name) continue;
+    if (name != t[i].name) continue;
     if (!t[i].supported(cpu_features()))
       throw std::invalid_argument(std::string(who) + ": kernel '" + name + "' needs " + t[i].needs +
                                   ", but this CPU has: " + cpu_features().describe() +
@@ -92,7 +91,7 @@ int initial() {
     id = preferred();
   }
   if (const char* v = std::getenv("DNNX_VERBOSE"); v && *v && *v != '0')
-    std::fprintf(stderr, "dnnx: GEMM kernel '%s' (%s; CPU features: %s)\n", table()[id].set->name,
+    std::fprintf(stderr, "dnnx: GEMM kernel '%s' (%s; CPU features: %s)\n", table()[id].name,
                  env && *env ? "forced by DNNX_KERNEL" : "best for this CPU", cpu_features().describe().c_str());
   return id;
 }
@@ -101,50 +100,29 @@ std::atomic<int> g_active{-1};
 
 }  // namespace
 
-int active_kernel_id() {
+Isa active_isa() {
   int id = g_active.load(std::memory_order_acquire);
-  if (id >= 0) return id;
+  if (id >= 0) return static_cast<Isa>(id);
   int expected = -1;
   g_active.compare_exchange_strong(expected, initial(), std::memory_order_acq_rel);
-  return g_active.load(std::memory_order_acquire);
+  return static_cast<Isa>(g_active.load(std::memory_order_acquire));
 }
-
-const KernelSet& kernel_set(int id) { return *table()[id].set; }
-
-}  // namespace blis
 
 std::vector<std::string> available_kernels() {
   std::vector<std::string> v;
-  for (const auto& e : blis::table())
-    if (e.supported(cpu_features())) v.emplace_back(e.set->name);
+  for (const auto& e : table())
+    if (e.supported(cpu_features())) v.emplace_back(e.name);
   return v;
 }
 
 std::vector<std::string> compiled_kernels() {
   std::vector<std::string> v;
-  for (const auto& e : blis::table()) v.emplace_back(e.set->name);
+  for (const auto& e : table()) v.emplace_back(e.name);
   return v;
 }
 
-std::string active_kernel() { return blis::kernel_set(blis::active_kernel_id()).name; }
+std::string active_kernel() { return table()[static_cast<int>(active_isa())].name; }
 
-template <class T>
-BlockSizes kernel_block_sizes(const std::string& name) {
-  int id = -1;
-  if (name.empty()) id = blis::active_kernel_id();
-  for (size_t i = 0; i < blis::table().size() && id < 0; ++i)
-    if (name == blis::table()[i].set->name) id = static_cast<int>(i);
-  if (id < 0)
-    throw std::invalid_argument("kernel_block_sizes: unknown kernel '" + name + "'; this build has " +
-                                blis::join(compiled_kernels()));
-  const blis::KernelDesc<T>& d = blis::desc<T>(blis::kernel_set(id), std::numeric_limits<index_t>::max() / 2);
-  return BlockSizes{d.MR, d.NR, d.MC, d.KC, d.NC, d.KC_wide > 0 ? d.KC_wide : d.KC};
-}
-template BlockSizes kernel_block_sizes<float>(const std::string&);
-template BlockSizes kernel_block_sizes<double>(const std::string&);
-
-void set_kernel(const std::string& name) {
-  blis::g_active.store(blis::find(name, "set_kernel"), std::memory_order_release);
-}
+void set_kernel(const std::string& name) { g_active.store(find(name, "set_kernel"), std::memory_order_release); }
 
 }  // namespace dnnx
