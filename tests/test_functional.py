@@ -36,6 +36,9 @@ def test_layer_call_shapes():
     assert layers.Reshape((-1, 4))(e).shape == (None, 10, 4)
     assert layers.Identity()(e).shape == (None, 5, 8)
     assert layers.Concatenate(axis=1)([e, e]).shape == (None, 10, 8)
+    assert layers.Concatenate()([e, e]).shape == (None, 5, 16)                 # last axis of 3-D: per step
+    assert layers.Dense(3)(e).shape == (None, 5, 3)                            # Dense on the last axis
+    assert layers.LayerNormalization()(e).shape == (None, 5, 8)
     assert layers.Embedding(10, 3)(dnnx.Input(shape=(), dtype="int64")).shape == (None, 3)
     a, b = dnnx.Input(shape=(4,)), dnnx.Input(shape=(6,))
     assert layers.Concatenate()([a, b]).shape == (None, 10)
@@ -56,10 +59,10 @@ def test_layer_call_errors():
     with pytest.raises(TypeError, match=r"must be called on a list"):
         layers.Add()(a)
     e = layers.Embedding(10, 4)(dnnx.Input(shape=(3,), dtype="int64"))
-    with pytest.raises(ValueError, match=r"Dense .*expects 2-D input .*received shape \(None, 3, 4\)"):
-        layers.Dense(2)(e)
-    with pytest.raises(ValueError, match=r"Concatenate: concatenating shapes .* along axis -1 interleaves"):
-        layers.Concatenate()([e, e])
+    with pytest.raises(ValueError, match=r"Concatenate.*axis=2 is out of range for inputs of shape \(None, 4\)"):
+        layers.Concatenate(axis=2)([a, a])
+    with pytest.raises(ValueError, match=r"Dense .*expects input with a feature axis .*received shape \(None,\)"):
+        layers.Dense(2)(dnnx.Input(shape=()))
     with pytest.raises(ValueError, match=r"Concatenate: shapes must match except along axis 1; received "
                                          r"\(None, 3, 4\) and \(None, 3, 5\)"):
         layers.Concatenate(axis=1)([e, layers.Embedding(10, 5)(dnnx.Input(shape=(3,), dtype="int64"))])

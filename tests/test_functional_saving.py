@@ -109,6 +109,10 @@ def test_from_config_and_json_round_trip_bitwise():
         assert rebuilt.to_json() == m.to_json()
         rebuilt.set_weights(m.get_weights())
         assert_same_predictions(m, rebuilt, x)
+    ids = dnnx.Input(shape=(2,), dtype="int64")
+    f64 = dnnx.Model(ids, layers.Flatten()(layers.Embedding(5, 2)(ids)), dtype="float64")
+    assert f64.get_config()["dtype"] == "float64" and "dtype" not in m.get_config()
+    assert dnnx.models.model_from_json(f64.to_json()).predict(np.array([[1, 2]])).dtype == np.float64
     seq = dnnx.Sequential([dnnx.Input(shape=(3,)), layers.Dense(4, activation="relu"), layers.Dense(1)], seed=0)
     again = dnnx.Sequential.from_config(seq.get_config())
     assert isinstance(again, dnnx.Sequential) and again.to_json() == seq.to_json()

@@ -35,7 +35,7 @@ def normal(*shape):
 
 
 def compiled(inputs, outputs, loss="mse", **kw):
-    m = dnnx.Model(inputs, outputs, seed=5)
+    m = dnnx.Model(inputs, outputs, seed=5, dtype="float64")
     m.compile(optimizer="sgd", loss=loss, **kw)
     return m
 
@@ -104,3 +104,18 @@ def test_multi_output_weighted_objective():
     m = dnnx.Model(inp, [r, c], seed=2)
     m.compile(optimizer="sgd", loss=["mae", "sparse_categorical_crossentropy"], loss_weights=[0.3, 1.7])
     check(m, normal(6, 3), [normal(6, 2), RNG.integers(0, 3, 6)])
+
+
+def test_last_axis_layers_on_3d_tensors():
+    """Dense, normalizations, softmax and Concatenate applied per step of (batch, steps, features)."""
+    ids = dnnx.Input(shape=(3,), dtype="int64")
+    e = layers.Embedding(7, 4)(ids)
+    h = layers.Dense(5, activation="tanh")(e)
+    h = layers.Concatenate()([h, e])
+    h = layers.LayerNormalization()(layers.Activation("softmax")(h))
+    h = layers.BatchNormalization()(layers.Dense(3)(h))
+    out = layers.Dense(2)(layers.Flatten()(h))
+    m = compiled(ids, out)
+    for p in m.get_layer("layer_normalization").weights + m.get_layer("batch_normalization").weights[:2]:
+        p[...] += RNG.uniform(0.1, 0.5, p.shape)
+    check(m, np.array([[1, 2, 3], [4, 4, 0], [6, 1, 1], [2, 5, 0], [3, 3, 3]]), normal(5, 2), samples=16)

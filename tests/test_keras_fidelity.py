@@ -162,3 +162,24 @@ def test_multi_output_logs_and_config_match_keras():
     assert [l["class_name"] for l in dc["layers"]] == [l["class_name"] for l in kc["layers"]]
     for a, b in zip(dc["layers"], kc["layers"]):
         assert json.dumps(a["inbound_nodes"]) == json.dumps(b["inbound_nodes"]), a["name"]
+
+
+def test_last_axis_layers_on_3d_match_keras():
+    keras = _keras()
+
+    def build(lay, inp, model, id_dtype):
+        ids = inp(shape=(3,), dtype=id_dtype, name="ids")
+        e = lay.Embedding(7, 4, name="emb")(ids)
+        h = lay.Dense(5, activation="tanh", name="d1")(e)
+        h = lay.Concatenate(name="cat")([h, e])
+        h = lay.LayerNormalization(name="ln")(lay.Activation("softmax", name="sm")(h))
+        pooled = lay.GlobalAveragePooling1D(name="pool")(lay.Dense(3, name="d2")(h))
+        return model(ids, [lay.Dense(2, name="out")(pooled), h])
+
+    d = build(layers, dnnx.Input, dnnx.Model, "int64")
+    k = build(keras.layers, keras.Input, keras.Model, "int32")  # jax without x64
+    k.set_weights(d.get_weights())
+    x = RNG.integers(0, 7, (6, 3))
+    for a, b in zip(d.predict(x), k.predict(x.astype(np.int32), verbose=0)):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

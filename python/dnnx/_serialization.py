@@ -47,9 +47,12 @@ def functional_config(model) -> dict:
         layers.append({**_entry(layer, type(layer).__name__, layer.get_config()), "inbound_nodes": nodes})
     in_keys = g.input_names if g.input_kind == "dict" else None
     out_keys = g.output_names if g.output_kind == "dict" else None
-    return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "input_layers": _structure(g, g.input_kind, [l.output for l in g.input_layers], in_keys),
-            "output_layers": _structure(g, g.output_kind, g.outputs, out_keys)}
+    cfg = {"name": model.name, "trainable": model.trainable, "layers": layers,
+           "input_layers": _structure(g, g.input_kind, [l.output for l in g.input_layers], in_keys),
+           "output_layers": _structure(g, g.output_kind, g.outputs, out_keys)}
+    if model._explicit_dtype:
+        cfg["dtype"] = model.dtype  # otherwise it follows the inputs, as Keras has it
+    return cfg
 
 
 def sequential_config(model) -> dict:
@@ -171,7 +174,10 @@ def _functional(cfg: dict, seed):
 
     inputs = resolve(cfg.get("input_layers"), "input_layers")
     outputs = resolve(cfg.get("output_layers"), "output_layers")
-    return Model(inputs, outputs, name=_name(cfg, "functional"), trainable=_trainable(cfg), seed=seed)
+    dtype = cfg.get("dtype")
+    if dtype not in (None, "float32", "float64"):
+        _fail(f"dtype must be 'float32' or 'float64'; found {dtype!r}")
+    return Model(inputs, outputs, name=_name(cfg, "functional"), trainable=_trainable(cfg), seed=seed, dtype=dtype)
 
 
 def _node_inputs(node: Any, tensors: Dict, where: str) -> Optional[List[KerasTensor]]:

@@ -39,8 +39,8 @@ class Model(Trainer):
         name: model name (default ``"functional"``).
         seed: RNG seed for initializers, dropout and shuffling (default: drawn from
             ``dnnx.utils.set_random_seed`` or fresh entropy).
-
-    The model is float64 when its float inputs are ``dtype="float64"``, else float32.
+        dtype: ``"float32"`` or ``"float64"`` for every weight and computation; by default
+            the float inputs' dtype (float32 when there are none).
 
     Example:
         >>> num = dnnx.Input(shape=(12,), name="num")
@@ -51,17 +51,20 @@ class Model(Trainer):
     """
 
     def __init__(self, inputs=None, outputs=None, name: Optional[str] = None, trainable: bool = True,
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None, dtype: Optional[str] = None):
         if inputs is None or outputs is None:
             raise TypeError("Model(inputs, outputs): both are required (tensors from dnnx.Input and layer calls); "
                             "subclassed models with call() are not supported")
         self._init_model(name or "functional", seed)
         self._inputs_struct, self._outputs_struct = inputs, outputs
         self._graph = Graph(inputs, outputs)
-        floats = {l.dtype for l in self._graph.input_layers if l.dtype in _DTYPES}
-        if len(floats) > 1:
-            raise ValueError(f"Model: float inputs must share one dtype; received {sorted(floats)}")
-        self._set_dtype(floats.pop() if floats else "float32")
+        self._explicit_dtype = dtype is not None
+        if dtype is None:
+            floats = {l.dtype for l in self._graph.input_layers if l.dtype in _DTYPES}
+            if len(floats) > 1:
+                raise ValueError(f"Model: float inputs must share one dtype (or pass dtype=); received {sorted(floats)}")
+            dtype = floats.pop() if floats else "float32"
+        self._set_dtype(_check_dtype(dtype, "Model"))
         self._build_network()
         if not trainable:
             self.trainable = False
