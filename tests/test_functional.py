@@ -104,6 +104,7 @@ def test_default_names_and_structure():
     assert [l.name for l in m.layers] == ["input_layer", "dense", "dense_1", "add", "dense_2"]
     assert m.output_names == ["dense_2"] and m.input_names == ["input_layer"]
     assert m.name == "functional"
+    assert m.layers[0].get_weights() == [] and [len(l.get_weights()) for l in m.layers] == [0, 2, 2, 0, 2]
     a, b = dnnx.Input(shape=(2,)), dnnx.Input(shape=(3,))
     m2 = dnnx.Model([a, b], [layers.Dense(1, name="y1")(a), layers.Dense(1, name="y2")(b)])
     assert m2.input_names == ["input_layer", "input_layer_1"] and m2.output_names == ["y1", "y2"]

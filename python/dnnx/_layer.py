@@ -286,6 +286,12 @@ class InputLayer:
     def count_params(self) -> int:
         return 0
 
+    weights: List[np.ndarray] = []  # an input has no weights (Keras: [])
+    trainable = False
+
+    def get_weights(self) -> List[np.ndarray]:
+        return []
+
     def __repr__(self) -> str:
         return f"<InputLayer name={self.name} shape={self.batch_shape}>"
 
