@@ -286,8 +286,11 @@ class InputLayer:
     def count_params(self) -> int:
         return 0
 
-    weights: List[np.ndarray] = []  # an input has no weights (Keras: [])
     trainable = False
+
+    @property
+    def weights(self) -> List[np.ndarray]:
+        return []  # an input has no weights (Keras: [])
 
     def get_weights(self) -> List[np.ndarray]:
         return []
