@@ -214,15 +214,15 @@ py::dict declarations_dict() {
 
 LossSpec parse_loss(const py::dict& d, const std::string& w, OutputConfig& oc) {
   check_keys(d, w, {"name", "from_logits", "delta", "reduction", "weight", "key"});
-  LossSpec l;
+  LossSpec l;  // defaults: LossSpec's member initializers
   l.kind = named(w, [&] { return loss_from_name(get_str(d, "name", "", w)); });
-  l.from_logits = get_bool(d, "from_logits", false, w);
-  l.delta = get_float(d, "delta", 1.0, w);
+  l.from_logits = get_bool(d, "from_logits", l.from_logits, w);
+  l.delta = get_float(d, "delta", l.delta, w);
   const std::string red = get_str(d, "reduction", "sum_over_batch_size", w);
   if (red != "sum_over_batch_size")
     throw py::value_error(w + ": 'reduction' must be 'sum_over_batch_size'; received '" + red + "'");
   if (!(l.delta > 0)) throw py::value_error(w + ": 'delta' must be > 0");
-  oc.weight = get_float(d, "weight", 1.0, w);
+  oc.weight = get_float(d, "weight", oc.weight, w);
   oc.loss_key = get_str(d, "key", "", w);
   return l;
 }
@@ -237,17 +237,17 @@ std::vector<MetricSpec> parse_metrics(const py::handle& metrics, const std::stri
     const std::string w = where + "[" + std::to_string(i++) + "]";
     py::dict d = as_dict(h, w);
     check_keys(d, w, {"name", "key", "k", "num_thresholds", "threshold", "from_logits", "weighted"});
-    MetricSpec m;
+    MetricSpec m;  // defaults: MetricSpec's member initializers
     const std::string name = get_str(d, "name", "", w);
     m.kind = named(w, [&] { return metric_from_name(name); });
     m.key = get_str(d, "key", name, w);
-    m.k = get_int(d, "k", 5, w);
-    m.num_thresholds = get_int(d, "num_thresholds", 200, w);
+    m.k = get_int(d, "k", m.k, w);
+    m.num_thresholds = get_int(d, "num_thresholds", m.num_thresholds, w);
     // Defaults follow the loss: outputs are logits when the loss is from_logits.
     const bool logits = oc.has_loss && oc.loss.from_logits;
     m.from_logits = get_bool(d, "from_logits", logits && m.kind != MetricKind::binary_accuracy, w);
-    m.threshold = get_float(d, "threshold", logits && m.kind == MetricKind::binary_accuracy ? 0.0 : 0.5, w);
-    m.weighted = get_bool(d, "weighted", true, w);
+    m.threshold = get_float(d, "threshold", logits && m.kind == MetricKind::binary_accuracy ? 0.0 : m.threshold, w);
+    m.weighted = get_bool(d, "weighted", m.weighted, w);
     r.push_back(m);
   }
   return r;
@@ -284,22 +284,23 @@ TrainingConfig parse_training(const py::handle& loss, const py::handle& opt, con
                       "initial_accumulator_value", "centered", "weight_decay", "clipnorm", "clipvalue",
                       "global_clipnorm"});
     c.has_optimizer = true;
+    const OptKind kind = named(w, [&] { return opt_from_name(get_str(d, "name", "", w)); });
     OptimizerSpec& o = c.optimizer;
-    o.kind = named(w, [&] { return opt_from_name(get_str(d, "name", "", w)); });
-    o.learning_rate = get_float(d, "learning_rate", opt_default_learning_rate(o.kind), w);
-    o.momentum = get_float(d, "momentum", 0.0, w);
-    o.nesterov = get_bool(d, "nesterov", false, w);
-    o.beta_1 = get_float(d, "beta_1", 0.9, w);
-    o.beta_2 = get_float(d, "beta_2", 0.999, w);
-    o.epsilon = get_float(d, "epsilon", 1e-7, w);
-    o.amsgrad = get_bool(d, "amsgrad", false, w);
-    o.rho = get_float(d, "rho", 0.9, w);
-    o.initial_accumulator_value = get_float(d, "initial_accumulator_value", 0.1, w);
-    o.centered = get_bool(d, "centered", false, w);
-    o.weight_decay = get_float(d, "weight_decay", o.kind == OptKind::adamw ? 0.004 : 0.0, w);
-    o.clipnorm = get_float(d, "clipnorm", 0.0, w);
-    o.clipvalue = get_float(d, "clipvalue", 0.0, w);
-    o.global_clipnorm = get_float(d, "global_clipnorm", 0.0, w);
+    o = opt_defaults(kind);  // every default in one place (optimizers.hpp)
+    o.learning_rate = get_float(d, "learning_rate", o.learning_rate, w);
+    o.momentum = get_float(d, "momentum", o.momentum, w);
+    o.nesterov = get_bool(d, "nesterov", o.nesterov, w);
+    o.beta_1 = get_float(d, "beta_1", o.beta_1, w);
+    o.beta_2 = get_float(d, "beta_2", o.beta_2, w);
+    o.epsilon = get_float(d, "epsilon", o.epsilon, w);
+    o.amsgrad = get_bool(d, "amsgrad", o.amsgrad, w);
+    o.rho = get_float(d, "rho", o.rho, w);
+    o.initial_accumulator_value = get_float(d, "initial_accumulator_value", o.initial_accumulator_value, w);
+    o.centered = get_bool(d, "centered", o.centered, w);
+    o.weight_decay = get_float(d, "weight_decay", o.weight_decay, w);
+    o.clipnorm = get_float(d, "clipnorm", o.clipnorm, w);
+    o.clipvalue = get_float(d, "clipvalue", o.clipvalue, w);
+    o.global_clipnorm = get_float(d, "global_clipnorm", o.global_clipnorm, w);
   }
   if (!multi) {
     c.outputs[0].metrics = parse_metrics(metrics, "metrics", c.outputs[0]);
