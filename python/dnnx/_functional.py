@@ -54,7 +54,6 @@ class Model(Trainer):
             raise TypeError("Model(inputs, outputs): both are required (tensors from dnnx.Input and layer calls); "
                             "subclassed models with call() are not supported")
         self._init_model(name or "functional", seed)
-        self._inputs_struct, self._outputs_struct = inputs, outputs
         self._graph = Graph(inputs, outputs)
         self._explicit_dtype = dtype is not None
         if dtype is None:

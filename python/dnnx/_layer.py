@@ -98,7 +98,7 @@ class Layer:
     takes_list = False  # merge layers take a list of tensors
 
     def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
-                 trainable: bool = True, dtype=None):
+                 trainable: bool = True):
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"{type(self).__name__}: name must be a non-empty string. Received: name={name!r}")
         if not isinstance(trainable, bool):
@@ -137,7 +137,8 @@ class Layer:
                              f"call")
         for t in tensors:
             if is_int_dtype(t.dtype) and not self._takes_ints():
-                raise TypeError(f"{owner}: input {t.name!r} holds integer IDs ({t.dtype}); only Embedding takes "
+                what = repr(t.name) if t.name else "(unnamed)"
+                raise TypeError(f"{owner}: input {what} holds integer IDs ({t.dtype}); only Embedding takes "
                                 f"integer inputs")
         out_shape = tuple(self.compute_output_shape(shapes if self.takes_list else shapes[0]))
         self._input_shapes = shapes
