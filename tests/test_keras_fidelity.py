@@ -183,3 +183,12 @@ def test_last_axis_layers_on_3d_match_keras():
     for a, b in zip(d.predict(x), k.predict(x.astype(np.int32), verbose=0)):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_cosine_decay_from_zero_matches_keras():
+    keras = _keras()
+    kw = dict(initial_learning_rate=0.0, decay_steps=10, alpha=0.1, warmup_target=0.1, warmup_steps=4)
+    ours = optimizers.schedules.CosineDecay(**kw)
+    theirs = keras.optimizers.schedules.CosineDecay(**kw)
+    for step in range(18):
+        np.testing.assert_allclose(ours(step), float(theirs(step)), rtol=1e-6, atol=1e-9, err_msg=str(step))
