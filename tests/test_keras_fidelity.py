@@ -192,3 +192,31 @@ def test_cosine_decay_from_zero_matches_keras():
     theirs = keras.optimizers.schedules.CosineDecay(**kw)
     for step in range(18):
         np.testing.assert_allclose(ours(step), float(theirs(step)), rtol=1e-6, atol=1e-9, err_msg=str(step))
+
+
+def test_multi_output_training_matches_keras():
+    """Same weights, no shuffling: a few Adam epochs on a two-output graph with loss weights,
+    a frozen layer and sample weights land on Keras's weights (float32 rounding apart)."""
+    keras = _keras()
+    d = _two_heads(dnnx, layers, dnnx.Input, dnnx.Model)
+    k = _two_heads(keras, keras.layers, keras.Input, keras.Model)
+    k.set_weights(d.get_weights())
+    d.get_layer("side").trainable = False
+    k.get_layer("side").trainable = False
+    kw = dict(loss={"reg": "mse", "cls": "sparse_categorical_crossentropy"}, loss_weights={"reg": 0.5, "cls": 2.0})
+    d.compile(optimizer=optimizers.Adam(0.01), **kw)
+    k.compile(optimizer=keras.optimizers.Adam(0.01), **kw)
+    x = RNG.standard_normal((20, 4)).astype(np.float32)
+    y = [RNG.standard_normal((20, 2)).astype(np.float32), RNG.integers(0, 3, 20)]
+    sw = RNG.uniform(0.5, 2.0, 20)
+    fit = dict(epochs=3, batch_size=5, shuffle=False, sample_weight=sw, verbose=0)
+    hd, hk = d.fit(x, y, **fit).history, k.fit(x, y, **fit).history
+    assert set(hd) == set(hk)
+    for key in hd:
+        np.testing.assert_allclose(hd[key], hk[key], rtol=1e-4, err_msg=key)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Keras's Variable.__array__ under NumPy 2
+        theirs = k.get_weights()
+    for a, b in zip(d.get_weights(), theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
