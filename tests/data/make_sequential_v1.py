@@ -1,4 +1,5 @@
-"""Run once from the repository root (at commit 0cd217c of main, before the graph core): writes tests/data/sequential_v1.dnnx with the pre-graph (format_version 1) code of main."""
+"""Run once from the repository root (at commit 0cd217c of main, before the graph core): writes tests/data/sequential_v1.dnnx with the pre-graph (format_version 1) code of main.
+It ran with the avx512 GEMM kernel (the expected predictions are that kernel's bits)."""
 import numpy as np
 import dnnx
 from dnnx import layers
