@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _core
 from ._graph import Graph
-from ._layer import KerasTensor, Layer, width
+from ._layer import KerasTensor, Layer, is_int_dtype, width
 from ._trainer import Trainer, _by_name
 from .utils import next_seed
 
@@ -108,6 +108,10 @@ class Model(Trainer):
             layer._models.add(self)
             if not layer.trainable:
                 self._net.set_layer_trainable(i, False)
+        ins, outs = g.input_layers, g.outputs
+        if len(ins) == 1 and len(outs) == 1 and len(ins[0].batch_shape) == 2 and len(outs[0].shape) == 2 \
+                and not is_int_dtype(ins[0].dtype):
+            self._plain_width = ins[0].batch_shape[1]
         self._pull_shared()  # a layer already trained in another model brings its weights
         for layer in g.layers:
             if layer._home is None:

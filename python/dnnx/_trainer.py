@@ -65,6 +65,8 @@ class Trainer:
     and the weight bookkeeping (``_pull_shared``, ``_sync_views``).
     """
 
+    _plain_width = -1  # set once built: the input width when one 2-D float input feeds one 2-D output
+
     def _init_trainer(self) -> None:
         self.optimizer: Optional[_optimizers.Optimizer] = None
         self.loss = None
@@ -136,9 +138,9 @@ class Trainer:
             raise ValueError(f"{what} is required")
         self._ensure_built(x)
         layers = self._graph.input_layers
-        if len(layers) == 1 and type(x) is np.ndarray and x.dtype == self._np_dtype and x.ndim == 2 \
-                and x.flags.c_contiguous and not is_int_dtype(layers[0].dtype) and x.shape[1:] == layers[0].shape:
-            return [x]  # fast path: small predicts are dominated by Python overhead
+        if type(x) is np.ndarray and x.dtype == self._np_dtype and x.ndim == 2 and x.shape[1] == self._plain_width \
+                and x.flags.c_contiguous:
+            return [x]
         names = [l.name for l in layers]
         arrays = []
         for layer, value in zip(layers, _by_name(x, names, what, "inputs", allow_missing=False)):
@@ -319,6 +321,10 @@ class Trainer:
 
     def predict(self, x, batch_size: Optional[int] = None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x``: an ndarray of the model dtype (a list of them for several outputs)."""
+        if (batch_size is None and type(x) is np.ndarray and x.dtype == self._np_dtype and x.ndim == 2
+                and x.shape[1] == self._plain_width and x.flags.c_contiguous and not self._shared
+                and not self._live_views):
+            return self._net.predict(x, 0)  # one float input and output, 2-D: small predicts are all overhead
         xs = self._inputs(x)
         bs = 0 if batch_size is None else _validation.positive_int(batch_size, "batch_size", "predict")
         self._check_ids(xs)
