@@ -11,6 +11,7 @@ from ._functional import Model, _check_dtype
 from ._graph import Graph
 from ._layer import InputLayer, KerasTensor, Layer, width
 
+
 class Sequential(Model):
     """A linear stack of layers: the one-path functional model.
 
@@ -21,8 +22,9 @@ class Sequential(Model):
         seed: RNG seed for initializers, dropout and shuffling (default: drawn from
             ``dnnx.utils.set_random_seed`` or fresh entropy).
 
-    With an ``Input`` first the model is built at once; otherwise on ``build(input_shape)``
-    or the first ``fit``/``predict`` (from the data's shape), as Keras does.
+    The model is built (its C++ network made) on ``build(input_shape)`` or on first use:
+    from the ``Input`` when it has one, else from the data's shape, as Keras does. Built,
+    it is the functional chain ``Input -> layers[0] -> ... -> layers[-1]``.
 
     Example:
         >>> model = dnnx.Sequential([dnnx.Input(shape=(4,)), dnnx.layers.Dense(3, activation="softmax")])
