@@ -51,8 +51,7 @@ def _fit_rank(a: np.ndarray, shape: tuple, name: str, kind: str) -> np.ndarray:
         return a.reshape(*a.shape, 1)
     if a.ndim == len(shape) + 2 and a.shape[-1] == 1 and a.shape[1:-1] == shape:
         return a.reshape(a.shape[:-1])
-    expected = "(n, " + ", ".join(str(d) for d in shape) + (",)" if len(shape) == 0 else ")")
-    expected = "(n,)" if not shape else expected
+    expected = "(n, " + ", ".join(str(d) for d in shape) + ")" if shape else "(n,)"
     if a.ndim != len(shape) + 1:
         raise ValueError(f"{name} must be {len(shape) + 1}-D with shape {expected}; received shape {a.shape}")
     raise ValueError(f"{name} must have shape {expected} (the model's {kind}); received shape {a.shape}")
