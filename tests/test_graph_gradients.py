@@ -119,3 +119,13 @@ def test_last_axis_layers_on_3d_tensors():
     for p in m.get_layer("layer_normalization").weights + m.get_layer("batch_normalization").weights[:2]:
         p[...] += RNG.uniform(0.1, 0.5, p.shape)
     check(m, np.array([[1, 2, 3], [4, 4, 0], [6, 1, 1], [2, 5, 0], [3, 3, 3]]), normal(5, 2), samples=16)
+
+
+def test_output_that_also_feeds_another_layer():
+    """A softmax output with cross-entropy that another layer also reads (no fusion there)."""
+    inp = dnnx.Input(shape=(3,), dtype="float64")
+    h = layers.Dense(4, activation="softmax", name="h")(inp)
+    o = layers.Dense(2, name="o")(h)
+    m = dnnx.Model(inp, [h, o], seed=1)
+    m.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5])
+    check(m, normal(5, 3), [RNG.integers(0, 4, 5), normal(5, 2)])
