@@ -247,6 +247,8 @@ def test_input_errors_name_the_input():
         m.predict([xn, xi[:5]])
     with pytest.raises(ValueError, match=r"expected 2 arrays"):
         m.predict([xn])
+    with pytest.raises(TypeError, match=r"x\['num'\] is a symbolic KerasTensor: .* call it: model\(tensor\)"):
+        m.predict(m.inputs)
     with pytest.raises(ValueError, match=r"y: unknown key\(s\) \['clik'\]"):
         m.fit([xn, xi], {"clik": y}, verbose=0)
     bad = xi.copy()

@@ -16,7 +16,7 @@ from . import _validation
 from . import callbacks as _callbacks
 from . import optimizers as _optimizers
 from ._compile import CompileConfig
-from ._layer import is_int_dtype, width
+from ._layer import KerasTensor, is_int_dtype, width
 
 _DEFAULT_BATCH_SIZE = 32  # Keras's default for fit, evaluate and predict
 
@@ -144,6 +144,9 @@ class Trainer:
         arrays = []
         for layer, value in zip(layers, _by_name(x, names, what, "inputs", allow_missing=False)):
             name = what if len(layers) == 1 else f"{what}[{layer.name!r}]"
+            if isinstance(value, KerasTensor):
+                raise TypeError(f"{name} is a symbolic KerasTensor: fit/evaluate/predict take arrays; to apply the "
+                                f"model to tensors, call it: model(tensor)")
             a = _fit_rank(_validation._as_array(value, name), layer.shape, name,
                           "input features" if len(layer.shape) == 1 else f"input shape {layer.batch_shape}")
             a = a.reshape(a.shape[0], width(layer.batch_shape))
