@@ -430,6 +430,10 @@ def test_model_as_layer_and_shared_weights_across_models():
     for got, want in seen:
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert not np.array_equal(seen[0][0], seen[2][0])
+    assert [l.name for l in auto.layers] == ["input_layer", "dense", "code", "dense_1"]  # decoder's dense renamed
+    again = dnnx.models.model_from_json(auto.to_json())  # the composed graph is one flat functional config
+    again.set_weights(auto.get_weights())
+    np.testing.assert_array_equal(again.predict(x), auto.predict(x))
 
 
 # -- threads ---------------------------------------------------------------------------------------------
