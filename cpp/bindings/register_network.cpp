@@ -51,12 +51,22 @@ double get_float(const py::dict& d, const char* key, double def, const std::stri
   return v.cast<double>();
 }
 
+// A Python int as long long; one beyond its range is a ValueError (not pybind11's
+// "Unable to cast" RuntimeError).
+long long int_value(const py::handle& v, const std::string& what) {
+  int overflow = 0;
+  const long long r = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+  if (overflow != 0) throw py::value_error(what + " is out of range; received " + repr_of(v));
+  if (r == -1 && PyErr_Occurred()) throw py::error_already_set();
+  return r;
+}
+
 long long get_int(const py::dict& d, const char* key, long long def, const std::string& where) {
   if (!present(d, key)) return def;
   py::object v = d[key];
   if (py::isinstance<py::bool_>(v) || !py::isinstance<py::int_>(v))
     throw py::value_error(where + ": '" + key + "' must be an int; received " + repr_of(v));
-  return v.cast<long long>();
+  return int_value(v, where + ": '" + key + "'");
 }
 
 bool get_bool(const py::dict& d, const char* key, bool def, const std::string& where) {
@@ -356,6 +366,16 @@ void check_array(const py::array& a, const char* what, index_t rows, index_t col
   if (writable && !a.writeable()) throw py::value_error(std::string(what) + " must be writable");
 }
 
+/// `out` shares memory with an input: predict would overwrite rows it has not read yet
+/// (C-contiguous arrays: their byte ranges are exact).
+void check_no_overlap(const py::array& out, const py::array& in, const std::string& what) {
+  const auto* o = static_cast<const char*>(out.data());
+  const auto* i = static_cast<const char*>(in.data());
+  const auto on = static_cast<std::ptrdiff_t>(out.nbytes()), inb = static_cast<std::ptrdiff_t>(in.nbytes());
+  if (on > 0 && inb > 0 && o < i + inb && i < o + on)
+    throw py::value_error("out must not share memory with " + what + " (predict cannot run in place)");
+}
+
 py::dict to_dict(const Logs& logs) {
   py::dict d;
   for (const auto& kv : logs) d[py::str(kv.first)] = kv.second;
@@ -468,7 +488,7 @@ NodeSpec parse_node(const py::handle& h, std::size_t j) {
   for (auto t : d["inputs"]) {
     if (py::isinstance<py::bool_>(t) || !py::isinstance<py::int_>(t))
       throw py::value_error(where + ": tensor ids must be ints; received " + repr_of(t));
-    n.inputs.push_back(t.cast<index_t>());
+    n.inputs.push_back(static_cast<index_t>(int_value(t, where + ": tensor id")));
   }
   return n;
 }
@@ -509,9 +529,18 @@ void register_network(py::module_& m) {
                for (auto h : spec["outputs"].cast<py::list>()) {
                  if (py::isinstance<py::bool_>(h) || !py::isinstance<py::int_>(h))
                    throw py::value_error("spec: 'outputs' must be a list of tensor ids; received " + repr_of(h));
-                 ns.outputs.push_back(h.cast<index_t>());
+                 ns.outputs.push_back(static_cast<index_t>(int_value(h, "spec: output tensor id")));
                }
-               if (present(spec, "output_names")) ns.output_names = spec["output_names"].cast<std::vector<std::string>>();
+               if (present(spec, "output_names")) {
+                 if (!py::isinstance<py::list>(spec["output_names"]) && !py::isinstance<py::tuple>(spec["output_names"]))
+                   throw py::value_error("spec: 'output_names' must be a list of str; received " +
+                                         repr_of(spec["output_names"]));
+                 for (auto h : spec["output_names"]) {
+                   if (!py::isinstance<py::str>(h))
+                     throw py::value_error("spec: 'output_names' must be a list of str; received " + repr_of(h));
+                   ns.output_names.push_back(h.cast<std::string>());
+                 }
+               }
              } else {
                ns.input_dim = get_int(spec, "input_dim", 0, "spec");
              }
@@ -719,6 +748,7 @@ void register_network(py::module_& m) {
               if (!py::isinstance<py::array>(out)) throw py::type_error("out must be None or a numpy array");
               result = py::reinterpret_borrow<py::array>(out);
               check_array<T>(result, "out", rows, n.output_dim(), true);
+              check_no_overlap(result, xa, "x");
             }
             const T* xp = cptr<T>(xa);
             T* op = mptr<T>(result);
@@ -742,6 +772,9 @@ void register_network(py::module_& m) {
             if (!py::isinstance<py::array>(out)) throw py::type_error("out must be None or a numpy array");
             results.push_back(py::reinterpret_borrow<py::array>(out));
             check_array<T>(results[0], "out", rows, n.output_dim(), true);
+            for (std::size_t i = 0; i < xs.size(); ++i)
+              check_no_overlap(results[0], py::reinterpret_borrow<py::array>(xs[i]),
+                               xs.size() == 1 ? std::string("x") : "x[" + std::to_string(i) + "]");
           }
           std::vector<T*> op;
           for (auto& r : results) op.push_back(mptr<T>(r));

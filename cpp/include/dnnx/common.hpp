@@ -13,6 +13,13 @@ namespace dnnx {
 
 using index_t = std::int64_t;
 
+/// *r = a * b for a, b >= 0; true (and *r untouched) when the product overflows index_t.
+inline bool mul_overflows(index_t a, index_t b, index_t* r) noexcept {
+  if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a)) return true;
+  *r = a * b;
+  return false;
+}
+
 /// 64-byte aligned, owning, uninitialised buffer of T. Move-only. Growing it (reserve)
 /// is the only place the core allocates; hot loops only ever reuse an existing buffer.
 template <class T>

@@ -204,7 +204,8 @@ class Network {
   /// Keras' optimizer.apply_gradients. iterations += 1.
   void apply_gradients(const T* g, double learning_rate);
   /// out[o] (n x output_dim(o)) = the network applied to the inputs x in inference mode,
-  /// chunk rows at a time (chunk <= 0: a default). Safe to call concurrently.
+  /// chunk rows at a time (chunk <= 0: a default). Safe to call concurrently. Throws
+  /// std::invalid_argument (before computing anything) for an ID outside its Embedding.
   void predict(index_t n, const void* const* x, T* const* out, index_t chunk) const;
   /// The one-input, one-output form.
   void predict(index_t n, const T* x, T* out, index_t chunk) const {
@@ -236,6 +237,7 @@ class Network {
   };
   void reserve(index_t rows);
   void plan_backward();
+  void zero_ranges(const std::vector<std::pair<index_t, index_t>>& ranges);
   double run_batch(Mode mode, index_t n, const void* const* x, const T* const* y, const T* sw, double lr);
   void backward(const StepContext& ctx, index_t n, const void* const* x);
   void step(double lr);
@@ -270,6 +272,14 @@ class Network {
   // Backward plan (from the frozen flags): which tensors carry a gradient, which nodes run.
   std::vector<char> needs_grad_, node_runs_;
   bool plan_stale_ = true;
+  // Gradient ranges (offset, size) no backward writes: idle_ = every tensor of a frozen
+  // layer or of a layer no loss reaches, and every non-trainable tensor (all zero);
+  // reg_idle_ = the regularized tensors of trainable layers no loss reaches (regularization
+  // adds into them, so each step zeroes them first).
+  std::vector<std::pair<index_t, index_t>> idle_, reg_idle_;
+  // apply_gradients or a gradient hook may have written any gradient: the next backward
+  // zeroes the idle_ ranges again first.
+  bool grads_dirty_ = false;
 
   // Predict plan: per tensor, its per-thread activation slot (-1: an input or an output).
   std::vector<int> pred_slot_;

@@ -110,7 +110,11 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
                                            : "embedding layer '" + ls.name + "' needs an int64 input of IDs");
     }
     nodes_.push_back({static_cast<std::size_t>(ns.layer), ns.inputs, false, ns.steps});
-    width_[static_cast<std::size_t>(I + j)] = layer->out_dim() * ns.steps;
+    index_t w = 0;
+    if (layer->out_dim() < 1 || mul_overflows(layer->out_dim(), ns.steps, &w))
+      throw std::invalid_argument("network: the output of node " + std::to_string(j) + " (layer '" + ls.name +
+                                  "') is too wide");
+    width_[static_cast<std::size_t>(I + j)] = w;
     max_arity_ = std::max<index_t>(max_arity_, static_cast<index_t>(ns.inputs.size()));
   }
   for (std::size_t l = 0; l < layers_.size(); ++l)
@@ -146,6 +150,15 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
     const std::size_t first = tensors_.size();
     l->declare(tensors_);
     layer_tensors_.emplace_back(first, tensors_.size());
+  }
+  // Sizes far beyond any memory (a product that overflowed in a layer's declare) would
+  // lay out a too-small arena: reject them here, before anything is allocated.
+  for (const TensorInfo& t : tensors_) {
+    index_t prod = 1;
+    bool bad = false;
+    for (index_t d : t.shape) bad |= mul_overflows(prod, d, &prod);
+    if (bad || prod != t.size || prod > (index_t(1) << 48))
+      throw std::invalid_argument("network: weight '" + t.name + "' is too large");
   }
   frozen_.assign(layers_.size(), 0);
   index_t off = 0;
@@ -362,16 +375,30 @@ void Network<T>::plan_backward() {
     node_runs_[j] = 1;
     for (index_t u : nodes_[j].in) arrives[static_cast<std::size_t>(u)] = 1;
   }
-  // A trainable layer no loss reaches gets a zero gradient (it never changes it).
+  // A layer no loss reaches, and a frozen layer (even one whose node runs for its input
+  // gradient), gets a zero gradient: no backward writes it, so earlier gradients must not
+  // linger (grads(), the gradient hook). The regularization gradient of a trainable layer
+  // no loss reaches is added each step onto a range zeroed first (reg_idle_).
+  idle_.clear();
+  reg_idle_.clear();
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     bool runs = false;
     for (std::size_t j = 0; j < nodes_.size(); ++j) runs |= nodes_[j].layer == l && node_runs_[j];
-    if (!runs)
-      for (std::size_t i = layer_tensors_[l].first; i < layer_tensors_[l].second; ++i)
-        std::memset(static_cast<void*>(grads_.data() + tensors_[i].offset), 0,
-                    static_cast<std::size_t>(tensors_[i].size) * sizeof(T));
+    for (std::size_t i = layer_tensors_[l].first; i < layer_tensors_[l].second; ++i) {
+      const TensorInfo& ti = tensors_[i];
+      if (runs && !frozen_[l] && ti.trainable) continue;
+      idle_.emplace_back(ti.offset, ti.size);
+      if (!frozen_[l] && ti.trainable && ti.reg.active()) reg_idle_.emplace_back(ti.offset, ti.size);
+    }
   }
+  zero_ranges(idle_);
   plan_stale_ = false;
+}
+
+template <class T>
+void Network<T>::zero_ranges(const std::vector<std::pair<index_t, index_t>>& ranges) {
+  for (const auto& r : ranges)
+    std::memset(static_cast<void*>(grads_.data() + r.first), 0, static_cast<std::size_t>(r.second) * sizeof(T));
 }
 
 template <class T>
@@ -517,7 +544,16 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
     out_loss_[o] = wsum / double(n);
     loss += oc.weight * out_loss_[o];
   }
-  if (backprop) backward(ctx, n, x);
+  if (backprop) {
+    if (grads_dirty_) {
+      // Written from outside since the last backward: the ranges no backward writes
+      // (frozen, unreached, non-trainable) must be zero again.
+      zero_ranges(idle_);
+      grads_dirty_ = false;
+    }
+    zero_ranges(reg_idle_);
+    backward(ctx, n, x);
+  }
   // The penalty is evaluated on the weights the forward pass used (before the update).
   loss += regularization(backprop);
   if (mode != Mode::gradients)
@@ -595,7 +631,10 @@ void Network<T>::backward(const StepContext& ctx_in, index_t n, const void* cons
 
 template <class T>
 void Network<T>::step(double lr) {
-  if (grad_hook_) grad_hook_(grads_.data(), arena_size_);
+  if (grad_hook_) {
+    grad_hook_(grads_.data(), arena_size_);
+    grads_dirty_ = true;  // the hook may have written anywhere
+  }
   optimizer_->apply(params_.data(), grads_.data(), lr, iterations_);
   ++params_version_;
   ++iterations_;
@@ -606,6 +645,7 @@ void Network<T>::apply_gradients(const T* g, double lr) {
   if (!optimizer_) throw std::runtime_error("apply_gradients: the network has no optimizer; call set_training_config first");
   if (plan_stale_) plan_backward();
   std::memcpy(static_cast<void*>(grads_.data()), g, static_cast<std::size_t>(arena_size_) * sizeof(T));
+  grads_dirty_ = true;
   optimizer_->apply(params_.data(), grads_.data(), lr, iterations_);
   ++params_version_;
   ++iterations_;
@@ -793,6 +833,12 @@ void Network<T>::predict(index_t n, const void* const* x, T* const* out, index_t
   if (chunk <= 0) chunk = kDefaultChunk;
   chunk = std::max<index_t>(1, std::min(chunk, n));
   const std::size_t I = inputs_.size(), N = nodes_.size();
+  // IDs index the Embedding tables: check them all before any gather (an ID out of range
+  // would read outside the table), as training and evaluate do (check_batch).
+  for (std::size_t i = 0; i < I; ++i)
+    if (inputs_[i].is_int)
+      for (index_t j : consumers_[i])
+        layers_[nodes_[static_cast<std::size_t>(j)].layer]->check_ids(n, static_cast<const std::int64_t*>(x[i]));
   // Activation slots private to the calling thread (concurrent predict calls share nothing
   // writable). Small ones are kept per thread and reused, so a small predict allocates
   // nothing; big ones are per call (their cost is amortized, and a thread does not keep

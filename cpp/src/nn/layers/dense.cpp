@@ -167,6 +167,10 @@ template <class T>
 std::unique_ptr<Layer<T>> make_dense(const LayerSpec& spec, index_t in_dim) {
   if (spec.units < 1)
     throw std::invalid_argument("dense: units must be a positive integer; received units=" + std::to_string(spec.units));
+  index_t size = 0;
+  if (mul_overflows(in_dim, spec.units, &size))
+    throw std::invalid_argument("dense layer '" + spec.name + "': a kernel of " + std::to_string(in_dim) + " x " +
+                                std::to_string(spec.units) + " is too large");
   return std::make_unique<Dense<T>>(spec, in_dim);
 }
 

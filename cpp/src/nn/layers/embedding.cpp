@@ -96,6 +96,10 @@ std::unique_ptr<Layer<T>> make_embedding(const LayerSpec& spec, index_t in_dim) 
   if (spec.units < 1)
     throw std::invalid_argument("embedding: output_dim must be a positive integer; received output_dim=" +
                                 std::to_string(spec.units));
+  index_t out = 0, table = 0;
+  if (mul_overflows(in_dim, spec.units, &out) || mul_overflows(spec.input_dim, spec.units, &table))
+    throw std::invalid_argument("embedding layer '" + spec.name + "': input_dim=" + std::to_string(spec.input_dim) +
+                                ", output_dim=" + std::to_string(spec.units) + " is too large");
   return std::make_unique<Embedding<T>>(spec, in_dim);
 }
 
