@@ -72,15 +72,6 @@ class Graph:
         if dup:
             raise ValueError(f"Model: outputs {dup} come from the same layer; give the outputs as a dict "
                              f"{{name: tensor}} to name them")
-        # For each integer input, the Embedding with the smallest vocabulary it feeds.
-        self.id_limits: List[Optional[Tuple[str, int]]] = [None] * len(self.inputs)
-        for node in self.nodes:
-            for t in node.inputs:
-                i = ids.get(id(t))
-                if i is not None and i < len(self.inputs) and hasattr(node.layer, "input_dim"):
-                    lim = self.id_limits[i]
-                    if lim is None or node.layer.input_dim < lim[1]:
-                        self.id_limits[i] = (node.layer.name, node.layer.input_dim)
         # Model-level nodes of each layer, in this model's order (Keras's node reindexing).
         self.node_index: Dict[int, int] = {}
         counts: Dict[int, int] = {}

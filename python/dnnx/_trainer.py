@@ -329,21 +329,9 @@ class Trainer:
             return self._net.predict(x, 0)  # one float input and output, 2-D: small predicts are all overhead
         xs = self._inputs(x)
         bs = 0 if batch_size is None else _validation.positive_int(batch_size, "batch_size", "predict")
-        self._check_ids(xs)
         self._pull_shared()
         self._sync_views()
         return self._shape_outputs(self._net.predict(self._core(xs), bs))
-
-    def _check_ids(self, xs: List[np.ndarray]) -> None:
-        """IDs in range for inference (``_core`` checks them in training and evaluation only)."""
-        for a, lim in zip(xs, self._graph.id_limits):
-            if lim is not None and a.size:
-                lo, hi = int(a.min()), int(a.max())
-                if lo < 0 or hi >= lim[1]:
-                    bad = lo if lo < 0 else hi
-                    row = int(np.argwhere(a == bad)[0][0])
-                    raise ValueError(f"embedding layer {lim[0]!r}: ID {bad} at row {row} is out of range "
-                                     f"[0, {lim[1]}) (input_dim={lim[1]})")
 
     def _shape_outputs(self, out):
         outs = out if isinstance(out, list) else [out]
@@ -372,7 +360,6 @@ class Trainer:
 
     def predict_on_batch(self, x):
         xs = self._inputs(x)
-        self._check_ids(xs)
         self._pull_shared()
         self._sync_views()
         return self._shape_outputs(self._net.predict(self._core(xs), 0))
