@@ -71,8 +71,11 @@ def test_categorical_and_top_k():
 
 
 def test_weighted_accuracy():
+    # Keras 3: `metrics` ignore sample weights, `weighted_metrics` use them.
     m, x, y = fitted_binary()
+    m.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], weighted_metrics=["accuracy"])
     w = np.linspace(0, 2, len(y))
     res = m.evaluate(x, y, sample_weight=w, return_dict=True)
-    pred = m.predict(x)[:, 0] > 0.5
-    np.testing.assert_allclose(res["accuracy"], np.sum(w * (pred == (y == 1))) / np.sum(w), atol=1e-6)
+    hit = (m.predict(x)[:, 0] > 0.5) == (y == 1)
+    np.testing.assert_allclose(res["weighted_accuracy"], np.sum(w * hit) / np.sum(w), atol=1e-6)
+    np.testing.assert_allclose(res["accuracy"], np.mean(hit), atol=1e-6)

@@ -50,8 +50,8 @@ def test_input_shape_kwarg_and_lazy_build():
 
 
 def test_construction_errors():
-    with pytest.raises(ValueError, match=r"shape must be \(features,\)"):
-        dnnx.Input(shape=(2, 3))
+    with pytest.raises(ValueError, match=r"shape must be a tuple of positive integers"):
+        dnnx.Input(shape=(2, -3))
     with pytest.raises(ValueError, match=r"units must be in \[1, inf\]. Received: units=0"):
         layers.Dense(0)
     with pytest.raises(ValueError, match=r"Unknown activation 'relux'. Valid names: .*relu"):

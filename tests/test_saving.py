@@ -127,12 +127,17 @@ def test_invalid_files_rejected(tmp_path):
     with pytest.raises(FileNotFoundError):
         dnnx.load_model(str(tmp_path / "missing.dnnx"))
     cfg = json.loads(metadata(good)["model_config"])
-    evil = dict(cfg, layers=[{"class": "os.system", "config": {"cmd": "echo pwned"}}])
+    assert cfg["class_name"] == "Sequential" and cfg["config"]["layers"][0]["class_name"] == "InputLayer"
+    evil = json.loads(json.dumps(cfg))
+    evil["config"]["layers"][1] = {"class_name": "os.system", "config": {"cmd": "echo pwned"}}
     _rewrite_meta(good, bad, model_config=json.dumps(evil))
-    with pytest.raises(ValueError, match=r"invalid model_config: unknown or malformed layer entry"):
+    with pytest.raises(ValueError, match=r"invalid model_config: model config: unknown layer class 'os.system'"):
         dnnx.load_model(bad)
-    _rewrite_meta(good, bad, model_config=json.dumps(dict(cfg, dtype="int8")))
-    with pytest.raises(ValueError, match=r"dtype must be float32 or float64"):
+    _rewrite_meta(good, bad, model_config=json.dumps(dict(cfg, config=dict(cfg["config"], dtype="int8"))))
+    with pytest.raises(ValueError, match=r"dtype must be 'float32' or 'float64'"):
+        dnnx.load_model(bad)
+    _rewrite_meta(good, bad, model_config=json.dumps(dict(cfg, seed=-1)))
+    with pytest.raises(ValueError, match=r"seed must be a non-negative integer"):
         dnnx.load_model(bad)
     _rewrite_meta(good, bad, format="something")
     with pytest.raises(ValueError, match=r"expected a 'dnnx.model' file"):
@@ -140,9 +145,8 @@ def test_invalid_files_rejected(tmp_path):
     _rewrite_meta(good, bad, model_config="{not json")
     with pytest.raises(ValueError, match=r"not valid JSON"):
         dnnx.load_model(bad)
-    wrong = dict(cfg)
-    wrong["layers"] = [dict(l) for l in cfg["layers"]]
-    wrong["layers"][0] = {"class": "dense", "config": dict(cfg["layers"][0]["config"], units=17)}
+    wrong = json.loads(json.dumps(cfg))
+    wrong["config"]["layers"][1]["config"]["units"] = 17
     _rewrite_meta(good, bad, model_config=json.dumps(wrong))
     with pytest.raises(ValueError, match=r"tensor 'param.0000' must be float32 \(6, 17\)"):
         dnnx.load_model(bad)

@@ -95,3 +95,13 @@ def positive_int(value, name: str, owner: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{owner}: {name} must be a positive integer. Received: {name}={value!r}")
     return int(value)
+
+
+def ids(a: np.ndarray, name: str, input_name: str) -> np.ndarray:
+    """(n, k) C-contiguous int64 IDs for an integer input: exact, never through a float."""
+    if not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"{name} feeds the integer input {input_name!r}: IDs must be an integer array (int64); "
+                        f"received dtype {a.dtype} (convert with .astype('int64') if the values are whole)")
+    if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} holds IDs above the int64 range (max {int(a.max())})")
+    return np.ascontiguousarray(a, dtype=np.int64)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from . import _registry
+from ._layer import declared_default
 from ._registry import check_number
 
 
@@ -87,10 +88,45 @@ class Constant(Initializer):
         return {"name": self.name, "value": self.value, "seed": None}
 
 
+_UNIFORM = declared_default("embedding", "embeddings_initializer")  # the core's U(minval, maxval) defaults
+
+
+class RandomUniform(Initializer):
+    """U(minval, maxval); Embedding's default ``"uniform"`` is U(-0.05, 0.05), as in Keras."""
+
+    name = "random_uniform"
+
+    def __init__(self, minval: float = _UNIFORM["minval"], maxval: float = _UNIFORM["maxval"],
+                 seed: Optional[int] = None):
+        super().__init__(seed)
+        self.minval = float(check_number("RandomUniform", "minval", minval))
+        self.maxval = float(check_number("RandomUniform", "maxval", maxval))
+        if self.minval > self.maxval:
+            raise ValueError(f"RandomUniform: minval must be <= maxval. Received: minval={minval}, maxval={maxval}")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
+
+
+class RandomNormal(Initializer):
+    """N(mean, stddev) (not truncated)."""
+
+    name = "random_normal"
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None):
+        super().__init__(seed)
+        self.mean = float(check_number("RandomNormal", "mean", mean))
+        self.stddev = float(check_number("RandomNormal", "stddev", stddev, low=0))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+
+
 _TABLE = {
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
     "he_normal": HeNormal, "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
     "zeros": Zeros, "ones": Ones, "constant": Constant,
+    "random_uniform": RandomUniform, "uniform": RandomUniform, "random_normal": RandomNormal, "normal": RandomNormal,
 }
 
 
@@ -102,4 +138,9 @@ def deserialize(config: dict) -> Initializer:
     cls = _registry.config_class("initializer", _TABLE, config)
     if cls is Constant:
         return Constant(config.get("value", 0.0))
+    if cls is RandomUniform:
+        return RandomUniform(config.get("minval", _UNIFORM["minval"]), config.get("maxval", _UNIFORM["maxval"]),
+                             seed=config.get("seed"))
+    if cls is RandomNormal:
+        return RandomNormal(config.get("mean", 0.0), config.get("stddev", 0.05), seed=config.get("seed"))
     return cls(seed=config.get("seed"))

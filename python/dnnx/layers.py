@@ -1,110 +1,26 @@
 """Layers: configuration objects (Keras names) that the C++ network is built from.
 
 A layer holds no arrays of its own: once its model is built, ``layer.weights`` are zero-copy
-views into the network's parameter arena and ``get_weights()`` returns copies.
+views into the network's parameter arena and ``get_weights()`` returns copies. Calling a
+layer on symbolic tensors (``dnnx.Input``) records the functional graph (see ``_layer``).
 """
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
-
-import numpy as np
+from typing import Optional, Sequence
 
 from . import activations as _activations
 from . import initializers as _initializers
 from . import regularizers as _regularizers
+from ._layer import Input, InputLayer, KerasTensor, Layer
+from ._layer import declared_default as _d
+from ._merging import Add, Average, Concatenate, Maximum, Multiply, Subtract
 from ._registry import check_number
+from ._reshaping import Flatten, GlobalAveragePooling1D, Identity, Reshape
 
 
-class InputSpec:
-    """``dnnx.Input(shape=(features,))``: declares the model's input width."""
-
-    def __init__(self, shape: Sequence[int], name: Optional[str] = None):
-        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
-        if len(shape) != 1 or not isinstance(shape[0], (int, np.integer)) or isinstance(shape[0], bool) \
-                or shape[0] < 1:
-            raise ValueError(f"Input: shape must be (features,) with features >= 1 (dense models take "
-                             f"2-D (batch, features) data). Received: shape={shape!r}")
-        self.shape = (int(shape[0]),)
-        self.name = name or "input"
-
-    def __repr__(self) -> str:
-        return f"Input(shape={self.shape})"
-
-
-def Input(shape: Sequence[int], name: Optional[str] = None) -> InputSpec:  # noqa: N802 (Keras name)
-    """Declare the input shape, e.g. ``dnnx.Input(shape=(784,))``."""
-    return InputSpec(shape, name)
-
-
-class Layer:
-    """Base class: a name, a config, and (once built) views of its weights."""
-
-    type_name = "layer"
-    default_name = "layer"
-
-    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None):
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"{type(self).__name__}: name must be a string. Received: name={name!r}")
-        self.name = name
-        self._input_spec = InputSpec(input_shape) if input_shape is not None else None
-        self._model = None
-        self._first_param = 0
-        self._n_params = 0
-        self.output_dim: Optional[int] = None
-
-    # -- weights ---------------------------------------------------------------
-    def _views(self) -> List[np.ndarray]:
-        if self._model is None or self._model._net is None:
-            return []
-        return self._model._net.params()[self._first_param:self._first_param + self._n_params]
-
-    @property
-    def weights(self) -> List[np.ndarray]:
-        """Zero-copy views of this layer's weights (writes change the model)."""
-        views = self._views()
-        if views:
-            self._model._track_views(views)
-        return views
-
-    def get_weights(self) -> List[np.ndarray]:
-        """Copies of this layer's weights, in Keras order."""
-        return [w.copy() for w in self._views()]
-
-    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        views = self._views()
-        if len(weights) != len(views):
-            raise ValueError(f"{self.name}: set_weights expects {len(views)} arrays; received {len(weights)}")
-        for v, w in zip(views, weights):
-            w = np.asarray(w)
-            if w.shape != v.shape:
-                raise ValueError(f"{self.name}: weight shape mismatch: expected {v.shape}, received {w.shape}")
-        for v, w in zip(views, weights):
-            v[...] = w
-        if self._model is not None:
-            self._model._weights_changed()
-        if self._model is not None:
-            self._model._weights_changed()
-
-    def count_params(self) -> int:
-        return int(sum(v.size for v in self._views()))
-
-    def param_count(self) -> int:
-        """How many weight arrays this layer owns (Keras get_weights order)."""
-        return 0
-
-    # -- config ----------------------------------------------------------------
-    def get_config(self) -> dict:
-        return {"name": self.name}
-
-    def spec(self) -> dict:
-        raise NotImplementedError
-
-    def output_features(self, input_dim: int) -> int:
-        return input_dim
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} name={self.name}>"
+def _reg_spec(reg):
+    return reg.spec() if reg else None
 
 
 class Dense(Layer):
@@ -117,20 +33,22 @@ class Dense(Layer):
         kernel_initializer, bias_initializer: names or Initializer objects.
         kernel_regularizer, bias_regularizer: None, names or Regularizer objects.
 
-    Input shape: ``(batch, in_features)``. Output shape: ``(batch, units)``.
-    The kernel is stored ``(in_features, units)``, as Keras does.
+    Input shape: ``(batch, ..., in_features)``. Output shape: ``(batch, ..., units)`` (applied
+    to the last axis, as Keras does). The kernel is stored ``(in_features, units)``.
     """
 
     type_name = "dense"
     default_name = "dense"
 
-    def __init__(self, units: int, activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+    def __init__(self, units: int, activation=None, use_bias: bool = _d("dense", "use_bias"),
+                 kernel_initializer=_d("dense", "kernel_initializer")["name"],
+                 bias_initializer=_d("dense", "bias_initializer")["name"],
                  kernel_regularizer=None, bias_regularizer=None, name: Optional[str] = None,
-                 input_shape: Optional[Sequence[int]] = None, input_dim: Optional[int] = None):
+                 input_shape: Optional[Sequence[int]] = None, input_dim: Optional[int] = None,
+                 trainable: bool = True):
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
-        super().__init__(name, input_shape)
+        super().__init__(name, input_shape, trainable)
         check_number("Dense", "units", units, low=1, integer=True)
         if not isinstance(use_bias, bool):
             raise TypeError(f"Dense: use_bias must be a bool. Received: use_bias={use_bias!r}")
@@ -142,30 +60,31 @@ class Dense(Layer):
         self.kernel_regularizer = _regularizers.get(kernel_regularizer)
         self.bias_regularizer = _regularizers.get(bias_regularizer)
 
-    def output_features(self, input_dim: int) -> int:
-        return self.units
+    def compute_output_shape(self, input_shape):
+        self._require_features_axis(input_shape)
+        return (*input_shape[:-1], self.units)
 
-    def param_count(self) -> int:
-        return 2 if self.use_bias else 1
+    def node_steps(self, input_shapes) -> int:
+        return self._last_axis_steps(input_shapes[0])
 
     def spec(self) -> dict:
         return {
-            "type": "dense", "units": self.units, "activation": self.activation.name,
+            "type": "dense", "name": self.name, "units": self.units, "activation": self.activation.name,
             "activation_alpha": self.activation.alpha, "use_bias": self.use_bias,
             "kernel_initializer": self.kernel_initializer.spec(),
             "bias_initializer": self.bias_initializer.spec(),
-            "kernel_regularizer": self.kernel_regularizer.spec() if self.kernel_regularizer else None,
-            "bias_regularizer": self.bias_regularizer.spec() if self.bias_regularizer else None,
+            "kernel_regularizer": _reg_spec(self.kernel_regularizer),
+            "bias_regularizer": _reg_spec(self.bias_regularizer),
         }
 
     def get_config(self) -> dict:
         return {
-            "name": self.name, "units": self.units,
+            **super().get_config(), "units": self.units,
             "activation": _activations.serialize(self.activation), "use_bias": self.use_bias,
             "kernel_initializer": self.kernel_initializer.get_config(),
             "bias_initializer": self.bias_initializer.get_config(),
-            "kernel_regularizer": self.kernel_regularizer.spec() if self.kernel_regularizer else None,
-            "bias_regularizer": self.bias_regularizer.spec() if self.bias_regularizer else None,
+            "kernel_regularizer": _reg_spec(self.kernel_regularizer),
+            "bias_regularizer": _reg_spec(self.bias_regularizer),
         }
 
     @classmethod
@@ -174,40 +93,44 @@ class Dense(Layer):
                    kernel_initializer=_initializers.deserialize(c["kernel_initializer"]),
                    bias_initializer=_initializers.deserialize(c["bias_initializer"]),
                    kernel_regularizer=_regularizers.deserialize(c.get("kernel_regularizer")),
-                   bias_regularizer=_regularizers.deserialize(c.get("bias_regularizer")), name=c.get("name"))
+                   bias_regularizer=_regularizers.deserialize(c.get("bias_regularizer")), name=c.get("name"),
+                   trainable=c.get("trainable", True))
 
     @property
-    def kernel(self) -> np.ndarray:
+    def kernel(self):
         """Zero-copy view of the kernel ``(in_features, units)``."""
         return self._views()[0]
 
     @property
-    def bias(self) -> Optional[np.ndarray]:
+    def bias(self):
         """Zero-copy view of the bias ``(units,)``, or None with ``use_bias=False``."""
         v = self._views()
         return v[1] if self.use_bias else None
 
 
 class Activation(Layer):
-    """Applies an activation function: ``y = activation(x)``."""
+    """Applies an activation function: ``y = activation(x)`` (softmax over the last axis)."""
 
     type_name = "activation"
     default_name = "activation"
 
-    def __init__(self, activation, name: Optional[str] = None, input_shape=None):
-        super().__init__(name, input_shape)
+    def __init__(self, activation, name: Optional[str] = None, input_shape=None, trainable: bool = True):
+        super().__init__(name, input_shape, trainable)
         self.activation = _activations.get(activation)
 
+    def node_steps(self, input_shapes) -> int:
+        return self._last_axis_steps(input_shapes[0]) if len(input_shapes[0]) > 1 else 1
+
     def spec(self) -> dict:
-        return {"type": "activation", "activation": self.activation.name,
+        return {"type": "activation", "name": self.name, "activation": self.activation.name,
                 "activation_alpha": self.activation.alpha}
 
     def get_config(self) -> dict:
-        return {"name": self.name, "activation": _activations.serialize(self.activation)}
+        return {**super().get_config(), "activation": _activations.serialize(self.activation)}
 
     @classmethod
     def from_config(cls, c: dict) -> "Activation":
-        return cls(_activations.deserialize(c["activation"]), name=c.get("name"))
+        return cls(_activations.deserialize(c["activation"]), name=c.get("name"), trainable=c.get("trainable", True))
 
 
 class Dropout(Layer):
@@ -220,8 +143,9 @@ class Dropout(Layer):
     type_name = "dropout"
     default_name = "dropout"
 
-    def __init__(self, rate: float, seed: Optional[int] = None, name: Optional[str] = None, input_shape=None):
-        super().__init__(name, input_shape)
+    def __init__(self, rate: float, seed: Optional[int] = None, name: Optional[str] = None, input_shape=None,
+                 trainable: bool = True):
+        super().__init__(name, input_shape, trainable)
         check_number("Dropout", "rate", rate, low=0, high=1, high_open=True)
         if seed is not None:
             check_number("Dropout", "seed", seed, low=0, integer=True)
@@ -229,14 +153,14 @@ class Dropout(Layer):
         self.seed = seed
 
     def spec(self) -> dict:
-        return {"type": "dropout", "rate": self.rate, "seed": self.seed}
+        return {"type": "dropout", "name": self.name, "rate": self.rate, "seed": self.seed}
 
     def get_config(self) -> dict:
-        return {"name": self.name, "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
     @classmethod
     def from_config(cls, c: dict) -> "Dropout":
-        return cls(c["rate"], seed=c.get("seed"), name=c.get("name"))
+        return cls(c["rate"], seed=c.get("seed"), name=c.get("name"), trainable=c.get("trainable", True))
 
 
 class BatchNormalization(Layer):
@@ -250,9 +174,11 @@ class BatchNormalization(Layer):
     type_name = "batch_normalization"
     default_name = "batch_normalization"
 
-    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
-                 name: Optional[str] = None, input_shape=None, axis: int = -1):
-        super().__init__(name, input_shape)
+    def __init__(self, momentum: float = _d("batch_normalization", "momentum"),
+                 epsilon: float = _d("batch_normalization", "epsilon"), center: bool = _d("batch_normalization", "center"),
+                 scale: bool = _d("batch_normalization", "scale"), name: Optional[str] = None, input_shape=None,
+                 axis: int = -1, trainable: bool = True):
+        super().__init__(name, input_shape, trainable)
         if axis not in (-1, 1):
             raise ValueError(f"BatchNormalization: only the feature axis (-1) is supported. Received: axis={axis}")
         check_number("BatchNormalization", "momentum", momentum, low=0, high=1)
@@ -260,20 +186,25 @@ class BatchNormalization(Layer):
         self.momentum, self.epsilon = float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
 
-    def param_count(self) -> int:
-        return int(self.scale) + int(self.center) + 2
+    def compute_output_shape(self, input_shape):
+        self._require_features_axis(input_shape)
+        return input_shape
+
+    def node_steps(self, input_shapes) -> int:
+        return self._last_axis_steps(input_shapes[0])
 
     def spec(self) -> dict:
-        return {"type": "batch_normalization", "momentum": self.momentum, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
+        return {"type": "batch_normalization", "name": self.name, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
 
     def get_config(self) -> dict:
-        return {"name": self.name, "momentum": self.momentum, "epsilon": self.epsilon,
+        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale}
 
     @classmethod
     def from_config(cls, c: dict) -> "BatchNormalization":
-        return cls(c["momentum"], c["epsilon"], c["center"], c["scale"], name=c.get("name"))
+        return cls(c["momentum"], c["epsilon"], c["center"], c["scale"], name=c.get("name"),
+                   trainable=c.get("trainable", True))
 
 
 class LayerNormalization(Layer):
@@ -282,32 +213,116 @@ class LayerNormalization(Layer):
     type_name = "layer_normalization"
     default_name = "layer_normalization"
 
-    def __init__(self, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
-                 name: Optional[str] = None, input_shape=None, axis: int = -1):
-        super().__init__(name, input_shape)
+    def __init__(self, epsilon: float = _d("layer_normalization", "epsilon"),
+                 center: bool = _d("layer_normalization", "center"), scale: bool = _d("layer_normalization", "scale"),
+                 name: Optional[str] = None, input_shape=None, axis: int = -1, trainable: bool = True):
+        super().__init__(name, input_shape, trainable)
         if axis not in (-1, 1):
             raise ValueError(f"LayerNormalization: only the feature axis (-1) is supported. Received: axis={axis}")
         check_number("LayerNormalization", "epsilon", epsilon, low=0, low_open=True)
         self.epsilon = float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
 
-    def param_count(self) -> int:
-        return int(self.scale) + int(self.center)
+    def compute_output_shape(self, input_shape):
+        self._require_features_axis(input_shape)
+        return input_shape
+
+    def node_steps(self, input_shapes) -> int:
+        return self._last_axis_steps(input_shapes[0])
 
     def spec(self) -> dict:
-        return {"type": "layer_normalization", "epsilon": self.epsilon, "center": self.center,
-                "scale": self.scale}
+        return {"type": "layer_normalization", "name": self.name, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}
 
     def get_config(self) -> dict:
-        return {"name": self.name, "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+        return {**super().get_config(), "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
 
     @classmethod
     def from_config(cls, c: dict) -> "LayerNormalization":
-        return cls(c["epsilon"], c["center"], c["scale"], name=c.get("name"))
+        return cls(c["epsilon"], c["center"], c["scale"], name=c.get("name"), trainable=c.get("trainable", True))
 
 
-LAYER_CLASSES = {cls.type_name: cls for cls in (Dense, Activation, Dropout, BatchNormalization,
-                                                 LayerNormalization)}
+class Embedding(Layer):
+    """Turns integer IDs into dense vectors: ``y[b, i] = embeddings[ids[b, i]]``.
 
-__all__ = ["Input", "InputSpec", "Layer", "Dense", "Activation", "Dropout", "BatchNormalization",
-           "LayerNormalization"]
+    Args:
+        input_dim: vocabulary size; IDs must be in ``[0, input_dim)`` (else ValueError).
+        output_dim: vector size.
+        embeddings_initializer: default ``"uniform"`` (U(-0.05, 0.05), as Keras).
+        embeddings_regularizer: None, a name or a Regularizer.
+
+    Input shape: ``(batch, k)`` int64 IDs from an integer ``dnnx.Input`` (``(batch,)`` for
+    ``shape=()``). Output shape: ``(batch, k, output_dim)`` (``(batch, output_dim)``).
+    Repeated IDs in a batch accumulate their gradients.
+    """
+
+    type_name = "embedding"
+    default_name = "embedding"
+
+    def __init__(self, input_dim: int, output_dim: int,
+                 embeddings_initializer=_initializers.deserialize(_d("embedding", "embeddings_initializer")),
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False,
+                 weights=None, lora_rank=None, name: Optional[str] = None, trainable: bool = True,
+                 input_shape=None):
+        super().__init__(name, input_shape, trainable)
+        self.input_dim = int(check_number("Embedding", "input_dim", input_dim, low=1, integer=True))
+        self.output_dim = int(check_number("Embedding", "output_dim", output_dim, low=1, integer=True))
+        for arg, value, ok in (("embeddings_constraint", embeddings_constraint, None), ("mask_zero", mask_zero, False),
+                               ("lora_rank", lora_rank, None)):
+            if value is not ok and value != ok:
+                raise ValueError(f"Embedding: {arg} is not supported by dnnx (dense MLPs have no masking, "
+                                 f"constraints or LoRA). Received: {arg}={value!r}")
+        self.embeddings_initializer = _initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = _regularizers.get(embeddings_regularizer)
+        self._initial_weights = None if weights is None else list(weights)
+
+    def _takes_ints(self) -> bool:
+        return True
+
+    def __call__(self, inputs):
+        t = inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1 else inputs
+        if isinstance(t, KerasTensor):
+            from ._layer import is_int_dtype
+            if not is_int_dtype(t.dtype) or not isinstance(t._keras_history[0], InputLayer):
+                raise TypeError(f"Embedding {self.name or ''}: input must be an integer dnnx.Input "
+                                f"(e.g. dnnx.Input(shape=(k,), dtype='int64')); received {t!r}")
+        return super().__call__(inputs)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) > 2:
+            raise ValueError(f"Embedding {self.name or ''}: expects IDs of shape (batch,) or (batch, k); "
+                             f"received shape {input_shape}")
+        return (*input_shape, self.output_dim)
+
+    def _output_dtype(self, tensors) -> str:
+        return "float32"  # follows the model dtype; the model checks its float inputs
+
+    def spec(self) -> dict:
+        return {"type": "embedding", "name": self.name, "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": self.embeddings_initializer.spec(),
+                "embeddings_regularizer": _reg_spec(self.embeddings_regularizer)}
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": self.embeddings_initializer.get_config(),
+                "embeddings_regularizer": _reg_spec(self.embeddings_regularizer)}
+
+    @classmethod
+    def from_config(cls, c: dict) -> "Embedding":
+        return cls(c["input_dim"], c["output_dim"],
+                   embeddings_initializer=_initializers.deserialize(c["embeddings_initializer"]),
+                   embeddings_regularizer=_regularizers.deserialize(c.get("embeddings_regularizer")),
+                   name=c.get("name"), trainable=c.get("trainable", True))
+
+    @property
+    def embeddings(self):
+        """Zero-copy view of the table ``(input_dim, output_dim)``."""
+        return self._views()[0]
+
+
+_ALL = (Dense, Activation, Dropout, BatchNormalization, LayerNormalization, Embedding, Add, Subtract, Multiply,
+        Average, Maximum, Concatenate, Flatten, GlobalAveragePooling1D, Reshape, Identity)
+LAYER_CLASSES = {cls.type_name: cls for cls in _ALL}  # the pre-graph file layout names layers by type
+CLASS_NAMES = {cls.__name__: cls for cls in _ALL}       # Keras layout: class_name
+
+__all__ = ["Input", "InputLayer", "KerasTensor", "Layer"] + [cls.__name__ for cls in _ALL]

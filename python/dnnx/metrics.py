@@ -21,9 +21,13 @@ class Metric:
     def __init__(self, name: Optional[str] = None):
         self.name = name or self.kind
 
+    _params: tuple = ()  # constructor arguments carried in spec() and serialize()
+
     def spec(self, key: str) -> dict:
-        return {"name": self.kind, "key": key, "k": _DEFAULTS["k"], "num_thresholds": _DEFAULTS["num_thresholds"],
-                "threshold": _DEFAULTS["threshold"]}
+        d = {"name": self.kind, "key": key, **_DEFAULTS}
+        for p in self._params:
+            d[p] = getattr(self, p)
+        return d
 
     def get_config(self) -> dict:
         return {"class": type(self).__name__, "name": self.name}
@@ -41,14 +45,11 @@ class Accuracy(Metric):
 class BinaryAccuracy(Metric):
     kind = "binary_accuracy"
 
+    _params = ("threshold",)
+
     def __init__(self, name: Optional[str] = None, threshold: float = _DEFAULTS["threshold"]):
         super().__init__(name)
         self.threshold = float(check_number("BinaryAccuracy", "threshold", threshold, low=0, high=1))
-
-    def spec(self, key: str) -> dict:
-        d = super().spec(key)
-        d["threshold"] = self.threshold
-        return d
 
 
 class CategoricalAccuracy(Metric):
@@ -62,14 +63,11 @@ class SparseCategoricalAccuracy(Metric):
 class TopKCategoricalAccuracy(Metric):
     kind = "top_k_categorical_accuracy"
 
+    _params = ("k",)
+
     def __init__(self, k: int = _DEFAULTS["k"], name: Optional[str] = None):
         super().__init__(name)
         self.k = int(check_number(type(self).__name__, "k", k, low=1, integer=True))
-
-    def spec(self, key: str) -> dict:
-        d = super().spec(key)
-        d["k"] = self.k
-        return d
 
 
 class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
@@ -89,27 +87,21 @@ class AUC(Metric):
 
     kind = "auc"
 
+    _params = ("num_thresholds",)
+
     def __init__(self, num_thresholds: int = _DEFAULTS["num_thresholds"], name: Optional[str] = None):
         super().__init__(name)
         self.num_thresholds = int(check_number("AUC", "num_thresholds", num_thresholds, low=2, integer=True))
-
-    def spec(self, key: str) -> dict:
-        d = super().spec(key)
-        d["num_thresholds"] = self.num_thresholds
-        return d
 
 
 class Precision(Metric):
     kind = "precision"
 
+    _params = ("threshold",)
+
     def __init__(self, thresholds: float = _DEFAULTS["threshold"], name: Optional[str] = None):
         super().__init__(name)
         self.threshold = float(check_number(type(self).__name__, "thresholds", thresholds, low=0, high=1))
-
-    def spec(self, key: str) -> dict:
-        d = super().spec(key)
-        d["threshold"] = self.threshold
-        return d
 
 
 class Recall(Precision):
@@ -155,12 +147,8 @@ def resolve(metric: Metric, loss, output_dim: int) -> dict:
 
 def serialize(metric: Metric) -> dict:
     d = {"class": metric.kind, "name": metric.name}
-    if hasattr(metric, "k"):
-        d["k"] = metric.k
-    if hasattr(metric, "num_thresholds"):
-        d["num_thresholds"] = metric.num_thresholds
-    if hasattr(metric, "threshold"):
-        d["threshold"] = metric.threshold
+    for p in metric._params:
+        d[p] = getattr(metric, p)
     return d
 
 
@@ -169,15 +157,11 @@ def deserialize(config: dict) -> Metric:
             or not isinstance(config.get("name"), str):
         raise ValueError(f"invalid metric config: {config!r}")
     cls = lookup("metric", _TABLE, config["class"])
-    if cls in (TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy):
-        m = cls(k=config.get("k", _DEFAULTS["k"]))
-    elif cls is AUC:
-        m = cls(num_thresholds=config.get("num_thresholds", _DEFAULTS["num_thresholds"]))
-    elif cls in (Precision, Recall):
-        m = cls(thresholds=config.get("threshold", _DEFAULTS["threshold"]))
-    elif cls is BinaryAccuracy:
-        m = cls(threshold=config.get("threshold", _DEFAULTS["threshold"]))
-    else:
-        m = cls()
+    unknown = set(config) - {"class", "name"} - set(cls._params)
+    if unknown:
+        raise ValueError(f"invalid metric config: unknown keys {sorted(unknown)} for {cls.__name__}")
+    # Precision/Recall take the Keras argument `thresholds` and keep it as `threshold`.
+    kw = {("thresholds" if cls in (Precision, Recall) else p): config[p] for p in cls._params if p in config}
+    m = cls(**kw)
     m.name = config["name"]
     return m

@@ -4,6 +4,11 @@ Tensors: ``param.NNNN`` (every weight, Keras order), ``opt.NN`` (optimizer slots
 ``state.iterations`` and ``state.rng`` (int64). Metadata (JSON strings): ``format``,
 ``format_version``, ``dnnx_version``, ``model_config``, ``compile_config``, ``param_names``.
 
+``model_config`` (format_version 2) is Keras's model layout, ``{"class_name": "Functional" |
+"Sequential", "config": ...}`` (see ``_serialization``), plus ``"seed"``; ``compile_config`` is
+the optimizer and the per-output losses, loss weights, metrics and weighted metrics. Files of
+format_version 1 (the pre-graph Sequential layout) still load.
+
 Writes are atomic: a temporary file in the same directory is written, fsync'ed and renamed
 over the target, so a crash mid-save never destroys the previous file. Loading parses the
 safetensors header (JSON) and raw tensor bytes only: it never executes code, and it checks
@@ -21,7 +26,8 @@ import numpy as np
 
 FORMAT_MODEL = "dnnx.model"
 FORMAT_WEIGHTS = "dnnx.weights"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: the Keras model layout (graphs); 1: the pre-graph Sequential layout
+READABLE_VERSIONS = ("1", "2")
 
 
 class InvalidModelFile(ValueError):
@@ -59,12 +65,15 @@ def _serialize(tensors: Dict[str, np.ndarray], metadata: Dict[str, str]) -> byte
     return save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=metadata)
 
 
-def _read(path) -> tuple:
+def _read_bytes(path) -> tuple:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such model file: {path!r}")
     with open(path, "rb") as f:
-        data = f.read()
+        return path, f.read()
+
+
+def _parse(data: bytes, path: str) -> tuple:
     if len(data) < 8:
         raise InvalidModelFile(f"{path!r} is not a dnnx file: too short")
     n = int.from_bytes(data[:8], "little")
@@ -87,6 +96,11 @@ def _read(path) -> tuple:
     return path, meta, tensors
 
 
+def _read(path) -> tuple:
+    path, data = _read_bytes(path)
+    return _parse(data, path)
+
+
 def _json(meta: Dict[str, str], key: str, path: str) -> Any:
     if key not in meta:
         raise InvalidModelFile(f"{path!r}: metadata field {key!r} is missing")
@@ -100,9 +114,9 @@ def _check_format(meta, path, expected):
     fmt = meta.get("format")
     if fmt != expected:
         raise InvalidModelFile(f"{path!r}: expected a {expected!r} file; found format {fmt!r}")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in READABLE_VERSIONS:
         raise InvalidModelFile(f"{path!r}: unsupported format_version {meta.get('format_version')!r} "
-                               f"(this dnnx reads {FORMAT_VERSION!r})")
+                               f"(this dnnx reads {', '.join(READABLE_VERSIONS)})")
 
 
 def _param_tensors(model) -> Dict[str, np.ndarray]:
@@ -127,16 +141,18 @@ def _assign(views, tensors: Dict[str, np.ndarray], prefix: str, path: str, what:
 
 
 def _compile_config(model):
+    """Optimizer plus the per-output losses, loss weights and (weighted) metrics."""
     if not model.compiled:
         return None
-    from .metrics import serialize
-    return {"optimizer": model.optimizer.get_config(), "loss": model.loss.get_config(),
-            "metrics": [serialize(m) for m in model._metrics]}
+    return {"optimizer": model.optimizer.get_config(), **model._resolved_compile().get_config()}
 
 
-def save_model(model, filepath) -> None:
+def model_to_bytes(model) -> bytes:
+    """The model file's bytes: what ``save`` writes."""
     from . import __version__
+    from ._serialization import serialize_model
     model._require_built("save")
+    model._pull_shared()
     net = model._net
     tensors = _param_tensors(model)
     if model.compiled:
@@ -145,56 +161,95 @@ def save_model(model, filepath) -> None:
     seed, counter = net.get_rng_state()
     tensors["state.iterations"] = np.array([net.iterations], np.int64)
     tensors["state.rng"] = np.array([seed, counter], np.int64)
-    cfg = model.get_config()
-    cfg["seed"] = int(seed)
+    cfg = dict(serialize_model(model), seed=int(seed))
     meta = {"format": FORMAT_MODEL, "format_version": FORMAT_VERSION, "dnnx_version": __version__,
             "model_config": json.dumps(cfg), "compile_config": json.dumps(_compile_config(model)),
             "param_names": json.dumps(net.param_names())}
-    _atomic_write(filepath, _serialize(tensors, meta))
+    return _serialize(tensors, meta)
 
 
-def _model_from_config(cfg: Any, path: str):
-    from .layers import LAYER_CLASSES
+def save_model(model, filepath) -> None:
+    _atomic_write(filepath, model_to_bytes(model))
+
+
+def _seed(cfg: dict) -> int:
+    seed = cfg.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, found {seed!r}")
+    return seed
+
+
+def _model_from_v1_config(cfg: dict):
+    """The pre-graph layout (format_version 1): a Sequential as {name, dtype, input_dim, seed,
+    layers: [{"class": type_name, "config"}]}."""
+    from .layers import LAYER_CLASSES, Input
     from .models import Sequential
+    if cfg.get("dtype") not in ("float32", "float64"):
+        raise ValueError(f"dtype must be float32 or float64, found {cfg.get('dtype')!r}")
+    dim = cfg.get("input_dim")
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+        raise ValueError(f"input_dim must be a positive integer, found {dim!r}")
+    if not isinstance(cfg.get("layers"), list) or not cfg["layers"]:
+        raise ValueError("layers must be a non-empty list")
+    model = Sequential(dtype=cfg["dtype"], name=str(cfg.get("name", "sequential")), seed=_seed(cfg))
+    model.add(Input(shape=(dim,)))
+    for entry in cfg["layers"]:
+        if not isinstance(entry, dict) or entry.get("class") not in LAYER_CLASSES \
+                or not isinstance(entry.get("config"), dict):
+            raise ValueError(f"unknown or malformed layer entry {entry!r}")
+        model.add(LAYER_CLASSES[entry["class"]].from_config(entry["config"]))
+    model.build()
+    return model
+
+
+def _model_from_config(cfg: Any, path: str, version: str):
+    from ._serialization import model_from_config
     try:
         if not isinstance(cfg, dict):
             raise TypeError("model_config is not an object")
-        if cfg.get("dtype") not in ("float32", "float64"):
-            raise ValueError(f"dtype must be float32 or float64, found {cfg.get('dtype')!r}")
-        dim = cfg.get("input_dim")
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
-            raise ValueError(f"input_dim must be a positive integer, found {dim!r}")
-        seed = cfg.get("seed")
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, found {seed!r}")
-        if not isinstance(cfg.get("layers"), list) or not cfg["layers"]:
-            raise ValueError("layers must be a non-empty list")
-        model = Sequential(dtype=cfg["dtype"], name=str(cfg.get("name", "sequential")), seed=seed)
-        for entry in cfg["layers"]:
-            if not isinstance(entry, dict) or entry.get("class") not in LAYER_CLASSES \
-                    or not isinstance(entry.get("config"), dict):
-                raise ValueError(f"unknown or malformed layer entry {entry!r}")
-            model.add(LAYER_CLASSES[entry["class"]].from_config(entry["config"]))
-        model.build((None, dim))
-        return model
+        if version == "1":
+            return _model_from_v1_config(cfg)
+        return model_from_config(cfg, seed=_seed(cfg))
     except (TypeError, ValueError, KeyError) as e:
         raise InvalidModelFile(f"{path!r}: invalid model_config: {e}") from None
 
 
-def load_model(filepath, compile: bool = True):
-    """Load a model saved by ``model.save``. Never executes code from the file."""
-    path, meta, tensors = _read(filepath)
+def _compile_from_config(model, ccfg: Any, version: str) -> None:
+    from . import losses, metrics, optimizers
+
+    def metric_dict(d):
+        if not isinstance(d, dict) or not all(isinstance(v, list) for v in d.values()):
+            raise ValueError("metrics must map output names to lists")
+        return {k: [metrics.deserialize(m) for m in v] for k, v in d.items()}
+
+    if not isinstance(ccfg, dict):
+        raise ValueError("compile_config must be an object")
+    opt = optimizers.deserialize(ccfg["optimizer"])
+    if version == "1":
+        if not isinstance(ccfg.get("metrics"), list):
+            raise ValueError("compile_config must be an object with a metrics list")
+        model.compile(optimizer=opt, loss=losses.deserialize(ccfg["loss"]),
+                      metrics=[metrics.deserialize(m) for m in ccfg["metrics"]])
+        return
+    loss = ccfg["loss"]
+    if not isinstance(loss, dict):
+        raise ValueError("loss must map output names to loss configs")
+    model.compile(optimizer=opt, loss={k: None if v is None else losses.deserialize(v) for k, v in loss.items()},
+                  loss_weights=ccfg["loss_weights"], metrics=metric_dict(ccfg["metrics"]),
+                  weighted_metrics=metric_dict(ccfg["weighted_metrics"]))
+
+
+def model_from_bytes(data: bytes, path: str = "<bytes>", compile: bool = True):
+    """The model whose file bytes are ``data`` (what ``load_model`` reads)."""
+    path, meta, tensors = _parse(data, path)
     _check_format(meta, path, FORMAT_MODEL)
-    model = _model_from_config(_json(meta, "model_config", path), path)
+    version = meta["format_version"]
+    model = _model_from_config(_json(meta, "model_config", path), path, version)
     _assign(model._net.params(), tensors, "param.", path, "weight")
     ccfg = _json(meta, "compile_config", path)
     if compile and ccfg is not None:
-        from . import losses, metrics, optimizers
         try:
-            if not isinstance(ccfg, dict) or not isinstance(ccfg.get("metrics"), list):
-                raise ValueError("compile_config must be an object with a metrics list")
-            model.compile(optimizer=optimizers.deserialize(ccfg["optimizer"]), loss=losses.deserialize(ccfg["loss"]),
-                          metrics=[metrics.deserialize(m) for m in ccfg["metrics"]])
+            _compile_from_config(model, ccfg, version)
         except (TypeError, ValueError, KeyError) as e:
             raise InvalidModelFile(f"{path!r}: invalid compile_config: {e}") from None
         _assign(model._net.optimizer_state(), tensors, "opt.", path, "optimizer state")
@@ -211,9 +266,39 @@ def load_model(filepath, compile: bool = True):
     return model
 
 
+def load_model(filepath, compile: bool = True):
+    """Load a model saved by ``model.save`` (any dnnx format version). Never executes code
+    from the file."""
+    path, data = _read_bytes(filepath)
+    return model_from_bytes(data, path, compile)
+
+
+def model_payload(model) -> tuple:
+    """What ``copy``/serialization of a model carries: the file bytes of a built model, or
+    the architecture and compile JSON of an unbuilt Sequential (data only, never code)."""
+    if model.built:
+        return ("file", model_to_bytes(model))
+    from ._serialization import serialize_model
+    return ("config", json.dumps(serialize_model(model)), json.dumps(_compile_config(model)))
+
+
+def _restore(kind: str, *payload):
+    if kind == "file":
+        return model_from_bytes(payload[0])
+    if kind == "config":
+        from ._serialization import model_from_config
+        model = model_from_config(json.loads(payload[0]))
+        ccfg = json.loads(payload[1])
+        if ccfg is not None:
+            _compile_from_config(model, ccfg, FORMAT_VERSION)
+        return model
+    raise ValueError(f"unknown model payload kind {kind!r}")
+
+
 def save_weights(model, filepath) -> None:
     from . import __version__
     model._require_built("save_weights")
+    model._pull_shared()
     meta = {"format": FORMAT_WEIGHTS, "format_version": FORMAT_VERSION, "dnnx_version": __version__,
             "param_names": json.dumps(model._net.param_names())}
     _atomic_write(filepath, _serialize(_param_tensors(model), meta))
@@ -223,8 +308,9 @@ def load_weights(model, filepath) -> None:
     model._require_built("load_weights")
     path, meta, tensors = _read(filepath)
     if meta.get("format") == FORMAT_MODEL:
-        pass  # a full model file also carries the weights
+        _check_format(meta, path, FORMAT_MODEL)  # a full model file also carries the weights
     else:
         _check_format(meta, path, FORMAT_WEIGHTS)
+    model._pull_shared()
     _assign(model._net.params(), tensors, "param.", path, "weight")
     model._weights_changed()

@@ -1,0 +1,351 @@
+"""``Model(inputs, outputs)``: Keras's functional API over one C++ ``_core.Network`` built
+from the traced graph; training, evaluation and inference live in ``_trainer.Trainer``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from . import _core
+from ._graph import Graph
+from ._layer import KerasTensor, Layer, is_int_dtype, width
+from ._trainer import Trainer, _by_name
+from .utils import next_seed
+
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _check_dtype(dtype, owner: str) -> str:
+    if dtype in _DTYPES:
+        return dtype
+    dt = getattr(np.dtype(dtype) if isinstance(dtype, type) else None, "name", dtype)
+    if dt in _DTYPES:
+        return dt
+    raise ValueError(f"{owner}: dtype must be 'float32' or 'float64'. Received: dtype={dtype!r}")
+
+
+class Model(Trainer):
+    """A model from its inputs to its outputs (Keras's functional API).
+
+    Args:
+        inputs: a tensor from ``dnnx.Input``, a list of them, or a dict ``{name: tensor}``.
+        outputs: a layer output, a list or a dict ``{name: tensor}`` (dict keys name the
+            outputs; otherwise an output is named after the layer that produces it).
+        name: model name (default ``"functional"``).
+        seed: RNG seed for initializers, dropout and shuffling (default: drawn from
+            ``dnnx.utils.set_random_seed`` or fresh entropy).
+        dtype: ``"float32"`` or ``"float64"`` for every weight and computation; by default
+            the float inputs' dtype (float32 when there are none).
+
+    Example:
+        >>> num = dnnx.Input(shape=(12,), name="num")
+        >>> ids = dnnx.Input(shape=(1,), dtype="int64", name="item")
+        >>> e = layers.Flatten()(layers.Embedding(10_000, 16)(ids))
+        >>> h = layers.Dense(64, activation="relu")(layers.Concatenate()([num, e]))
+        >>> model = dnnx.Model([num, ids], layers.Dense(1, activation="sigmoid", name="click")(h))
+    """
+
+    def __init__(self, inputs=None, outputs=None, name: Optional[str] = None, trainable: bool = True,
+                 seed: Optional[int] = None, dtype: Optional[str] = None):
+        if inputs is None or outputs is None:
+            raise TypeError("Model(inputs, outputs): both are required (tensors from dnnx.Input and layer calls); "
+                            "subclassed models with call() are not supported")
+        self._init_model(name or "functional", seed)
+        self._graph = Graph(inputs, outputs)
+        self._explicit_dtype = dtype is not None
+        if dtype is None:
+            floats = {l.dtype for l in self._graph.input_layers if l.dtype in _DTYPES}
+            if len(floats) > 1:
+                raise ValueError(f"Model: float inputs must share one dtype (or pass dtype=); received {sorted(floats)}")
+            dtype = floats.pop() if floats else "float32"
+        self._set_dtype(_check_dtype(dtype, "Model"))
+        self._build_network()
+        if not trainable:
+            self.trainable = False
+
+    def _init_model(self, name: str, seed: Optional[int]) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{type(self).__name__}: name must be a non-empty string. Received: name={name!r}")
+        self.name = name
+        self._seed = seed
+        self._net = None
+        self._graph: Optional[Graph] = None
+        self._slices = {}  # id(layer) -> (first weight index, number of weights)
+        self._shared: List[Layer] = []  # layers that other models' networks also hold
+        self._live_views: List[weakref.ref] = []  # weight views handed to the user (see _sync_views)
+        self._init_trainer()
+
+    def _set_dtype(self, dtype: str) -> None:
+        self.dtype = dtype
+        self._np_dtype = np.dtype(_DTYPES[dtype])
+
+    def _ensure_built(self, x) -> None:
+        pass  # a functional model is built when it is made
+
+    def _pending_output_names(self) -> List[str]:
+        return list(self._graph.output_names)
+
+    # -- the C++ network ----------------------------------------------------------------
+    def _build_network(self) -> None:
+        g = self._graph
+        self._seed = next_seed(self._seed)
+        self._net = _core.Network(g.spec(self.dtype, self._seed))
+        counts = list(self._net.layer_param_counts())
+        if len(counts) != len(g.layers):
+            raise RuntimeError(f"internal error: {len(g.layers)} layers, the network reports {len(counts)}")
+        first = 0
+        for i, (layer, n) in enumerate(zip(g.layers, counts)):
+            self._slices[id(layer)] = (first, n)
+            first += n
+            for other in list(layer._models):
+                if other is not self and layer not in other._shared:
+                    other._shared.append(layer)
+                if other is not self and layer not in self._shared:
+                    self._shared.append(layer)
+            layer._models.add(self)
+            if not layer.trainable:
+                self._net.set_layer_trainable(i, False)
+        ins, outs = g.input_layers, g.outputs
+        if len(ins) == 1 and len(outs) == 1 and len(ins[0].batch_shape) == 2 and len(outs[0].shape) == 2 \
+                and not is_int_dtype(ins[0].dtype):
+            self._plain_width = ins[0].batch_shape[1]
+        self._pull_shared()  # a layer already trained in another model brings its weights
+        for layer in g.layers:
+            if layer._home is None:
+                layer._home = weakref.ref(self)
+            init = getattr(layer, "_initial_weights", None)
+            if init is not None:
+                layer.set_weights(init)
+                layer._initial_weights = None
+        if self.compiled:
+            self._configure()
+
+    def _layer_views(self, layer: Layer) -> List[np.ndarray]:
+        first, n = self._slices[id(layer)]
+        return self._net.params()[first:first + n] if n else []
+
+    def _pull_shared(self) -> None:
+        """Layers shared with other models: copy in the weights from the model that used them last."""
+        changed = False
+        for layer in self._shared:
+            home = layer._home() if layer._home is not None else None
+            if home is not None and home is not self and home._net is not None:
+                for dst, src in zip(self._layer_views(layer), home._layer_views(layer)):
+                    dst[...] = src
+                changed = True
+            layer._home = weakref.ref(self)
+        if changed:
+            self._weights_changed()
+
+    def _set_layer_trainable(self, layer: Layer, value: bool) -> None:
+        if self._net is not None and self._graph is not None and layer in self._graph.layers:
+            self._net.set_layer_trainable(self._graph.layers.index(layer), value)
+
+    # -- structure ----------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        return self._net is not None
+
+    @property
+    def layers(self) -> list:
+        """Input layers, then the layers in topological order (each shared layer once)."""
+        return list(self._graph.input_layers) + list(self._graph.layers)
+
+    @property
+    def inputs(self) -> List[KerasTensor]:
+        self._require_built("inputs")
+        return [l.output for l in self._graph.input_layers]
+
+    @property
+    def outputs(self) -> List[KerasTensor]:
+        self._require_built("outputs")
+        return list(self._graph.outputs)
+
+    @property
+    def input_names(self) -> List[str]:
+        self._require_built("input_names")
+        return self._graph.input_names
+
+    @property
+    def output_names(self) -> List[str]:
+        self._require_built("output_names")
+        return list(self._graph.output_names)
+
+    @property
+    def input_dim(self) -> Optional[int]:
+        return width(self._graph.input_layers[0].batch_shape) if self._graph is not None else None
+
+    @property
+    def output_dim(self) -> int:
+        self._require_built("output_dim")
+        return self._net.output_dim
+
+    @property
+    def trainable(self) -> bool:
+        return all(l.trainable for l in self._graph.layers) if self._graph is not None else True
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        for layer in self.layers:
+            if isinstance(layer, Layer):
+                layer.trainable = value
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None):
+        """A layer by ``name`` or by ``index`` in ``model.layers`` (Keras semantics)."""
+        if (name is None) == (index is None):
+            raise ValueError(f"get_layer: provide either a layer name or a layer index. Received: name={name!r}, "
+                             f"index={index!r}")
+        layers = self.layers
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -len(layers) <= index < len(
+                    layers):
+                raise ValueError(f"get_layer: asked for the layer at index {index!r} but the model has only "
+                                 f"{len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: no layer named {name!r}. Existing layers are: {[l.name for l in layers]}")
+
+    def _require_built(self, what: str) -> None:
+        if self._net is None:
+            raise ValueError(f"{what}: the model is not built yet; give it an Input, call build() or fit()")
+
+    def __call__(self, x):
+        """On tensors: applies this model's layers to them (sharing their weights), so a model
+        can be used as a layer. On arrays: ``predict(x)``."""
+        flat = x if not isinstance(x, (list, tuple)) else list(x)
+        if isinstance(flat, KerasTensor) or isinstance(flat, dict) and any(
+                isinstance(v, KerasTensor) for v in flat.values()) or isinstance(flat, list) and flat and all(
+                isinstance(v, KerasTensor) for v in flat):
+            return self._call_symbolic(x)
+        return self.predict(x)
+
+    def _call_symbolic(self, x):
+        self._require_built("__call__")
+        g = self._graph
+        new = _by_name(x, g.input_names, f"calling model {self.name!r}", "inputs", allow_missing=False)
+        mapping = {}
+        for layer, t in zip(g.input_layers, new):
+            if not isinstance(t, KerasTensor):
+                raise TypeError(f"calling model {self.name!r}: input {layer.name!r} must be a KerasTensor; got {t!r}")
+            if t.shape != layer.batch_shape:
+                raise ValueError(f"calling model {self.name!r}: input {layer.name!r} expects shape {layer.batch_shape}; "
+                                 f"received {t.shape}")
+            mapping[id(layer.output)] = t
+        for node in g.nodes:
+            args = [mapping[id(t)] for t in node.inputs]
+            mapping[id(node.output)] = node.layer(args if node.layer.takes_list else args[0])
+        outs = [mapping[id(t)] for t in g.outputs]
+        if g.output_kind == "dict":
+            return dict(zip(g.output_names, outs))
+        return outs[0] if g.output_kind == "tensor" else outs
+
+    # -- weights --------------------------------------------------------------------------
+    def get_weights(self) -> List[np.ndarray]:
+        """Copies of all weights in Keras order (kernel (in, out), bias (out,), ...)."""
+        self._require_built("get_weights")
+        self._pull_shared()
+        return [p.copy() for p in self._net.params()]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Copy ``weights`` (Keras order and shapes) into the model."""
+        self._require_built("set_weights")
+        self._pull_shared()
+        views = self._net.params()
+        weights = list(weights)
+        if len(weights) != len(views):
+            raise ValueError(f"set_weights: the model has {len(views)} weight arrays; received {len(weights)}")
+        arrays = []
+        for i, (v, w) in enumerate(zip(views, weights)):
+            w = np.asarray(w)
+            if w.shape != v.shape:
+                raise ValueError(f"set_weights: weight {i} ({self._net.param_names()[i]}) must have shape {v.shape}; "
+                                 f"received {w.shape}")
+            arrays.append(w)
+        for v, w in zip(views, arrays):
+            v[...] = w
+        self._weights_changed()
+
+    def _weights_changed(self) -> None:
+        self._net.params_changed()
+
+    def _track_views(self, views: List[np.ndarray]) -> None:
+        """Remember weight views given to the user: they may be written at any time."""
+        if len(self._live_views) > 64:
+            self._live_views = [r for r in self._live_views if r() is not None]
+        self._live_views.extend(weakref.ref(v) for v in views)
+
+    def _sync_views(self) -> None:
+        # predict/evaluate run on weights packed once for the GEMM; while the user holds
+        # weight views (and so may have written through them), repack on every call.
+        if self._live_views:
+            self._live_views = [r for r in self._live_views if r() is not None]
+            if self._live_views:
+                self._weights_changed()
+
+    @property
+    def weights(self) -> List[np.ndarray]:
+        """Zero-copy views of all weights (writes change the model)."""
+        self._require_built("weights")
+        self._pull_shared()
+        views = self._net.params()
+        self._track_views(views)
+        return views
+
+    def count_params(self) -> int:
+        self._require_built("count_params")
+        return int(sum(p.size for p in self._net.params()))
+
+    def summary(self, print_fn=None, line_length=None, positions=None) -> None:
+        """Print layers, output shapes, parameter counts (and for functional models what each
+        layer is connected to, as ``layer[node][tensor]``)."""
+        from ._summary import print_summary
+        print_summary(self, print_fn or print)
+
+    # -- config and saving --------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Keras's functional layout: name, layers (with their inbound nodes), input_layers, output_layers."""
+        from ._serialization import functional_config
+        self._require_built("get_config")
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict, seed: Optional[int] = None) -> "Model":
+        """Rebuild a model from ``get_config()`` (or the ``{"class_name", "config"}`` of ``to_json``).
+        Only dnnx's own layer classes are accepted; nothing named in a config is imported or run."""
+        from ._serialization import model_from_config
+        return model_from_config(config, seed=seed, expect=cls)
+
+    def to_json(self, **kwargs) -> str:
+        """``{"module", "class_name", "config"}`` as JSON (``dnnx.models.model_from_json`` reads it)."""
+        import json
+        from ._serialization import serialize_model
+        return json.dumps(serialize_model(self), **kwargs)
+
+    def save(self, filepath) -> None:
+        """Save architecture, weights, optimizer state and RNG position to one safetensors
+        file, atomically (a crash mid-save leaves any previous file intact)."""
+        from .saving import save_model
+        save_model(self, filepath)
+
+    def save_weights(self, filepath) -> None:
+        from .saving import save_weights
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath) -> None:
+        from .saving import load_weights
+        load_weights(self, filepath)
+
+    def __reduce__(self):
+        """Pickle through the model file's bytes (never the C++ internals): sklearn's ``clone``,
+        ``copy.deepcopy`` and joblib work, and loading runs no code from the payload."""
+        from .saving import _restore, model_payload
+        return (_restore, model_payload(self))
+
+    def __deepcopy__(self, memo):
+        from .saving import _restore, model_payload
+        return _restore(*model_payload(self))

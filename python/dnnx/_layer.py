@@ -1,0 +1,312 @@
+"""Symbolic tensors and the layer base class: calling a layer on ``KerasTensor``s records
+the graph (Keras's functional API); the C++ network is built from that record.
+
+Shapes are Keras shapes ``(None, *dims)``. C++ only sees flat widths per sample
+(``prod(dims)``), so every shape rule lives here and is checked before C++ builds anything.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+Shape = Tuple[Optional[int], ...]
+
+_DECLARATIONS = None
+
+
+def declared_default(layer_type: str, key: str):
+    """A layer argument's default as the C++ layer declares it (the one place it lives)."""
+    global _DECLARATIONS
+    if _DECLARATIONS is None:
+        from . import _core
+        _DECLARATIONS = _core.layer_declarations()
+    for field in _DECLARATIONS[layer_type]["fields"]:
+        if field["key"] == key:
+            return field["default"]
+    raise KeyError(f"the core declares no field {key!r} for layer type {layer_type!r}")
+
+
+def _dtype_name(dtype, owner: str) -> str:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind not in "fiu" or dt.itemsize < 4 and dt.kind == "f":
+        raise ValueError(f"{owner}: dtype must be a float ('float32', 'float64') or an integer dtype "
+                         f"('int64', 'int32', ...). Received: dtype={dtype!r}")
+    return dt.name
+
+
+def is_int_dtype(dtype: str) -> bool:
+    return np.dtype(dtype).kind in "iu"
+
+
+def width(shape: Shape) -> int:
+    """Flat features per sample: what C++ sees."""
+    return int(math.prod(shape[1:]))
+
+
+class KerasTensor:
+    """A symbolic tensor: a shape ``(None, *dims)``, a dtype, and where it came from
+    (``_keras_history = (layer, node_index, tensor_index)``)."""
+
+    def __init__(self, shape: Shape, dtype: str, history: Tuple, name: Optional[str] = None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self._keras_history = history
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name if self._name is not None else self._keras_history[0].name
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    def __bool__(self):
+        raise TypeError("A symbolic KerasTensor has no truth value (it holds no data); build a dnnx.Model "
+                        "and call model.predict to compute values")
+
+
+class Node:
+    """One call of a layer: its input tensors and its output tensor."""
+
+    def __init__(self, layer: "Layer", inputs: List[KerasTensor], output: KerasTensor):
+        self.layer = layer
+        self.inputs = inputs
+        self.output = output
+
+
+class Layer:
+    """Base class: a name, a config, and (once built) views of its weights.
+
+    Calling a layer on ``KerasTensor``s (from ``dnnx.Input``) records a node and returns
+    the output tensor. Calling the same layer object again shares its weights; its input
+    shapes must match the first call's.
+    """
+
+    type_name = "layer"
+    default_name = "layer"
+    takes_list = False  # merge layers take a list of tensors
+
+    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
+                 trainable: bool = True):
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"{type(self).__name__}: name must be a non-empty string. Received: name={name!r}")
+        if not isinstance(trainable, bool):
+            raise TypeError(f"{type(self).__name__}: trainable must be a bool. Received: trainable={trainable!r}")
+        self.name = name
+        self._auto_name = name is None  # named by a model, so renamable on a clash
+        self._input_spec = InputLayer(input_shape, owner=type(self).__name__) if input_shape is not None else None
+        self._trainable = trainable
+        self._inbound_nodes: List[Node] = []
+        self._input_shapes: Optional[List[Shape]] = None  # fixed by the first call
+        self._models: "weakref.WeakSet" = weakref.WeakSet()  # models whose networks hold this layer
+        self._home = None  # weakref to the model whose copy of the weights is current
+
+    # -- symbolic call -------------------------------------------------------------
+    def __call__(self, inputs):
+        owner = f"{type(self).__name__} {self.name or ''}".rstrip()
+        if self.takes_list:
+            if not isinstance(inputs, (list, tuple)) or not all(isinstance(t, KerasTensor) for t in inputs):
+                raise TypeError(f"{owner} must be called on a list of dnnx.Input tensors or layer outputs; "
+                                f"received {inputs!r}")
+            tensors = list(inputs)
+        else:
+            if isinstance(inputs, (list, tuple)) and len(inputs) == 1:
+                inputs = inputs[0]
+            if not isinstance(inputs, KerasTensor):
+                raise TypeError(f"{owner} must be called on a dnnx.Input tensor or a layer output (a KerasTensor); "
+                                f"received {type(inputs).__name__}. To compute on arrays, build a dnnx.Model and "
+                                f"call predict")
+            tensors = [inputs]
+        shapes = [t.shape for t in tensors]
+        if self._input_shapes is not None and shapes != self._input_shapes:
+            got = shapes[0] if len(shapes) == 1 else shapes
+            first = self._input_shapes[0] if len(self._input_shapes) == 1 else self._input_shapes
+            raise ValueError(f"Layer {self.name or type(self).__name__!r} was first called on input shape {first} "
+                             f"and is now called on {got}: a shared layer must get the same input shape every "
+                             f"call")
+        for t in tensors:
+            if is_int_dtype(t.dtype) and not self._takes_ints():
+                what = repr(t.name) if t.name else "(unnamed)"
+                raise TypeError(f"{owner}: input {what} holds integer IDs ({t.dtype}); only Embedding takes "
+                                f"integer inputs")
+        out_shape = tuple(self.compute_output_shape(shapes if self.takes_list else shapes[0]))
+        self._input_shapes = shapes
+        out_dtype = self._output_dtype(tensors)
+        out = KerasTensor(out_shape, out_dtype, (self, len(self._inbound_nodes), 0))
+        self._inbound_nodes.append(Node(self, tensors, out))
+        return out
+
+    def _takes_ints(self) -> bool:
+        return False
+
+    def _output_dtype(self, tensors: List[KerasTensor]) -> str:
+        return tensors[0].dtype
+
+    def compute_output_shape(self, input_shape):
+        """Keras rule: the output shape for ``input_shape`` (a list of shapes for merges)."""
+        return input_shape
+
+    def node_steps(self, input_shapes: List[Shape]) -> int:
+        """How many rows C++ sees per sample: a last-axis layer on ``(batch, *outer, features)``
+        runs on ``prod(outer)`` rows per sample. Elementwise and shape layers see one."""
+        return 1
+
+    @staticmethod
+    def _last_axis_steps(shape: Shape) -> int:
+        return int(math.prod(shape[1:-1]))
+
+    def _require_features_axis(self, shape: Shape) -> None:
+        if len(shape) < 2:
+            raise ValueError(f"{type(self).__name__} {self.name or ''}: expects input with a feature axis "
+                             f"(batch, ..., features); received shape {shape}")
+
+    # -- trainable -----------------------------------------------------------------
+    @property
+    def trainable(self) -> bool:
+        """Whether the optimizer updates this layer's weights (frozen: no gradient work)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"{self.name}: trainable must be a bool. Received: trainable={value!r}")
+        self._trainable = value
+        for model in list(self._models):
+            model._set_layer_trainable(self, value)
+
+    # -- weights -----------------------------------------------------------------
+    def _owner(self):
+        """The model whose network holds this layer's current weights (None before build)."""
+        home = self._home() if self._home is not None else None
+        if home is None:
+            home = next(iter(self._models), None)
+        return home
+
+    def _views(self) -> List[np.ndarray]:
+        model = self._owner()
+        if model is None:
+            return []
+        model._pull_shared()
+        return model._layer_views(self)
+
+    @property
+    def weights(self) -> List[np.ndarray]:
+        """Zero-copy views of this layer's weights (writes change the model)."""
+        views = self._views()
+        if views:
+            self._owner()._track_views(views)
+        return views
+
+    def get_weights(self) -> List[np.ndarray]:
+        """Copies of this layer's weights, in Keras order."""
+        return [w.copy() for w in self._views()]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        views = self._views()
+        weights = list(weights)
+        if len(weights) != len(views):
+            raise ValueError(f"{self.name}: set_weights expects {len(views)} arrays; received {len(weights)}")
+        arrays = [np.asarray(w) for w in weights]
+        for v, w in zip(views, arrays):
+            if w.shape != v.shape:
+                raise ValueError(f"{self.name}: weight shape mismatch: expected {v.shape}, received {w.shape}")
+        for v, w in zip(views, arrays):
+            v[...] = w
+        if views:
+            self._owner()._weights_changed()
+
+    def count_params(self) -> int:
+        return int(sum(v.size for v in self._views()))
+
+    # -- config ------------------------------------------------------------------
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self._trainable}
+
+    @classmethod
+    def from_config(cls, c: dict) -> "Layer":
+        return cls(**c)
+
+    def spec(self) -> dict:
+        """The layer dict ``_core.Network`` takes (valid once the layer has been called)."""
+        raise NotImplementedError(f"{type(self).__name__} has no C++ layer")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class InputLayer:
+    """The source of a model input: ``batch_shape = (None, *shape)``, dtype, name."""
+
+    type_name = "input_layer"
+    default_name = "input_layer"
+
+    def __init__(self, shape, dtype="float32", name: Optional[str] = None, owner: str = "Input"):
+        if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+            shape = (shape,)
+        if not isinstance(shape, (tuple, list)) or not all(
+                isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in shape):
+            raise ValueError(f"{owner}: shape must be a tuple of positive integers (the per-sample shape, "
+                             f"without the batch axis; () for one value per sample). Received: shape={shape!r}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"{owner}: name must be a non-empty string. Received: name={name!r}")
+        self.batch_shape: Shape = (None, *(int(d) for d in shape))
+        self.dtype = _dtype_name(dtype, owner)
+        self.name = name
+        self._auto_name = name is None
+        self.output = KerasTensor(self.batch_shape, self.dtype, (self, 0, 0))
+        self._inbound_nodes: List[Node] = []
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return self.batch_shape[1:]
+
+    def get_config(self) -> dict:
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False, "name": self.name}
+
+    @classmethod
+    def from_config(cls, c: dict) -> "InputLayer":
+        bs = c.get("batch_shape")
+        if not isinstance(bs, list) or not bs or bs[0] is not None:
+            raise ValueError(f"InputLayer: batch_shape must be a list [None, ...]; found {bs!r}")
+        for flag in ("sparse", "ragged", "optional"):
+            if c.get(flag, False):
+                raise ValueError(f"InputLayer: {flag} inputs are not supported")
+        return cls(tuple(bs[1:]), c.get("dtype", "float32"), c.get("name"), owner="InputLayer")
+
+    def count_params(self) -> int:
+        return 0
+
+    trainable = False
+
+    @property
+    def weights(self) -> List[np.ndarray]:
+        return []  # an input has no weights (Keras: [])
+
+    def get_weights(self) -> List[np.ndarray]:
+        return []
+
+    def __repr__(self) -> str:
+        return f"<InputLayer name={self.name} shape={self.batch_shape}>"
+
+
+def Input(shape, dtype="float32", name: Optional[str] = None, batch_size=None) -> KerasTensor:  # noqa: N802
+    """A symbolic model input of per-sample ``shape``: ``dnnx.Input(shape=(12,), name="num")``
+    or ``dnnx.Input(shape=(1,), dtype="int64", name="item")`` for IDs (kept exact as int64).
+
+    Returns a ``KerasTensor`` of shape ``(None, *shape)``. ``shape=()`` is one value per sample.
+    """
+    if batch_size is not None:
+        raise ValueError(f"Input: a fixed batch_size is not supported (dnnx models take any batch size). "
+                         f"Received: batch_size={batch_size!r}")
+    return InputLayer(shape, dtype, name).output
