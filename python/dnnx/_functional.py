@@ -296,6 +296,23 @@ class Model(Trainer):
         self._track_views(views)
         return views
 
+    def _trainable_flags(self) -> List[bool]:
+        """Per weight array: trainable (not a moving statistic, and its layer not frozen)."""
+        flags = []
+        for count, layer_trainable in zip(self._net.layer_param_counts(), self._net.layer_trainable()):
+            flags += [layer_trainable] * count
+        return [f and t for f, t in zip(flags, self._net.param_trainable())]
+
+    @property
+    def trainable_weights(self) -> List[np.ndarray]:
+        """Zero-copy views of the weights the optimizer updates (Keras order)."""
+        return [v for v, t in zip(self.weights, self._trainable_flags()) if t]
+
+    @property
+    def non_trainable_weights(self) -> List[np.ndarray]:
+        """Zero-copy views of the other weights (moving statistics, frozen layers)."""
+        return [v for v, t in zip(self.weights, self._trainable_flags()) if not t]
+
     def count_params(self) -> int:
         self._require_built("count_params")
         return int(sum(p.size for p in self._net.params()))

@@ -72,6 +72,43 @@ class Optimizer:
         net = self._model._net if self._model is not None else None
         return int(net.iterations) if net is not None else 0
 
+    # -- a step with gradients computed elsewhere ---------------------------------
+    def apply_gradients(self, grads_and_vars) -> None:
+        """One step of this optimizer with gradients computed elsewhere, as Keras's
+        ``optimizer.apply_gradients(zip(grads, model.trainable_weights))``.
+
+        The optimizer must be compiled into a built model; each variable is one of that
+        model's weight views (``model.weights``, ``model.trainable_weights``,
+        ``layer.weights``) and each gradient an array of its shape. Weights not listed get a
+        zero gradient (the rule still runs on them, as for any zero gradient); frozen layers
+        do not move. The step runs in C++ like a training step (clipping, weight decay, the
+        rule), advances ``iterations`` and uses the learning rate of that step."""
+        model = self._model
+        net = getattr(model, "_net", None)
+        if net is None:
+            raise ValueError(f"{type(self).__name__}.apply_gradients: the optimizer is not compiled into a built "
+                             f"model; call model.compile(optimizer=...) and build the model first")
+        model._pull_shared()
+        params = net.params()
+        where = {p.__array_interface__["data"][0]: i for i, p in enumerate(params)}
+        grads = [np.zeros_like(p) for p in params]
+        for k, pair in enumerate(grads_and_vars):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"apply_gradients: grads_and_vars[{k}] must be a (gradient, variable) pair; "
+                                 f"received {type(pair).__name__}")
+            g, v = pair
+            i = where.get(v.__array_interface__["data"][0]) if isinstance(v, np.ndarray) else None
+            if i is None or v.shape != params[i].shape:
+                raise ValueError(f"apply_gradients: variable {k} is not one of the model's weights (pass views "
+                                 f"from model.weights or model.trainable_weights); received "
+                                 f"{type(v).__name__} of shape {getattr(v, 'shape', None)}")
+            g = np.asarray(g)
+            if g.shape != params[i].shape:
+                raise ValueError(f"apply_gradients: gradient {k} must have shape {params[i].shape} (the shape of "
+                                 f"{net.param_names()[i]}); received {g.shape}")
+            grads[i] = np.ascontiguousarray(g, dtype=params[i].dtype)
+        net.apply_gradients(grads, float(self.learning_rates(net.iterations, 1)[0]))
+
     # -- config ------------------------------------------------------------------
     def spec(self) -> dict:
         d = {"name": self.name, "learning_rate": float(self.learning_rate), "weight_decay": self.weight_decay,
