@@ -26,3 +26,17 @@ def classification_data(n, d, classes, dtype=np.float64, seed=0):
     x = rng.standard_normal((n, d)).astype(dtype)
     y = np.argmax(x @ w, axis=1).astype(dtype)[:, None]
     return x, y
+
+
+def central_difference(net, flat, i, x, y, sw=None, eps=1e-6):
+    """d objective / d flat[i] by central differences (flat: a 1-D view of a weight)."""
+    old = flat[i]
+    flat[i] = old + eps
+    net.params_changed()
+    up = net.compute_gradients(x, y, sw)
+    flat[i] = old - eps
+    net.params_changed()
+    down = net.compute_gradients(x, y, sw)
+    flat[i] = old
+    net.params_changed()
+    return (up - down) / (2 * eps)

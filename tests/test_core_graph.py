@@ -8,6 +8,8 @@ import pytest
 import dnnx
 from dnnx import _core
 
+from core_util import central_difference
+
 
 def dense(units, act="linear", **kw):
     return dict({"type": "dense", "units": units, "activation": act}, **kw)
@@ -35,16 +37,7 @@ def fd_check(net, x, y, sw=None, eps=1e-6, rtol=1e-5):
             continue
         flat, gflat = p.reshape(-1), g.reshape(-1)
         for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + eps
-            net.params_changed()
-            up = net.compute_gradients(x, y, sw)
-            flat[i] = old - eps
-            net.params_changed()
-            down = net.compute_gradients(x, y, sw)
-            flat[i] = old
-            net.params_changed()
-            num = (up - down) / (2 * eps)
+            num = central_difference(net, flat, i, x, y, sw, eps)
             if fr:
                 assert gflat[i] == 0.0
             else:

@@ -25,6 +25,8 @@ import pytest
 import dnnx
 from dnnx import _core
 
+from core_util import central_difference
+
 from test_core_graph import MSE, SGD, dense, fd_check, graph
 
 X3 = [{"name": "x", "dim": 3}]
@@ -426,16 +428,7 @@ def test_wide_dense_fanout_accumulation_gradients():
     p = net.params()[0].reshape(-1)
     eps = 1e-6
     for i in rng.choice(p.size, 12, replace=False):
-        old = p[i]
-        p[i] = old + eps
-        net.params_changed()
-        up = net.compute_gradients(x, y, None)
-        p[i] = old - eps
-        net.params_changed()
-        down = net.compute_gradients(x, y, None)
-        p[i] = old
-        net.params_changed()
-        num = (up - down) / (2 * eps)
+        num = central_difference(net, p, i, x, y, None, eps)
         assert abs(num - g[i]) <= 1e-5 * max(1.0, abs(num)), (i, num, g[i])
     # forward against NumPy
     w = net.params()
