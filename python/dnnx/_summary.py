@@ -64,14 +64,8 @@ def print_summary(model, print_fn) -> None:
         print_fn("-" * total)
     trainable = non_trainable = 0
     if model._net is not None:
-        flags = model._net.param_trainable()
-        frozen = set()
-        for layer in model._graph.layers:
-            if not layer.trainable:
-                first, n = model._slices[id(layer)]
-                frozen.update(range(first, first + n))
-        for i, (p, f) in enumerate(zip(model._net.params(), flags)):
-            if f and i not in frozen:
+        for p, t in zip(model._net.params(), model._trainable_flags()):
+            if t:
                 trainable += p.size
             else:
                 non_trainable += p.size
