@@ -18,16 +18,34 @@ Shape = Tuple[Optional[int], ...]
 _DECLARATIONS = None
 
 
-def declared_default(layer_type: str, key: str):
-    """A layer argument's default as the C++ layer declares it (the one place it lives)."""
+def declared_fields(layer_type: str) -> list:
+    """The config fields the C++ declaration of ``layer_type`` lists (cpp/include/dnnx/
+    layer_decl.hpp): each ``{"key", "type", "default"}``, in spec order."""
     global _DECLARATIONS
     if _DECLARATIONS is None:
         from . import _core
         _DECLARATIONS = _core.layer_declarations()
-    for field in _DECLARATIONS[layer_type]["fields"]:
+    return _DECLARATIONS[layer_type]["fields"]
+
+
+def declared_default(layer_type: str, key: str):
+    """A layer argument's default as the C++ layer declares it (the one place it lives)."""
+    for field in declared_fields(layer_type):
         if field["key"] == key:
             return field["default"]
     raise KeyError(f"the core declares no field {key!r} for layer type {layer_type!r}")
+
+
+def _spec_value(field: dict, value) -> dict:
+    """One declared field of a layer dict, from the Python attribute of the same name."""
+    key, kind = field["key"], field["type"]
+    if kind == "activation":
+        return {key: value.name, key + "_alpha": value.alpha}
+    if kind == "initializer":
+        return {key: value.spec()}
+    if kind == "regularizer":
+        return {key: value.spec() if value else None}
+    return {key: value}
 
 
 def _dtype_name(dtype, owner: str) -> str:
@@ -238,8 +256,14 @@ class Layer:
         return cls(**c)
 
     def spec(self) -> dict:
-        """The layer dict ``_core.Network`` takes (valid once the layer has been called)."""
-        raise NotImplementedError(f"{type(self).__name__} has no C++ layer")
+        """The layer dict ``_core.Network`` takes (valid once the layer has been called):
+        every field the C++ declaration of ``type_name`` lists, read from the attribute of
+        the same name (activations, initializers and regularizers as their specs)."""
+        d = {"type": self.type_name, "name": self.name}
+        for field in declared_fields(self.type_name):
+            if field["type"] != "ignored":
+                d.update(_spec_value(field, getattr(self, field["key"])))
+        return d
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"

@@ -41,6 +41,8 @@ class _Merge(Layer):
         return first
 
     def spec(self) -> dict:
+        # No declared field is read from Python: a concatenation axis other than the last
+        # one reaches the core as the node's steps (a flat concatenation of the samples).
         return {"type": self.type_name, "name": self.name}
 
     @classmethod

@@ -16,9 +16,6 @@ class _ShapeOnly(Layer):
     def __init__(self, name: Optional[str] = None, trainable: bool = True, input_shape=None):
         super().__init__(name, input_shape, trainable)
 
-    def spec(self) -> dict:
-        return {"type": self.type_name, "name": self.name}
-
     @classmethod
     def from_config(cls, c: dict):
         return cls(name=c.get("name"), trainable=c.get("trainable", True))
@@ -72,10 +69,6 @@ class Reshape(_ShapeOnly):
                              f"to {self.target_shape} ({math.prod(shape)} values)")
         return (None, *shape)
 
-    def spec(self) -> dict:
-        return {"type": "reshape", "name": self.name, "target_shape": list(self.compute_output_shape(
-            self._input_shapes[0])[1:])}
-
     def get_config(self) -> dict:
         return {**super().get_config(), "target_shape": list(self.target_shape)}
 
@@ -100,14 +93,16 @@ class GlobalAveragePooling1D(_ShapeOnly):
             raise TypeError(f"GlobalAveragePooling1D: keepdims must be a bool. Received: keepdims={keepdims!r}")
         self.keepdims = keepdims
 
+    @property
+    def steps(self) -> int:
+        """The k of its (batch, k, features) input (the core's declared field)."""
+        return self._input_shapes[0][1]
+
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(f"GlobalAveragePooling1D {self.name or ''}: expects 3-D input (batch, steps, "
                              f"features); received shape {input_shape}")
         return (None, 1, input_shape[2]) if self.keepdims else (None, input_shape[2])
-
-    def spec(self) -> dict:
-        return {"type": "global_average_pooling1d", "name": self.name, "steps": self._input_shapes[0][1]}
 
     def get_config(self) -> dict:
         return {**super().get_config(), "keepdims": self.keepdims}

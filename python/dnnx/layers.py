@@ -67,16 +67,6 @@ class Dense(Layer):
     def node_steps(self, input_shapes) -> int:
         return self._last_axis_steps(input_shapes[0])
 
-    def spec(self) -> dict:
-        return {
-            "type": "dense", "name": self.name, "units": self.units, "activation": self.activation.name,
-            "activation_alpha": self.activation.alpha, "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer.spec(),
-            "bias_initializer": self.bias_initializer.spec(),
-            "kernel_regularizer": _reg_spec(self.kernel_regularizer),
-            "bias_regularizer": _reg_spec(self.bias_regularizer),
-        }
-
     def get_config(self) -> dict:
         return {
             **super().get_config(), "units": self.units,
@@ -121,10 +111,6 @@ class Activation(Layer):
     def node_steps(self, input_shapes) -> int:
         return self._last_axis_steps(input_shapes[0]) if len(input_shapes[0]) > 1 else 1
 
-    def spec(self) -> dict:
-        return {"type": "activation", "name": self.name, "activation": self.activation.name,
-                "activation_alpha": self.activation.alpha}
-
     def get_config(self) -> dict:
         return {**super().get_config(), "activation": _activations.serialize(self.activation)}
 
@@ -151,9 +137,6 @@ class Dropout(Layer):
             check_number("Dropout", "seed", seed, low=0, integer=True)
         self.rate = float(rate)
         self.seed = seed
-
-    def spec(self) -> dict:
-        return {"type": "dropout", "name": self.name, "rate": self.rate, "seed": self.seed}
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -193,10 +176,6 @@ class BatchNormalization(Layer):
     def node_steps(self, input_shapes) -> int:
         return self._last_axis_steps(input_shapes[0])
 
-    def spec(self) -> dict:
-        return {"type": "batch_normalization", "name": self.name, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
-
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale}
@@ -229,10 +208,6 @@ class LayerNormalization(Layer):
 
     def node_steps(self, input_shapes) -> int:
         return self._last_axis_steps(input_shapes[0])
-
-    def spec(self) -> dict:
-        return {"type": "layer_normalization", "name": self.name, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
 
     def get_config(self) -> dict:
         return {**super().get_config(), "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
@@ -296,11 +271,6 @@ class Embedding(Layer):
 
     def _output_dtype(self, tensors) -> str:
         return "float32"  # follows the model dtype; the model checks its float inputs
-
-    def spec(self) -> dict:
-        return {"type": "embedding", "name": self.name, "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "embeddings_initializer": self.embeddings_initializer.spec(),
-                "embeddings_regularizer": _reg_spec(self.embeddings_regularizer)}
 
     def get_config(self) -> dict:
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
