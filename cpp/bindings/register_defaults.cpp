@@ -4,6 +4,7 @@
 // once, at import.
 #include <pybind11/pybind11.h>
 
+#include "dnnx/losses.hpp"
 #include "dnnx/metrics.hpp"
 #include "dnnx/optimizers.hpp"
 
@@ -44,12 +45,17 @@ void register_defaults(py::module_& m) {
         metrics["k"] = ms.k;
         metrics["num_thresholds"] = ms.num_thresholds;
         metrics["threshold"] = ms.threshold;
+        const LossSpec ls{};
+        py::dict losses;
+        losses["from_logits"] = ls.from_logits;
+        losses["delta"] = ls.delta;
         py::dict d;
         d["optimizers"] = optimizers;
         d["metrics"] = metrics;
+        d["losses"] = losses;
         return d;
       },
-      R"(The C++ defaults: {"optimizers": {name: {hyper-parameter: default}}, "metrics": {k, num_thresholds, threshold}}.)");
+      R"(The C++ defaults: {"optimizers": {name: {hyper-parameter: default}}, "metrics": {k, num_thresholds, threshold}, "losses": {from_logits, delta}}.)");
 }
 
 }  // namespace dnnx::py_detail

@@ -118,13 +118,8 @@ class Trainer:
         return self._resolved_compile().metrics_names if self.compiled else []
 
     def _logs(self, logs) -> Dict[str, float]:
-        """``_core``'s logs as Keras names them: it reports ``<output>_loss`` for every output
-        with a loss once there are several outputs; Keras only when several have a loss."""
-        logs = dict(logs)
-        if self._compile_config.multi and not self._compile_config.per_output_loss_keys:
-            for o in self._compile_config.outputs:
-                logs.pop(f"{o.name}_loss", None)
-        return logs
+        """``_core``'s logs (already in Keras's names and order) as a dict."""
+        return dict(logs)
 
     @property
     def _output_widths(self) -> List[int]:

@@ -6,21 +6,23 @@ into one numerically stable op; ``from_logits=True`` takes raw scores instead.
 
 from __future__ import annotations
 
-from . import _registry
+from . import _core, _registry
 from ._registry import check_number
+
+_DEFAULTS = _core._defaults()["losses"]  # LossSpec's member initializers (cpp/include/dnnx/losses.hpp)
 
 
 class Loss:
     name = "loss"
     sparse = False
 
-    def __init__(self, from_logits: bool = False):
+    def __init__(self, from_logits: bool = _DEFAULTS["from_logits"]):
         if not isinstance(from_logits, bool):
             raise TypeError(f"{type(self).__name__}: from_logits must be a bool. Received: from_logits={from_logits!r}")
         self.from_logits = from_logits
 
     def spec(self) -> dict:
-        return {"name": self.name, "from_logits": self.from_logits, "delta": 1.0}
+        return {"name": self.name, "from_logits": self.from_logits}
 
     def get_config(self) -> dict:
         return self.spec()
@@ -52,7 +54,7 @@ class Huber(Loss):
 
     name = "huber"
 
-    def __init__(self, delta: float = 1.0):
+    def __init__(self, delta: float = _DEFAULTS["delta"]):
         super().__init__(False)
         self.delta = float(check_number("Huber", "delta", delta, low=0, low_open=True))
 
@@ -96,7 +98,7 @@ def get(identifier) -> Loss:
 def deserialize(config: dict) -> Loss:
     cls = _registry.config_class("loss", _TABLE, config)
     if cls is Huber:
-        return Huber(config.get("delta", 1.0))
+        return Huber(config.get("delta", _DEFAULTS["delta"]))
     if cls in (MeanSquaredError, MeanAbsoluteError):
         return cls()
-    return cls(from_logits=bool(config.get("from_logits", False)))
+    return cls(from_logits=bool(config.get("from_logits", _DEFAULTS["from_logits"])))

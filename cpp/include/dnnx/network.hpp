@@ -112,8 +112,8 @@ struct Batch {
   const T* sw = nullptr;
 };
 
-/// {"loss", value}, then (several outputs) each output's loss, then each metric, in
-/// configuration order.
+/// {"loss", value}, then (when several outputs have a loss) each output's loss, then each
+/// metric, in configuration order.
 using Logs = std::vector<std::pair<std::string, double>>;
 
 /// What train_epoch calls back at batch boundaries (never from inside a parallel region).
@@ -265,6 +265,7 @@ class Network {
 
   TrainingConfig config_;
   std::vector<char> fused_;                   // per output: softmax/sigmoid + cross-entropy
+  bool per_output_losses_ = false;            // logs carry "<output>_loss" (2+ outputs with a loss)
   std::unique_ptr<Optimizer<T>> optimizer_;
   std::vector<std::vector<Metric>> metrics_;  // per output
   Logs logs_;

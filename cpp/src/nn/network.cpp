@@ -323,7 +323,10 @@ void Network<T>::configure(const TrainingConfig& config_in) {
   plan_stale_ = true;
   logs_.clear();
   logs_.emplace_back("loss", 0.0);
-  if (outputs_.size() > 1)
+  // Keras logs each output's loss when more than one output has a loss.
+  per_output_losses_ = std::count_if(config_.outputs.begin(), config_.outputs.end(),
+                                     [](const OutputConfig& oc) { return oc.has_loss; }) > 1;
+  if (per_output_losses_)
     for (const OutputConfig& oc : config_.outputs)
       if (oc.has_loss) logs_.emplace_back(oc.loss_key, 0.0);
   for (const auto& ms : metrics_)
@@ -683,7 +686,7 @@ template <class T>
 void Network<T>::update_logs(double loss, const double* out_loss) {
   std::size_t k = 0;
   logs_[k++].second = loss;
-  if (outputs_.size() > 1)
+  if (per_output_losses_)
     for (std::size_t o = 0; o < outputs_.size(); ++o)
       if (config_.outputs[o].has_loss) logs_[k++].second = out_loss ? out_loss[o] : 0.0;
   for (const auto& ms : metrics_)
