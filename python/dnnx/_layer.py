@@ -36,6 +36,31 @@ def declared_default(layer_type: str, key: str):
     raise KeyError(f"the core declares no field {key!r} for layer type {layer_type!r}")
 
 
+def _config_value(field: dict, value):
+    """A declared field's value in a Keras config."""
+    from . import activations
+    kind = field["type"]
+    if kind == "activation":
+        return activations.serialize(value)
+    if kind == "initializer":
+        return value.get_config()
+    if kind == "regularizer":
+        return value.spec() if value else None
+    return value
+
+
+def _from_config_value(field: dict, value):
+    from . import activations, initializers, regularizers
+    kind = field["type"]
+    if kind == "activation":
+        return activations.deserialize(value)
+    if kind == "initializer":
+        return initializers.deserialize(value)
+    if kind == "regularizer":
+        return regularizers.deserialize(value)
+    return value
+
+
 def _spec_value(field: dict, value) -> dict:
     """One declared field of a layer dict, from the Python attribute of the same name."""
     key, kind = field["key"], field["type"]
@@ -248,12 +273,30 @@ class Layer:
         return int(sum(v.size for v in self._views()))
 
     # -- config ------------------------------------------------------------------
+    @classmethod
+    def _config_fields(cls) -> list:
+        """The C++-declared fields that are also this layer's Keras config keys (a layer
+        whose declared fields are not Keras arguments overrides this)."""
+        from . import _core
+        if cls.type_name not in _core.layer_declarations():
+            return []
+        return [f for f in declared_fields(cls.type_name) if f["type"] != "ignored"]
+
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self._trainable}
+        """Keras's layer config: name, trainable, and every declared field from the attribute
+        of the same name (activations, initializers and regularizers serialized)."""
+        c = {"name": self.name, "trainable": self._trainable}
+        for field in self._config_fields():
+            c[field["key"]] = _config_value(field, getattr(self, field["key"]))
+        return c
 
     @classmethod
     def from_config(cls, c: dict) -> "Layer":
-        return cls(**c)
+        kwargs = dict(c)
+        for field in cls._config_fields():
+            if field["key"] in kwargs:
+                kwargs[field["key"]] = _from_config_value(field, kwargs[field["key"]])
+        return cls(**kwargs)
 
     def spec(self) -> dict:
         """The layer dict ``_core.Network`` takes (valid once the layer has been called):

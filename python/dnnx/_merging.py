@@ -46,8 +46,8 @@ class _Merge(Layer):
         return {"type": self.type_name, "name": self.name}
 
     @classmethod
-    def from_config(cls, c: dict) -> "_Merge":
-        return cls(name=c.get("name"), trainable=c.get("trainable", True))
+    def _config_fields(cls) -> list:
+        return []  # the declared axis is the core's; Concatenate's Keras axis is its own
 
 
 class Add(_Merge):

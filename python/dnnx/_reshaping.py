@@ -17,8 +17,8 @@ class _ShapeOnly(Layer):
         super().__init__(name, input_shape, trainable)
 
     @classmethod
-    def from_config(cls, c: dict):
-        return cls(name=c.get("name"), trainable=c.get("trainable", True))
+    def _config_fields(cls) -> list:
+        return []  # the declared fields (GlobalAveragePooling1D's steps) come from the input shape
 
 
 class Identity(_ShapeOnly):

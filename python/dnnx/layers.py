@@ -19,10 +19,6 @@ from ._registry import check_number
 from ._reshaping import Flatten, GlobalAveragePooling1D, Identity, Reshape
 
 
-def _reg_spec(reg):
-    return reg.spec() if reg else None
-
-
 class Dense(Layer):
     """Fully connected layer: ``y = activation(x @ kernel + bias)``.
 
@@ -67,25 +63,6 @@ class Dense(Layer):
     def node_steps(self, input_shapes) -> int:
         return self._last_axis_steps(input_shapes[0])
 
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(), "units": self.units,
-            "activation": _activations.serialize(self.activation), "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer.get_config(),
-            "bias_initializer": self.bias_initializer.get_config(),
-            "kernel_regularizer": _reg_spec(self.kernel_regularizer),
-            "bias_regularizer": _reg_spec(self.bias_regularizer),
-        }
-
-    @classmethod
-    def from_config(cls, c: dict) -> "Dense":
-        return cls(c["units"], activation=_activations.deserialize(c["activation"]), use_bias=c["use_bias"],
-                   kernel_initializer=_initializers.deserialize(c["kernel_initializer"]),
-                   bias_initializer=_initializers.deserialize(c["bias_initializer"]),
-                   kernel_regularizer=_regularizers.deserialize(c.get("kernel_regularizer")),
-                   bias_regularizer=_regularizers.deserialize(c.get("bias_regularizer")), name=c.get("name"),
-                   trainable=c.get("trainable", True))
-
     @property
     def kernel(self):
         """Zero-copy view of the kernel ``(in_features, units)``."""
@@ -111,12 +88,6 @@ class Activation(Layer):
     def node_steps(self, input_shapes) -> int:
         return self._last_axis_steps(input_shapes[0]) if len(input_shapes[0]) > 1 else 1
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "activation": _activations.serialize(self.activation)}
-
-    @classmethod
-    def from_config(cls, c: dict) -> "Activation":
-        return cls(_activations.deserialize(c["activation"]), name=c.get("name"), trainable=c.get("trainable", True))
 
 
 class Dropout(Layer):
@@ -138,12 +109,6 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.seed = seed
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
-
-    @classmethod
-    def from_config(cls, c: dict) -> "Dropout":
-        return cls(c["rate"], seed=c.get("seed"), name=c.get("name"), trainable=c.get("trainable", True))
 
 
 class BatchNormalization(Layer):
@@ -176,14 +141,6 @@ class BatchNormalization(Layer):
     def node_steps(self, input_shapes) -> int:
         return self._last_axis_steps(input_shapes[0])
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
-
-    @classmethod
-    def from_config(cls, c: dict) -> "BatchNormalization":
-        return cls(c["momentum"], c["epsilon"], c["center"], c["scale"], name=c.get("name"),
-                   trainable=c.get("trainable", True))
 
 
 class LayerNormalization(Layer):
@@ -209,12 +166,6 @@ class LayerNormalization(Layer):
     def node_steps(self, input_shapes) -> int:
         return self._last_axis_steps(input_shapes[0])
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
-
-    @classmethod
-    def from_config(cls, c: dict) -> "LayerNormalization":
-        return cls(c["epsilon"], c["center"], c["scale"], name=c.get("name"), trainable=c.get("trainable", True))
 
 
 class Embedding(Layer):
@@ -271,18 +222,6 @@ class Embedding(Layer):
 
     def _output_dtype(self, tensors) -> str:
         return "float32"  # follows the model dtype; the model checks its float inputs
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "embeddings_initializer": self.embeddings_initializer.get_config(),
-                "embeddings_regularizer": _reg_spec(self.embeddings_regularizer)}
-
-    @classmethod
-    def from_config(cls, c: dict) -> "Embedding":
-        return cls(c["input_dim"], c["output_dim"],
-                   embeddings_initializer=_initializers.deserialize(c["embeddings_initializer"]),
-                   embeddings_regularizer=_regularizers.deserialize(c.get("embeddings_regularizer")),
-                   name=c.get("name"), trainable=c.get("trainable", True))
 
     @property
     def embeddings(self):
