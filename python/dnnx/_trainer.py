@@ -117,10 +117,6 @@ class Trainer:
         """The log keys: ``loss``, per-output losses (several outputs with a loss), metrics."""
         return self._resolved_compile().metrics_names if self.compiled else []
 
-    def _logs(self, logs) -> Dict[str, float]:
-        """``_core``'s logs (already in Keras's names and order) as a dict."""
-        return dict(logs)
-
     @property
     def _output_widths(self) -> List[int]:
         return [width(t.shape) for t in self._graph.outputs]
@@ -273,7 +269,7 @@ class Trainer:
             every = max(1, steps // 100)  # progress bar only: ~100 updates per epoch are plenty
 
         def on_batch(batch: int, logs: Dict[str, float]) -> bool:
-            logs = self._logs(logs)
+            logs = dict(logs)
             cblist.on_train_batch_end(batch, logs)
             if batch + 1 < steps:
                 cblist.on_train_batch_begin(batch + 1, logs)
@@ -290,11 +286,11 @@ class Trainer:
             lrs = self.optimizer.learning_rates(self._net.iterations, steps)
             self._pull_shared()  # callbacks may have used other models that share layers with this one
             self._sync_views()
-            logs = self._logs(self._net.train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
+            logs = dict(self._net.train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
                                                     on_batch if batch_hooks else None, every))
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vx, vy = self._core(val[0], val[1])
-                vlogs = self._logs(self._net.evaluate(vx, vy, val[2], validation_batch_size or batch_size))
+                vlogs = dict(self._net.evaluate(vx, vy, val[2], validation_batch_size or batch_size))
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
             cblist.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -314,7 +310,7 @@ class Trainer:
         self._pull_shared()
         self._sync_views()
         cx, cy = self._core(xs, ys)
-        return self._pack(self._logs(self._net.evaluate(cx, cy, sw, batch_size)), return_dict)
+        return self._pack(dict(self._net.evaluate(cx, cy, sw, batch_size)), return_dict)
 
     def predict(self, x, batch_size: Optional[int] = None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x``: an ndarray of the model dtype (a list of them for several outputs)."""
@@ -343,7 +339,7 @@ class Trainer:
         self._pull_shared()
         self._sync_views()
         cx, cy = self._core(xs, ys)
-        return self._pack(self._logs(self._net.train_batch(cx, cy, sw, lr)), return_dict)
+        return self._pack(dict(self._net.train_batch(cx, cy, sw, lr)), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         self._require_compiled("test_on_batch")
@@ -351,7 +347,7 @@ class Trainer:
         self._pull_shared()
         self._sync_views()
         cx, cy = self._core(xs, ys)
-        return self._pack(self._logs(self._net.evaluate(cx, cy, sw, max(1, xs[0].shape[0]))), return_dict)
+        return self._pack(dict(self._net.evaluate(cx, cy, sw, max(1, xs[0].shape[0]))), return_dict)
 
     def predict_on_batch(self, x):
         xs = self._inputs(x)

@@ -257,6 +257,7 @@ class Network {
   std::vector<index_t> width_;                // per tensor
   std::vector<std::vector<index_t>> consumers_;  // per tensor: nodes reading it (ascending)
   std::vector<std::pair<std::size_t, std::size_t>> layer_tensors_;
+  std::vector<std::pair<index_t, index_t>> layer_grad_range_;  // per layer: (offset, size) of its trainable tensors
   std::vector<char> frozen_;                  // per layer
   std::vector<TensorInfo> tensors_;
   index_t arena_size_ = 0, trainable_size_ = 0, max_width_ = 0, max_arity_ = 1;
@@ -265,6 +266,7 @@ class Network {
 
   TrainingConfig config_;
   std::vector<char> fused_;                   // per output: softmax/sigmoid + cross-entropy
+  std::vector<int> node_fused_output_;        // per node: the fused output it produces, or -1
   bool per_output_losses_ = false;            // logs carry "<output>_loss" (2+ outputs with a loss)
   std::unique_ptr<Optimizer<T>> optimizer_;
   std::vector<std::vector<Metric>> metrics_;  // per output

@@ -175,15 +175,20 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
     init_fill<T>(t.init, t.fan_in, t.fan_out, t.size, params_.data() + t.offset, seed_, i);
   }
   for (auto& l : layers_) l->bind(tensors_, params_.data(), grads_.data());
-  // Scratch for a shared layer's parameter gradients (see backward).
+  // Each layer's trainable tensors are adjacent in the arena (trainable tensors are laid
+  // out in table order): one gradient range per layer. Shared layers need a scratch of
+  // their range's size (see backward).
   for (std::size_t l = 0; l < layers_.size(); ++l) {
+    std::pair<index_t, index_t> r{0, 0};
+    for (std::size_t i = layer_tensors_[l].first; i < layer_tensors_[l].second; ++i)
+      if (tensors_[i].trainable) {
+        if (r.second == 0) r.first = tensors_[i].offset;
+        r.second += tensors_[i].size;
+      }
+    layer_grad_range_.push_back(r);
     bool shared = false;
     for (const Node& nd : nodes_) shared |= nd.layer == l && nd.shared_later;
-    if (!shared) continue;
-    index_t s = 0;
-    for (std::size_t i = layer_tensors_[l].first; i < layer_tensors_[l].second; ++i)
-      if (tensors_[i].trainable) s += tensors_[i].size;
-    pscratch_size_ = std::max(pscratch_size_, s);
+    if (shared) pscratch_size_ = std::max(pscratch_size_, r.second);
   }
   layer_written_.assign(layers_.size(), 0);
 
@@ -302,6 +307,7 @@ void Network<T>::configure(const TrainingConfig& config_in) {
   // Softmax/sigmoid + cross-entropy fuse into one op on the logits when nothing else reads
   // the probabilities' gradient (the output feeds no other node and is no other output).
   fused_.assign(outputs_.size(), 0);
+  node_fused_output_.assign(nodes_.size(), -1);
   for (auto& l : layers_) l->keep_logits(false);
   for (std::size_t o = 0; o < outputs_.size(); ++o) {
     const OutputConfig& oc = config_.outputs[o];
@@ -317,7 +323,10 @@ void Network<T>::configure(const TrainingConfig& config_in) {
                 (((lk == LossKind::categorical_crossentropy || lk == LossKind::sparse_categorical_crossentropy) &&
                   last == Act::softmax) ||
                  (lk == LossKind::binary_crossentropy && last == Act::sigmoid));
-    if (fused_[o]) layers_[producer.layer]->keep_logits(true);
+    if (fused_[o]) {
+      layers_[producer.layer]->keep_logits(true);
+      node_fused_output_[static_cast<std::size_t>(t) - inputs_.size()] = static_cast<int>(o);
+    }
   }
   rows_ = 0;  // cache sizes may have changed: lay the workspace out again on next use
   plan_stale_ = true;
@@ -513,11 +522,9 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
     ctx.layer_index = static_cast<index_t>(j);
     ctx.frozen = frozen_[nd.layer] != 0;
     // A fused loss reads the logits; the probabilities are only needed for metrics.
-    ctx.output_unused = false;
-    if (mode != Mode::evaluate)
-      for (std::size_t o = 0; o < outputs_.size(); ++o)
-        if (fused_[o] && outputs_[o] == static_cast<index_t>(I + j))
-          ctx.output_unused = mode == Mode::gradients || metrics_[o].empty();
+    const int fo = node_fused_output_[j];
+    ctx.output_unused = fo >= 0 && mode != Mode::evaluate &&
+                        (mode == Mode::gradients || metrics_[static_cast<std::size_t>(fo)].empty());
     layers_[nd.layer]->forward_n(ctx, n * nd.steps, xs_.data(), w + act_off_[j], w + cache_off_[j]);
   }
   const bool backprop = mode != Mode::evaluate;
@@ -606,16 +613,11 @@ void Network<T>::backward(const StepContext& ctx_in, index_t n, const void* cons
     ctx.layer_index = static_cast<index_t>(j);
     ctx.frozen = frozen_[nd.layer] != 0;
     // A shared layer: a later node already wrote its parameter gradients; keep them and add.
-    const auto range = layer_tensors_[nd.layer];
-    index_t p0 = 0, psize = 0;
+    const auto [p0, psize] = layer_grad_range_[nd.layer];
     const bool keep = nd.shared_later && !ctx.frozen && layer_written_[nd.layer];
-    if (keep) {
-      for (std::size_t i = range.first; i < range.second; ++i)
-        if (tensors_[i].trainable) { if (psize == 0) p0 = tensors_[i].offset; psize += tensors_[i].size; }
+    if (keep)
       std::memcpy(static_cast<void*>(w + pscratch_off_), grads_.data() + p0, static_cast<std::size_t>(psize) * sizeof(T));
-    }
-    bool preact = false;
-    for (std::size_t o = 0; o < outputs_.size(); ++o) preact |= fused_[o] && outputs_[o] == t;
+    const bool preact = node_fused_output_[j] >= 0;
     layer.backward_n(ctx, n * nd.steps, xs_.data(), w + act_off_[j], slot(t), dxs_.data(), w + cache_off_[j], preact);
     if (keep) add_into(psize, grads_.data() + p0, w + pscratch_off_);
     layer_written_[nd.layer] = 1;
