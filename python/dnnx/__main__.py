@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -122,6 +123,9 @@ def _run(args) -> int:
     except (IsADirectoryError, PermissionError) as e:
         print(f"dnnx {args.command}: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the output was piped into a command that stopped reading (head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 0
     except KeyboardInterrupt:
         print(f"dnnx {args.command}: interrupted", file=sys.stderr)
         return 130
