@@ -343,11 +343,11 @@ class Model(Trainer):
         from ._serialization import serialize_model
         return json.dumps(serialize_model(self), **kwargs)
 
-    def save(self, filepath) -> None:
+    def save(self, filepath, overwrite: bool = True) -> None:
         """Save architecture, weights, optimizer state and RNG position to one safetensors
         file, atomically (a crash mid-save leaves any previous file intact)."""
         from .saving import save_model
-        save_model(self, filepath)
+        save_model(self, filepath, overwrite)
 
     def save_weights(self, filepath) -> None:
         from .saving import save_weights

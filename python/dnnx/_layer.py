@@ -244,9 +244,56 @@ class Layer:
     def _views(self) -> List[np.ndarray]:
         model = self._owner()
         if model is None:
-            return []
+            return self._standalone_weights()
         model._pull_shared()
         return model._layer_views(self)
+
+    def _standalone_weights(self) -> List[np.ndarray]:
+        """The weights of a layer no model holds yet (Keras: a built layer owns them): made
+        when first asked for once the layer has been called on a KerasTensor, by the core's
+        initializers in a one-layer network, and handed to the first model built with it."""
+        if isinstance(getattr(type(self), "_initial_weights", None), property):
+            return []  # a layer that derives them itself (Normalization's statistics)
+        w = getattr(self, "_initial_weights", None)
+        if w is None and self._inbound_nodes:
+            w = self._initial_weights = self._make_weights()
+        return list(w) if w is not None else []
+
+    def _make_weights(self) -> List[np.ndarray]:
+        from . import _core
+        from .utils import next_seed
+        inputs = self._inbound_nodes[0].inputs
+        floats = [t.dtype for t in inputs if not is_int_dtype(t.dtype)]
+        dtype = floats[0] if floats and floats[0] in ("float32", "float64") else "float32"
+        shapes = [t.shape for t in inputs]
+        node = {"layer": 0, "inputs": list(range(len(inputs)))}
+        if self.node_steps(shapes) != 1:
+            node["steps"] = self.node_steps(shapes)
+        net = _core.Network({
+            "dtype": dtype, "seed": next_seed(None),
+            "inputs": [{"name": f"input_{i}", "dim": width(t.shape), "dtype": "int64" if is_int_dtype(t.dtype)
+                        else "float"} for i, t in enumerate(inputs)],
+            "layers": [self.spec()], "nodes": [node], "outputs": [len(inputs)], "output_names": ["output"],
+            "loss": None, "optimizer": None, "metrics": []})
+        return [p.copy() for p in net.params()]
+
+    # -- the tensors of the first call (Keras: layer.input / layer.output) -----------
+    def _first_node(self, what: str) -> Node:
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name!r} has never been called and thus has no defined {what}")
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self):
+        """The input tensor(s) of the layer's first call (a list for a merge layer)."""
+        ins = self._first_node("input").inputs
+        return list(ins) if self.takes_list else ins[0]
+
+    @property
+    def output(self) -> KerasTensor:
+        """The output tensor of the layer's first call: ``Model(m.inputs, m.layers[2].output)``
+        extracts features."""
+        return self._first_node("output").output
 
     @property
     def weights(self) -> List[np.ndarray]:
@@ -271,7 +318,7 @@ class Layer:
                 raise ValueError(f"{self.name}: weight shape mismatch: expected {v.shape}, received {w.shape}")
         for v, w in zip(views, arrays):
             v[...] = w
-        if views:
+        if views and self._owner() is not None:
             self._owner()._weights_changed()
 
     def count_params(self) -> int:
@@ -372,13 +419,32 @@ class InputLayer:
         return f"<InputLayer name={self.name} shape={self.batch_shape}>"
 
 
-def Input(shape, dtype="float32", name: Optional[str] = None, batch_size=None) -> KerasTensor:  # noqa: N802
-    """A symbolic model input of per-sample ``shape``: ``dnnx.Input(shape=(12,), name="num")``
-    or ``dnnx.Input(shape=(1,), dtype="int64", name="item")`` for IDs (kept exact as int64).
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,  # noqa: N802
+          name: Optional[str] = None, tensor=None, optional: bool = False) -> KerasTensor:
+    """A symbolic model input (Keras 3's ``keras.Input``) of per-sample ``shape`` (or
+    ``batch_shape = (None, *shape)``): ``dnnx.Input(shape=(12,), name="num")`` or
+    ``dnnx.Input(shape=(1,), dtype="int64", name="item")`` for IDs (kept exact as int64).
 
-    Returns a ``KerasTensor`` of shape ``(None, *shape)``. ``shape=()`` is one value per sample.
+    Returns a ``KerasTensor`` of shape ``(None, *shape)``. ``shape=()`` is one value per
+    sample. ``dtype`` defaults to float32. dnnx models take any batch size, so a fixed
+    ``batch_size`` (or a batch_shape not starting with None) is refused, as are sparse,
+    ragged, optional inputs and ``tensor=``.
     """
+    if shape is not None and batch_shape is not None:
+        raise ValueError("Input: pass shape or batch_shape, not both. Received: "
+                         f"shape={shape!r}, batch_shape={batch_shape!r}")
+    if batch_shape is not None:
+        if not isinstance(batch_shape, (tuple, list)) or not batch_shape:
+            raise ValueError(f"Input: batch_shape must be a tuple (batch, *shape). Received: batch_shape={batch_shape!r}")
+        batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
+    if shape is None:
+        raise ValueError("Input: shape (or batch_shape) is required, e.g. dnnx.Input(shape=(12,))")
     if batch_size is not None:
         raise ValueError(f"Input: a fixed batch_size is not supported (dnnx models take any batch size). "
                          f"Received: batch_size={batch_size!r}")
-    return InputLayer(shape, dtype, name).output
+    for flag, value in (("sparse", sparse), ("ragged", ragged), ("optional", optional)):
+        if value:
+            raise ValueError(f"Input: {flag} inputs are not supported. Received: {flag}={value!r}")
+    if tensor is not None:
+        raise ValueError("Input: tensor= is not supported (dnnx inputs are symbolic)")
+    return InputLayer(shape, "float32" if dtype is None else dtype, name).output

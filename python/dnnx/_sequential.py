@@ -37,6 +37,7 @@ class Sequential(Model):
         self._set_dtype(_check_dtype(dtype, "Sequential"))
         self._layers: List[Layer] = []
         self._input_layer: Optional[InputLayer] = None
+        self._traced: List[KerasTensor] = []  # each layer's output once the input is known (Keras builds on add)
         for layer in layers or []:
             self.add(layer)
         if not trainable:
@@ -56,8 +57,6 @@ class Sequential(Model):
             raise TypeError(f"Sequential.add expects a dnnx layer or dnnx.Input; received {layer!r}")
         if layer.takes_list:
             raise TypeError(f"Sequential: {type(layer).__name__} merges several tensors; use dnnx.Model")
-        if self._net is not None:
-            raise ValueError("Sequential: cannot add layers after the model is built")
         if any(l is layer for l in self._layers):
             raise ValueError(f"Sequential: layer {layer.name!r} is already in this model")
         if layer._input_spec is not None and not self._layers and self._input_layer is None:
@@ -67,7 +66,42 @@ class Sequential(Model):
             layer.name = layer.default_name if counts == 0 else f"{layer.default_name}_{counts}"
         if any(l.name == layer.name for l in self._layers):
             raise ValueError(f"Sequential: duplicate layer name {layer.name!r}")
+        if self._input_layer is not None:
+            prev = self._traced[-1] if self._traced else self._input_layer.output
+            out = layer(prev)  # raises on an incompatible shape before anything changes
+            self._unbuild()
+            self._traced.append(out)
         self._layers.append(layer)
+
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Remove and return the last layer (Keras ``Sequential.pop``). The other layers keep
+        their weights; the network is rebuilt (now, or on first use with rebuild=False)."""
+        if not self._layers:
+            raise TypeError("Sequential.pop: there are no layers in the model")
+        self._unbuild()
+        layer = self._layers.pop()
+        self._traced = self._traced[:len(self._layers)]
+        if rebuild and self._layers and self._input_layer is not None:
+            self.build()
+        return layer
+
+    def _unbuild(self) -> None:
+        """Drop the C++ network (its layers keep their current weights, for the next one)."""
+        if self._net is None:
+            return
+        for layer in self._layers:
+            if not isinstance(getattr(type(layer), "_initial_weights", None), property):
+                w = layer.get_weights()
+                layer._initial_weights = w if w else None
+            layer._models.discard(self)
+            if layer._home is not None and layer._home() is self:
+                layer._home = None
+        self._net = None
+        self._graph = None
+        self._slices = {}
+        self._shared = []
+        self._compile_config = None
+        self._plain_width = -1
 
     def build(self, input_shape=None) -> None:
         """Create the weights for ``input_shape = (batch, *features)`` (or ``(features,)``)."""
@@ -86,9 +120,10 @@ class Sequential(Model):
                              "call build((None, features)) or fit on data")
         if not self._layers:
             raise ValueError("Sequential: the model has no layers")
-        x = self._input_layer.output
-        for layer in self._layers:
+        x = self._traced[-1] if len(self._traced) == len(self._layers) else self._input_layer.output
+        for layer in self._layers[len(self._traced):]:
             x = layer(x)
+            self._traced.append(x)
         self._graph = Graph(self._input_layer.output, x)
         self._build_network()
 

@@ -177,7 +177,8 @@ def _functional(cfg: dict, seed):
     dtype = cfg.get("dtype")
     if dtype not in (None, "float32", "float64"):
         _fail(f"dtype must be 'float32' or 'float64'; found {dtype!r}")
-    return Model(inputs, outputs, name=_name(cfg, "functional"), trainable=_trainable(cfg), seed=seed, dtype=dtype)
+    _trainable(cfg)  # checked; each layer's own "trainable" is what counts (a model is frozen through its layers)
+    return Model(inputs, outputs, name=_name(cfg, "functional"), seed=seed, dtype=dtype)
 
 
 def _node_inputs(node: Any, tensors: Dict, where: str) -> Optional[List[KerasTensor]]:
@@ -227,8 +228,8 @@ def _sequential(cfg: dict, seed):
         if isinstance(layer, InputLayer) and i:
             _fail("an InputLayer can only be the first layer of a Sequential")
         model.add(layer)
-    if not _trainable(cfg):
-        model.trainable = False
+    _trainable(cfg)  # checked; the layers' own flags are restored (model-level False with one layer frozen
+    # must not freeze the others)
     if model._input_layer is not None:
         model.build()
     return model

@@ -192,23 +192,59 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model (or its weights) after each epoch; ``filepath`` may use ``{epoch}``
-    and log keys, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.dnnx"``."""
+    """Save the model (or its weights) after each epoch (``save_freq="epoch"``) or every
+    ``save_freq`` batches (an int, counted across epochs, as Keras 3); ``filepath`` may use
+    ``{epoch}``, ``{batch}`` (batch saves) and log keys, e.g.
+    ``"ckpt-{epoch:02d}-{val_loss:.3f}.dnnx"``. Batch saves see the running training logs."""
 
     def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0, save_best_only: bool = False,
-                 save_weights_only: bool = False, mode: str = "auto"):
+                 save_weights_only: bool = False, mode: str = "auto", save_freq="epoch",
+                 initial_value_threshold: Optional[float] = None):
         super().__init__()
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer))
+                                     or save_freq < 1):
+            raise ValueError(f"ModelCheckpoint: unrecognized save_freq: {save_freq!r}; expected 'epoch' or a "
+                             f"positive integer (a number of batches)")
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
+        self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
         self.mode = _monitor_op(mode, monitor, "ModelCheckpoint")
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = (math.inf if self.mode == "min" else -math.inf) if initial_value_threshold is None \
+            else float(initial_value_threshold)
+        self._since_save = 0
+        self._last_batch: Optional[int] = None
+        self._epoch = 0
+
+    @property
+    def wants_batch_hooks(self) -> bool:
+        return self.save_freq != "epoch"
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        # Keras 3 (_should_save_on_batch): batches seen since the last save, across epochs.
+        added = batch + 1 if self._last_batch is None or batch <= self._last_batch else batch - self._last_batch
+        self._since_save += added
+        self._last_batch = batch
+        if self._since_save >= self.save_freq:
+            self._since_save = 0
+            self._save(self._epoch, batch, logs or {})
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs or {})
+
+    def _save(self, epoch, batch, logs):
+        if batch is None or "batch" in logs:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        else:
+            path = self.filepath.format(epoch=epoch + 1, batch=batch + 1, **logs)
         if self.save_best_only:
             cur = logs.get(self.monitor)
             if cur is None:

@@ -21,4 +21,6 @@ def model_from_json(json_string: str) -> Model:
 
 Functional = Model
 
-__all__ = ["Model", "Sequential", "Functional", "model_from_json"]
+from .saving import load_model, save_model  # noqa: E402  (keras.models.load_model / save_model)
+
+__all__ = ["Model", "Sequential", "Functional", "model_from_json", "load_model", "save_model"]

@@ -37,6 +37,11 @@ class L2(Regularizer):
         super().__init__(l2=l2)
 
 
+# Keras's lower-case names are the classes themselves: regularizers.l2(1e-4) is L2(1e-4).
+l1 = L1
+l2 = L2
+l1_l2 = L1L2
+
 _TABLE = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
 
 

@@ -173,7 +173,13 @@ def model_to_bytes(model) -> bytes:
     return _serialize(tensors, meta)
 
 
-def save_model(model, filepath) -> None:
+def save_model(model, filepath, overwrite: bool = True) -> None:
+    """Write ``model`` to ``filepath`` (Keras's ``keras.saving.save_model``); with
+    ``overwrite=False`` an existing file is an error (Keras would ask on the terminal)."""
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"save_model: overwrite must be a bool. Received: overwrite={overwrite!r}")
+    if not overwrite and os.path.exists(os.fspath(filepath)):
+        raise FileExistsError(f"save_model: {os.fspath(filepath)!r} exists and overwrite=False")
     _atomic_write(filepath, model_to_bytes(model))
 
 

@@ -1,4 +1,4 @@
-"""Utilities: global seeding."""
+"""Utilities: global seeding, to_categorical, PyDataset, plot_model / model_to_dot."""
 
 from __future__ import annotations
 
@@ -54,3 +54,4 @@ def to_categorical(y, num_classes: Optional[int] = None, dtype="float32") -> np.
 
 
 from ._batches import PyDataset  # noqa: E402  (keras.utils.PyDataset)
+from ._plot import model_to_dot, plot_model  # noqa: E402  (keras.utils.plot_model / model_to_dot)
