@@ -109,6 +109,8 @@ def test_torch_residual_module(dynamo, tmp_path):
     model = dnnx.onnx.load(path)
     assert sum(type(l).__name__ == "Add" for l in model.layers) == 1
     np.testing.assert_allclose(model.predict(x), _torch_out(net, x), rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "imported.dnnx")  # an imported model is an ordinary dnnx model
+    np.testing.assert_array_equal(dnnx.load_model(tmp_path / "imported.dnnx").predict(x), model.predict(x))
     _trains(model, x, np.random.default_rng(2).normal(size=(5, 2)).astype(np.float32))
 
 
@@ -459,6 +461,19 @@ def test_unsupported_dtypes_and_shapes(tmp_path):
         dnnx.onnx.load(tmp_path / "junk.onnx")
     with pytest.raises(TypeError, match="expected a path, bytes or an onnx.ModelProto"):
         dnnx.onnx.load(42)
+
+
+def test_constant_folding_is_bounded():
+    big = {"a": np.ones((1 << 14, 1), np.float32), "b": np.ones((1, 1 << 14), np.float32)}
+    m = _graph([helper.make_node("Add", ["a", "b"], ["c"], name="outer"), helper.make_node("Add", ["x", "c"], ["y"])],
+               [_vi("x", ["N", 4])], [_vi("y", ["N", 4])], big, check=False)
+    with pytest.raises(dnnx.onnx.UnsupportedGraph, match="'outer'.*would make 268,435,456 values"):
+        dnnx.onnx.load(m)
+    grow = _graph([helper.make_node("ConstantOfShape", ["shape"], ["c"], name="grow"),
+                   helper.make_node("Add", ["x", "c"], ["y"])], [_vi("x", ["N", 4])], [_vi("y", ["N", 4])],
+                  {"shape": np.array([1 << 40], np.int64)}, check=False)
+    with pytest.raises(dnnx.onnx.UnsupportedGraph, match="'grow' \\(op ConstantOfShape"):
+        dnnx.onnx.load(grow)
 
 
 def test_multilabel_classifier_is_refused():
