@@ -70,7 +70,9 @@ def worker(framework: str, path: str, batch: int, threads: int, min_time: float)
         dnnx.set_num_threads(threads)
         model = dnnx.load_model(path)
         width = model.input_dim
-        call = model.predict
+
+        def call(x):
+            return model.predict(x, verbose=0)  # no progress line: the serving path
     else:
         import onnxruntime as ort
         so = ort.SessionOptions()
