@@ -17,6 +17,7 @@ from . import callbacks as _callbacks
 from . import optimizers as _optimizers
 from ._compile import CompileConfig
 from ._layer import KerasTensor, is_int_dtype, width
+from .distributed import _training as _distributed
 
 _DEFAULT_BATCH_SIZE = 32  # Keras's default for fit, evaluate and predict
 
@@ -250,14 +251,21 @@ class Trainer:
             xs, ys = [a[:cut] for a in xs], [None if a is None else a[:cut] for a in ys]
             sw = None if sw is None else sw[:cut]
         sw = self._class_weight(class_weight, ys, sw)
-        if xs[0].shape[0] == 0:
+        # After dnnx.distributed.init(): data-parallel training with the other ranks (None: alone).
+        dist = _distributed.fit_session(self, xs[0].shape[0], None if val is None else val[0][0].shape[0], batch_size,
+                                        {"batch_size": batch_size, "epochs": int(epochs), "shuffle": bool(shuffle),
+                                         "initial_epoch": int(initial_epoch), "validation_freq": validation_freq,
+                                         "validation_batch_size": validation_batch_size})
+        if dist is None and xs[0].shape[0] == 0:
             raise ValueError("fit: x is empty")
-        steps = math.ceil(xs[0].shape[0] / batch_size)
+        steps = dist.steps if dist else math.ceil(xs[0].shape[0] / batch_size)
         history = _callbacks.History()
         cbs = list(callbacks or [])
         for c in cbs:
             if not isinstance(c, _callbacks.Callback):
                 raise TypeError(f"fit: callbacks must be dnnx.callbacks.Callback instances; received {c!r}")
+        if dist:
+            verbose, cbs = dist.verbose(verbose), dist.callbacks(cbs)  # rank 0 prints and writes files
         if verbose:
             cbs.append(_callbacks.ProgbarLogger(verbose))
         cbs.append(history)
@@ -286,16 +294,23 @@ class Trainer:
             lrs = self.optimizer.learning_rates(self._net.iterations, steps)
             self._pull_shared()  # callbacks may have used other models that share layers with this one
             self._sync_views()
-            logs = dict(self._net.train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
-                                                    on_batch if batch_hooks else None, every))
+            train_epoch = dist.train_epoch if dist else self._net.train_epoch
+            logs = dict(train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
+                                    on_batch if batch_hooks else None, every))
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vx, vy = self._core(val[0], val[1])
-                vlogs = dict(self._net.evaluate(vx, vy, val[2], validation_batch_size or batch_size))
+                vbs = validation_batch_size or batch_size
+                vlogs = dist.evaluate(vx, vy, val[2], vbs, val[0][0].shape[0]) if dist else \
+                    dict(self._net.evaluate(vx, vy, val[2], vbs))
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
             cblist.on_epoch_end(epoch, logs)
+            if dist:
+                self.stop_training = dist.end_epoch(self.stop_training)  # the same decision on every rank
             if self.stop_training:
                 break
         cblist.on_train_end(logs)
+        if dist:
+            dist.close()
         return history
 
     def evaluate(self, x=None, y=None, batch_size: Optional[int] = None, verbose="auto", sample_weight=None,
@@ -305,12 +320,15 @@ class Trainer:
         batch_size = _DEFAULT_BATCH_SIZE if batch_size is None else _validation.positive_int(batch_size, "batch_size",
                                                                                               "evaluate")
         xs, ys, sw = self._data(x, y, sample_weight)
-        if xs[0].shape[0] == 0:
+        if xs[0].shape[0] == 0 and not _distributed.active():
             raise ValueError("evaluate: x is empty")
         self._pull_shared()
         self._sync_views()
         cx, cy = self._core(xs, ys)
-        return self._pack(dict(self._net.evaluate(cx, cy, sw, batch_size)), return_dict)
+        logs = _distributed.evaluate(self, cx, cy, sw, batch_size, xs[0].shape[0])  # merged over ranks
+        if logs is None:
+            logs = dict(self._net.evaluate(cx, cy, sw, batch_size))
+        return self._pack(logs, return_dict)
 
     def predict(self, x, batch_size: Optional[int] = None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x``: an ndarray of the model dtype (a list of them for several outputs)."""

@@ -214,6 +214,16 @@ class Network {
     predict(n, xs, outs, chunk);
   }
 
+  /// The state behind the logs of the last train_batch, train_epoch or evaluate, as
+  /// additive doubles: the sample-weighted loss sum, the sample count, each output's loss
+  /// sum, then every metric's state (Metric::get_state) in configuration order. States of
+  /// disjoint data merge by elementwise addition; logs_from_state(merged) gives the logs
+  /// of the union (data-parallel training merges them over processes this way).
+  std::vector<double> log_state() const;
+  /// The logs of a (merged) state of log_state()'s layout; the metrics take that state.
+  /// Throws std::invalid_argument for a state of another size.
+  Logs logs_from_state(const double* state, std::size_t size);
+
   /// Counter of parameter changes: bumped by every optimizer step and by params_changed().
   /// predict() keeps per-layer data derived from the parameters (packed kernels) and
   /// rebuilds it when this moved.
@@ -307,6 +317,7 @@ class Network {
   std::vector<const T*> xs_;                  // one node's inputs
   std::vector<T*> dxs_;
   std::vector<double> out_loss_, out_loss_sum_;
+  double loss_sum_ = 0, seen_ = 0;            // the logs' state (log_state), with out_loss_sum_
   std::int64_t growths_ = 0;
 };
 

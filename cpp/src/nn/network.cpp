@@ -703,6 +703,9 @@ Logs Network<T>::train_batch(const Batch<T>& d, double lr) {
   reserve(d.n);
   reset_metrics();
   const double loss = run_batch(Mode::train, d.n, d.x.data(), d.y.data(), d.sw, lr);
+  loss_sum_ = loss * double(d.n);
+  seen_ = double(d.n);
+  for (std::size_t o = 0; o < outputs_.size(); ++o) out_loss_sum_[o] = out_loss_[o] * double(d.n);
   update_logs(loss, out_loss_.data());
   return logs_;
 }
@@ -719,6 +722,8 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
     throw std::invalid_argument("train_epoch: learning_rates must hold one value per step (" + std::to_string(steps) +
                                 "); received " + std::to_string(n_lrs));
   reset_metrics();
+  loss_sum_ = seen_ = 0;
+  std::fill(out_loss_sum_.begin(), out_loss_sum_.end(), 0.0);
   if (n == 0) { update_logs(0.0, nullptr); return logs_; }
   reserve(std::min(bs, n));
   const std::size_t I = inputs_.size(), O = outputs_.size();
@@ -796,6 +801,8 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
   }
   for (std::size_t o = 0; o < O; ++o) out_loss_[o] = out_loss_sum_[o] / double(seen);
   update_logs(loss_sum / double(seen), out_loss_.data());
+  loss_sum_ = loss_sum;
+  seen_ = double(seen);
   return logs_;
 }
 
@@ -804,6 +811,8 @@ Logs Network<T>::evaluate(const Batch<T>& d, index_t bs) {
   if (!config_.has_loss()) throw std::runtime_error("evaluate: the network has no loss; call set_training_config first");
   if (bs <= 0) bs = kDefaultChunk;
   reset_metrics();
+  loss_sum_ = seen_ = 0;
+  std::fill(out_loss_sum_.begin(), out_loss_sum_.end(), 0.0);
   if (d.n == 0) { update_logs(0.0, nullptr); return logs_; }
   reserve(std::min(bs, d.n));
   const std::size_t I = inputs_.size(), O = outputs_.size();
@@ -822,6 +831,46 @@ Logs Network<T>::evaluate(const Batch<T>& d, index_t bs) {
   }
   for (std::size_t o = 0; o < O; ++o) out_loss_[o] = out_loss_sum_[o] / double(d.n);
   update_logs(loss_sum / double(d.n), out_loss_.data());
+  loss_sum_ = loss_sum;
+  seen_ = double(d.n);
+  return logs_;
+}
+
+template <class T>
+std::vector<double> Network<T>::log_state() const {
+  std::vector<double> v{loss_sum_, seen_};
+  v.insert(v.end(), out_loss_sum_.begin(), out_loss_sum_.end());
+  for (const auto& ms : metrics_)
+    for (const Metric& m : ms) {
+      const std::size_t k = v.size();
+      v.resize(k + m.state_size());
+      m.get_state(v.data() + k);
+    }
+  return v;
+}
+
+template <class T>
+Logs Network<T>::logs_from_state(const double* v, std::size_t size) {
+  std::size_t need = 2 + out_loss_sum_.size();
+  for (const auto& ms : metrics_)
+    for (const Metric& m : ms) need += m.state_size();
+  if (size != need)
+    throw std::invalid_argument("logs_from_state: the state must hold " + std::to_string(need) +
+                                " values (log_state's layout); received " + std::to_string(size));
+  loss_sum_ = v[0];
+  seen_ = v[1];
+  const double seen = seen_ > 0 ? seen_ : 1.0;
+  std::size_t k = 2;
+  for (std::size_t o = 0; o < out_loss_sum_.size(); ++o) {
+    out_loss_sum_[o] = v[k++];
+    out_loss_[o] = out_loss_sum_[o] / seen;
+  }
+  for (auto& ms : metrics_)
+    for (Metric& m : ms) {
+      m.set_state(v + k);
+      k += m.state_size();
+    }
+  update_logs(loss_sum_ / seen, out_loss_.data());
   return logs_;
 }
 
