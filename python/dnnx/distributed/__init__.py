@@ -41,9 +41,9 @@ def init(communicator: Optional[Communicator] = None, threads: str = "auto",
     """Join the group of processes that trains together; returns ``(rank, size)``.
 
     ``communicator``: default MPI's world through mpi4py (a RuntimeError saying how to
-    install it when mpi4py or an MPI library is missing). ``threads="auto"``: when several
-    ranks share a node and ``DNNX_NUM_THREADS`` is unset, each rank gets
-    ``usable CPUs // ranks on the node`` threads (oversubscribed OpenMP threads wait on
+    install it when mpi4py or an MPI library is missing). ``threads="auto"`` (unless
+    ``DNNX_NUM_THREADS`` is set): a rank the launcher bound to some cores uses them all;
+    unbound ranks sharing a node split its CPUs (oversubscribed OpenMP threads wait on
     each other); ``None`` leaves the thread count alone. ``abort_on_exception``: an
     uncaught exception on one rank aborts every rank (the others would otherwise wait in
     a collective forever), as ``python -m mpi4py`` does.
@@ -58,11 +58,7 @@ def init(communicator: Optional[Communicator] = None, threads: str = "auto",
         raise ValueError(f"init: threads must be 'auto' or None; received {threads!r}")
     _active = communicator
     if threads == "auto" and not os.environ.get("DNNX_NUM_THREADS") and hasattr(communicator, "local_size"):
-        local = communicator.local_size()
-        if local > 1:
-            from ..config import set_num_threads
-            cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-            set_num_threads(max(1, cpus // local))
+        _share_cpus(communicator.local_size())
     if abort_on_exception and communicator.size > 1 and _previous_excepthook is None:
         _previous_excepthook = sys.excepthook
 
@@ -72,6 +68,18 @@ def init(communicator: Optional[Communicator] = None, threads: str = "auto",
             communicator.abort(1)
         sys.excepthook = hook
     return communicator.rank, communicator.size
+
+
+def _share_cpus(local: int) -> None:
+    """Threads per rank: the CPUs this rank is bound to (mpiexec -bind-to ...), or, unbound,
+    the node's CPUs divided among its ranks."""
+    from ..config import set_num_threads
+    total = os.cpu_count() or 1
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else total
+    if usable < total:  # bound by the launcher to its own cores: use them all
+        set_num_threads(usable)
+    elif local > 1:
+        set_num_threads(max(1, usable // local))
 
 
 def shutdown() -> None:
