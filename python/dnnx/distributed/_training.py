@@ -18,6 +18,7 @@ and calls it at a few points; everything distributed lives here:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import zlib
@@ -54,6 +55,11 @@ def fingerprint(model) -> Dict:
         "trainable": [bool(t) for t in net.param_trainable()] + [bool(t) for t in net.layer_trainable()],
         "optimizer": _plain(model.optimizer.spec()),
         "metrics": list(model.metrics_names),
+        # host-stage preprocessing (lookups, discretization) keeps its state outside the arena:
+        # the ranks must have adapted it alike
+        "preprocessing": hashlib.sha256(json.dumps(
+            [_plain(n.layer.get_config()) for n in getattr(model._graph, "host_nodes", [])],
+            sort_keys=True).encode()).hexdigest()[:16],
     }
 
 
@@ -97,7 +103,7 @@ class FitSession:
                     seed=str(seed), counter=int(counter), log_state=int(net.log_state().size))
         everyone = comm.allgather(mine)
         _check_agreement(everyone, ["layers", "parameters", "weight shapes", "dtype", "trainable", "optimizer",
-                                    "metrics"], "model")
+                                    "metrics", "preprocessing"], "model")
         _check_agreement([e["fit"] for e in everyone], sorted(mine["fit"]), "fit arguments")
         self.shards = [e["n_train"] for e in everyone]
         if sum(self.shards) == 0:
@@ -124,7 +130,7 @@ class FitSession:
         arena, views, trainable = net.param_arena(), net.params(), net.param_trainable()
         self._trainable = sum(v.size for v, t in zip(views, trainable) if t)
         self._stats: List[np.ndarray] = []
-        for layer in model._graph.layers:
+        for layer in model._graph.core_layers:
             first, n = model._slices[id(layer)]
             if type(layer).__name__ == "BatchNormalization" and layer.trainable:
                 self._stats += [views[i] for i in range(first, first + n) if not trainable[i]]
@@ -254,5 +260,5 @@ def evaluate(model, cx, cy, sw, batch_size: int, n: int) -> Optional[Dict[str, f
     net = model._net
     mine = dict(fingerprint(model), log_state=int(net.log_state().size))
     everyone = comm.allgather(mine)
-    _check_agreement(everyone, ["layers", "parameters", "weight shapes", "dtype", "metrics"], "model")
+    _check_agreement(everyone, ["layers", "parameters", "weight shapes", "dtype", "metrics", "preprocessing"], "model")
     return _merged_evaluate(net, comm, cx, cy, sw, batch_size, n, mine["log_state"])
