@@ -208,9 +208,6 @@ class FitSession:
         self._epochs += 1
         return merge_logs(net, self.comm, state)
 
-    def evaluate(self, cx, cy, sw, batch_size: int, n: int) -> Dict[str, float]:
-        return _merged_evaluate(self.model._net, self.comm, cx, cy, sw, batch_size, n, self._state_size)
-
     def end_epoch(self, stop: bool) -> bool:
         """The agreed stop decision; checks that every rank holds the same weights."""
         everyone = self.comm.allgather([bool(stop or self.stop_requested), _weights_crc(self.model._net)])
@@ -244,6 +241,12 @@ def _merged_evaluate(net, comm, cx, cy, sw, batch_size, n, state_size) -> Dict[s
     else:
         state = np.zeros(state_size)
     return merge_logs(net, comm, state)
+
+
+def verbose(verbose: int) -> int:
+    """Progress is shown on rank 0 only."""
+    comm = active()
+    return verbose if comm is None or comm.rank == 0 else 0
 
 
 def fit_session(model, n_train: int, n_val: Optional[int], batch_size: int, fit_args: Dict) -> Optional[FitSession]:
