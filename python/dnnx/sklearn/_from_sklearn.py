@@ -46,6 +46,7 @@ def from_sklearn(estimator, dtype=None):
         out._label_binarizer = copy.deepcopy(estimator._label_binarizer)
     layer_units = [estimator.coefs_[0].shape[0]] + [c.shape[1] for c in estimator.coefs_]
     out._dtype = dtype
+    out._no_improvement_count = 0
     out._seed = 0
     out._epoch = 0
     out._net = None
