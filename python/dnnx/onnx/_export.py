@@ -15,6 +15,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from . import _common
+from . import _export_preprocessing  # noqa: F401  (registers the preprocessing layers' converters)
 from ._export_ops import CONVERTERS
 
 
@@ -115,7 +116,10 @@ def to_model_proto(model, opset=None):
     inputs = []
     for layer in g.input_layers:
         t = layer.output
-        if np.dtype(layer.dtype).kind == "f":
+        if layer.dtype == "string":  # raw text for a StringLookup (_export_preprocessing)
+            inputs.append(_value_info(layer.name, onnx.TensorProto.STRING, t.shape))
+            names[id(t)] = layer.name
+        elif np.dtype(layer.dtype).kind == "f":
             inputs.append(_value_info(layer.name, _common.elem_type(dtype), t.shape))
             names[id(t)] = layer.name
         elif layer.dtype in ("int64", "int32"):
