@@ -881,6 +881,24 @@ void register_network(py::module_& m) {
           });
         });
       }, py::arg("fn"), R"(fn(grad_arena_view) after backward, before each optimizer update; None removes it.)")
+      .def("log_state", [](PyNetwork& s) {
+        return s.visit([](auto& n) {
+          const std::vector<double> v = n.log_state();
+          py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
+          std::copy(v.begin(), v.end(), a.mutable_data());
+          return a;
+        });
+      }, R"(The additive state behind the last train/evaluate logs (float64; merge by addition).)")
+      .def("logs_from_state", [](PyNetwork& s, py::array state) {
+        if (!has_dtype<double>(state) || state.ndim() != 1 || !(state.flags() & py::array::c_style))
+          throw py::type_error("logs_from_state: state must be a C-contiguous 1-D float64 array (log_state's layout); "
+                               "received " + dtype_str(state) + " of shape " + shape_str(state));
+        return s.visit([&](auto& n) {
+          return to_dict(named("logs_from_state", [&] {
+            return n.logs_from_state(cptr<double>(state), static_cast<std::size_t>(state.size()));
+          }));
+        });
+      }, py::arg("state"), R"(The logs of a (merged) log_state(); the metrics take that state.)")
       .def("params_changed", [](PyNetwork& s) { s.visit([](auto& n) { n.params_changed(); }); },
            R"(Call after writing parameters through views: predict repacks its cached weights.)")
       .def_property_readonly("params_version", [](PyNetwork& s) {

@@ -226,6 +226,16 @@ class Network {
     predict(n, xs, outs, chunk);
   }
 
+  /// The state behind the logs of the last train_batch, train_epoch or evaluate (the
+  /// running logs, for their accumulate forms), as additive doubles: the sample-weighted loss sum, the sample count, each output's loss
+  /// sum, then every metric's state (Metric::get_state) in configuration order. States of
+  /// disjoint data merge by elementwise addition; logs_from_state(merged) gives the logs
+  /// of the union (data-parallel training merges them over processes this way).
+  std::vector<double> log_state() const;
+  /// The logs of a (merged) state of log_state()'s layout; the metrics take that state.
+  /// Throws std::invalid_argument for a state of another size.
+  Logs logs_from_state(const double* state, std::size_t size);
+
   /// Counter of parameter changes: bumped by every optimizer step and by params_changed().
   /// predict() keeps per-layer data derived from the parameters (packed kernels) and
   /// rebuilds it when this moved.
@@ -256,6 +266,8 @@ class Network {
   double regularization(bool add_grads, double scale);
   void update_logs(double loss, const double* out_loss);
   void add_running(double loss_sum, const double* out_loss_sum, index_t n);
+  /// The running logs' state (log_state) after a whole train_batch/train_epoch/evaluate.
+  void set_running(double loss_sum, const double* out_loss_sum, index_t n);
   void reset_metrics();
   const T* tensor_ptr(index_t t, const void* const* x) const;
 

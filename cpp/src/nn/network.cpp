@@ -715,6 +715,13 @@ void Network<T>::reset_running() {
 }
 
 template <class T>
+void Network<T>::set_running(double loss_sum, const double* out_loss_sum, index_t n) {
+  run_loss_ = loss_sum;
+  run_seen_ = n;
+  run_out_.assign(out_loss_sum, out_loss_sum + outputs_.size());
+}
+
+template <class T>
 void Network<T>::add_running(double loss_sum, const double* out_loss_sum, index_t n) {
   const std::size_t O = outputs_.size();
   if (run_out_.size() != O) run_out_.assign(O, 0.0);
@@ -733,12 +740,13 @@ Logs Network<T>::train_batch(const Batch<T>& d, double lr, bool accumulate) {
   reserve(d.n);
   if (!accumulate) reset_metrics();
   const double loss = run_batch(Mode::train, d.n, d.x.data(), d.y.data(), d.sw, lr);
+  // Keras' loss tracker, as train_epoch: batch losses weighted by batch size.
+  for (std::size_t o = 0; o < outputs_.size(); ++o) out_loss_sum_[o] = out_loss_[o] * double(d.n);
   if (!accumulate) {
+    set_running(loss * double(d.n), out_loss_sum_.data(), d.n);
     update_logs(loss, out_loss_.data());
     return logs_;
   }
-  // Keras' loss tracker, as train_epoch: batch losses weighted by batch size.
-  for (std::size_t o = 0; o < outputs_.size(); ++o) out_loss_sum_[o] = out_loss_[o] * double(d.n);
   add_running(loss * double(d.n), out_loss_sum_.data(), d.n);
   return logs_;
 }
@@ -755,6 +763,8 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
     throw std::invalid_argument("train_epoch: learning_rates must hold one value per step (" + std::to_string(steps) +
                                 "); received " + std::to_string(n_lrs));
   reset_metrics();
+  std::fill(out_loss_sum_.begin(), out_loss_sum_.end(), 0.0);
+  set_running(0.0, out_loss_sum_.data(), 0);
   if (n == 0) { update_logs(0.0, nullptr); return logs_; }
   reserve(std::min(bs, n));
   const std::size_t I = inputs_.size(), O = outputs_.size();
@@ -832,6 +842,7 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
   }
   for (std::size_t o = 0; o < O; ++o) out_loss_[o] = out_loss_sum_[o] / double(seen);
   update_logs(loss_sum / double(seen), out_loss_.data());
+  set_running(loss_sum, out_loss_sum_.data(), seen);
   return logs_;
 }
 
@@ -840,7 +851,11 @@ Logs Network<T>::evaluate(const Batch<T>& d, index_t bs, bool accumulate) {
   if (!config_.has_loss()) throw std::runtime_error("evaluate: the network has no loss; call set_training_config first");
   if (bs <= 0) bs = kDefaultChunk;
   if (accumulate && d.n < 1) throw std::invalid_argument("evaluate: the batch is empty");
-  if (!accumulate) reset_metrics();
+  if (!accumulate) {
+    reset_metrics();
+    std::fill(out_loss_sum_.begin(), out_loss_sum_.end(), 0.0);
+    set_running(0.0, out_loss_sum_.data(), 0);
+  }
   if (d.n == 0) { update_logs(0.0, nullptr); return logs_; }
   reserve(std::min(bs, d.n));
   const std::size_t I = inputs_.size(), O = outputs_.size();
@@ -863,6 +878,45 @@ Logs Network<T>::evaluate(const Batch<T>& d, index_t bs, bool accumulate) {
   }
   for (std::size_t o = 0; o < O; ++o) out_loss_[o] = out_loss_sum_[o] / double(d.n);
   update_logs(loss_sum / double(d.n), out_loss_.data());
+  set_running(loss_sum, out_loss_sum_.data(), d.n);
+  return logs_;
+}
+
+template <class T>
+std::vector<double> Network<T>::log_state() const {
+  std::vector<double> v{run_loss_, double(run_seen_)};
+  v.insert(v.end(), run_out_.begin(), run_out_.end());
+  for (const auto& ms : metrics_)
+    for (const Metric& m : ms) {
+      const std::size_t k = v.size();
+      v.resize(k + m.state_size());
+      m.get_state(v.data() + k);
+    }
+  return v;
+}
+
+template <class T>
+Logs Network<T>::logs_from_state(const double* v, std::size_t size) {
+  std::size_t need = 2 + run_out_.size();
+  for (const auto& ms : metrics_)
+    for (const Metric& m : ms) need += m.state_size();
+  if (size != need)
+    throw std::invalid_argument("logs_from_state: the state must hold " + std::to_string(need) +
+                                " values (log_state's layout); received " + std::to_string(size));
+  run_loss_ = v[0];
+  run_seen_ = static_cast<index_t>(v[1]);
+  const double seen = v[1] > 0 ? v[1] : 1.0;
+  std::size_t k = 2;
+  for (std::size_t o = 0; o < run_out_.size(); ++o) {
+    run_out_[o] = v[k++];
+    out_loss_[o] = run_out_[o] / seen;
+  }
+  for (auto& ms : metrics_)
+    for (Metric& m : ms) {
+      m.set_state(v + k);
+      k += m.state_size();
+    }
+  update_logs(run_loss_ / seen, out_loss_.data());
   return logs_;
 }
 
