@@ -100,7 +100,12 @@ class Network:
         (random_normal)
       loss: None | {"name": "mean_squared_error" | "mean_absolute_error" | "huber" |
                     "binary_crossentropy" | "categorical_crossentropy" |
-                    "sparse_categorical_crossentropy", "from_logits": bool, "delta": float}
+                    "sparse_categorical_crossentropy" | "poisson", "from_logits": bool,
+                    "delta": float,
+                    "reduction": "sum_over_batch_size" | "mean_with_sample_weight"
+                      (divide by the batch's sum of weights, not its size),
+                    "penalty_reduction": "sum" | "like_loss" (regularization divided by
+                      the loss's normalizer, as scikit-learn's alpha; one output only)}
       optimizer: None | {"name": "sgd"|"adam"|"adamw"|"rmsprop"|"adagrad"|"nadam",
                          "learning_rate": float, <Keras 3 hyper-parameters by Keras name:
                          momentum, nesterov, beta_1, beta_2, epsilon, amsgrad, rho,
@@ -120,8 +125,7 @@ class Network:
     shape/layout: ValueError naming the argument. The Python layer converts user input.
 
     Also accepted: every layer dict may carry "name" (default: Keras-style dense, dense_1,
-    ...; it prefixes param_names()); a None value means "the default" for any key; loss
-    "reduction" (only "sum_over_batch_size"); metric "from_logits" (auc/precision/recall:
+    ...; it prefixes param_names()); a None value means "the default" for any key; metric "from_logits" (auc/precision/recall:
     sigmoid first; defaults to the loss's from_logits; binary_accuracy's threshold defaults
     to 0 when the loss is from_logits, else 0.5); "adamw" without weight_decay uses 0.004.
     Every optimizer accepts every optimizer key (irrelevant ones are ignored).

@@ -95,6 +95,11 @@ struct TrainingConfig {
   std::vector<OutputConfig> outputs;  ///< one per network output (fewer: the rest have none)
   bool has_optimizer = false;
   OptimizerSpec optimizer;
+  /// false (Keras): the regularization penalty is added as is. true (scikit-learn's
+  /// alpha, "divided by the sample size"): penalty and its gradient are divided by the
+  /// batch's loss normalizer (n, or the sum of the weights with mean_with_sample_weight).
+  /// Only with a single output that has a loss.
+  bool penalty_like_loss = false;
   bool has_loss() const noexcept {
     for (const OutputConfig& o : outputs) if (o.has_loss) return true;
     return false;
@@ -258,7 +263,7 @@ class Network {
   double run_batch(Mode mode, index_t n, const void* const* x, const T* const* y, const T* sw, double lr);
   void backward(const StepContext& ctx, index_t n, const void* const* x);
   void step(double lr);
-  double regularization(bool add_grads);
+  double regularization(bool add_grads, double scale);
   void update_logs(double loss, const double* out_loss);
   void add_running(double loss_sum, const double* out_loss_sum, index_t n);
   /// The running logs' state (log_state) after a whole train_batch/train_epoch/evaluate.

@@ -472,7 +472,7 @@ void Network<T>::reserve(index_t rows) {
 }
 
 template <class T>
-double Network<T>::regularization(bool add_grads) {
+double Network<T>::regularization(bool add_grads, double scale) {
   // Each tensor in fixed chunks (a function of its size only, at most 64 of them), each
   // chunk's sums in 8 fixed lanes (detail::reg_sums), chunks added in order: the penalty
   // is the same for any thread count and for every SIMD kernel. Frozen layers' weights are
@@ -485,7 +485,7 @@ double Network<T>::regularization(bool add_grads) {
       if (!t.reg.active()) continue;
       const T* w = params_.data() + t.offset;
       T* g = add_grads ? grads_.data() + t.offset : nullptr;
-      const T l1 = T(t.reg.l1), l2x2 = T(2 * t.reg.l2);
+      const T l1 = T(t.reg.l1 * scale), l2x2 = T(2 * t.reg.l2 * scale);
       const index_t chunk = std::max<index_t>(index_t(1) << 16, (t.size + 63) / 64 + 7) / 8 * 8;
       double part[64][2];
       detail::parallel_chunks(t.size, chunk, t.size, [&](index_t i0, index_t i1) {
@@ -493,7 +493,7 @@ double Network<T>::regularization(bool add_grads) {
       });
       double s1 = 0, s2 = 0;
       for (index_t c = 0; c * chunk < t.size; ++c) { s1 += part[c][0]; s2 += part[c][1]; }
-      penalty += t.reg.l1 * s1 + t.reg.l2 * s2;
+      penalty += scale * (t.reg.l1 * s1 + t.reg.l2 * s2);
     }
   }
   return penalty;
@@ -530,7 +530,7 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
   }
   const bool backprop = mode != Mode::evaluate;
   if (backprop) std::fill(written_.begin(), written_.end(), 0);
-  double loss = 0;
+  double loss = 0, penalty_scale = 1;
   for (std::size_t o = 0; o < outputs_.size(); ++o) {
     const OutputConfig& oc = config_.outputs[o];
     out_loss_[o] = 0;
@@ -547,12 +547,22 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
       add = written_[static_cast<std::size_t>(t)] != 0;  // the same tensor is an earlier output too
       g = w + (add ? slot_off_.back() : slot_off_[static_cast<std::size_t>(grad_slot_[static_cast<std::size_t>(t)])]);
     }
+    // The normalizer: n, or (mean_with_sample_weight) the batch's sum of weights, in row
+    // order; a zero sum gives a zero loss and gradient (Keras' divide_no_nan).
+    double norm = double(n);
+    if (oc.loss.reduction == LossReduction::mean_with_sample_weight && sw) {
+      norm = 0;
+      for (index_t i = 0; i < n; ++i) norm += double(sw[i]);
+    }
+    const double inv = norm != 0 ? 1.0 / norm : 0.0;
+    if (config_.penalty_like_loss) penalty_scale = inv;
+    const T gscale = oc.loss.reduction == LossReduction::sum_over_batch_size ? T(oc.weight) / T(n) : T(oc.weight * inv);
     const double wsum = loss_evaluate<T>(oc.loss, n, width_[static_cast<std::size_t>(t)], out, logits,
-                                         y[o], sw, g, T(oc.weight) / T(n), row_loss_.data());
+                                         y[o], sw, g, gscale, row_loss_.data());
     if (add) add_into(n * width_[static_cast<std::size_t>(t)],
                       w + slot_off_[static_cast<std::size_t>(grad_slot_[static_cast<std::size_t>(t)])], g);
     if (backprop) written_[static_cast<std::size_t>(t)] = 1;
-    out_loss_[o] = wsum / double(n);
+    out_loss_[o] = oc.loss.reduction == LossReduction::sum_over_batch_size ? wsum / double(n) : wsum * inv;
     loss += oc.weight * out_loss_[o];
   }
   if (backprop) {
@@ -566,7 +576,7 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
     backward(ctx, n, x);
   }
   // The penalty is evaluated on the weights the forward pass used (before the update).
-  loss += regularization(backprop);
+  loss += regularization(backprop, penalty_scale);
   if (mode != Mode::gradients)
     for (std::size_t o = 0; o < outputs_.size(); ++o)
       for (Metric& m : metrics_[o])
