@@ -6,6 +6,8 @@ Needs the ``onnx`` package (``pip install 'dnnx[onnx]'``, which also brings onnx
 it is imported only when a function here is called.
 """
 
+from ._classifier import Classifier
 from ._export import export, to_model_proto
+from ._import import UnsupportedGraph, load
 
-__all__ = ["export", "to_model_proto"]
+__all__ = ["Classifier", "export", "load", "to_model_proto", "UnsupportedGraph"]

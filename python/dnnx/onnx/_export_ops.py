@@ -240,10 +240,7 @@ register("multiply")(lambda ctx, layer, inputs, shapes, out: _nary(ctx, "Mul", i
 register("maximum")(lambda ctx, layer, inputs, shapes, out: ctx.node("Max", inputs, out))
 
 
-@register("average")
-def _average(ctx, layer, inputs, shapes, out):
-    total = _nary(ctx, "Add", inputs, None)
-    return ctx.node("Div", [total, ctx.scalar(f"count{len(inputs)}", float(len(inputs)))], out)
+register("average")(lambda ctx, layer, inputs, shapes, out: ctx.node("Mean", inputs, out))
 
 
 @register("concatenate")
