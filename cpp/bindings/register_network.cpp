@@ -688,7 +688,7 @@ void register_network(py::module_& m) {
         TrainingConfig tc = parse_training(loss, opt, metrics);
         named("set_training_config", [&] { s.visit([&](auto& n) { n.configure(tc); }); return 0; });
       }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics"))
-      .def("train_batch", [](PyNetwork& s, py::object x, py::object y, py::object sw, double lr) {
+      .def("train_batch", [](PyNetwork& s, py::object x, py::object y, py::object sw, double lr, bool accumulate) {
         return s.visit([&](auto& n) {
           std::vector<py::object> keep;
           auto b = check_batch(n, x, y, sw, keep);
@@ -696,11 +696,12 @@ void register_network(py::module_& m) {
           {
             // Safe without the GIL: only raw pointers into arrays this frame keeps alive.
             py::gil_scoped_release nogil;
-            logs = n.train_batch(b, lr);
+            logs = n.train_batch(b, lr, accumulate);
           }
           return to_dict(logs);
         });
-      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("learning_rate"))
+      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("learning_rate"), py::arg("accumulate") = false)
+      .def("reset_running", [](PyNetwork& s) { s.visit([](auto& n) { n.reset_running(); }); })
       .def("train_epoch",
            [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size, bool shuffle,
               std::int64_t epoch, py::array lrs, py::object callback, index_t callback_every) {
@@ -739,7 +740,7 @@ void register_network(py::module_& m) {
            },
            py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("shuffle"),
            py::arg("epoch"), py::arg("learning_rates"), py::arg("callback"), py::arg("callback_every"))
-      .def("evaluate", [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size) {
+      .def("evaluate", [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size, bool accumulate) {
         return s.visit([&](auto& n) {
           std::vector<py::object> keep;
           auto b = check_batch(n, x, y, sw, keep);
@@ -747,11 +748,11 @@ void register_network(py::module_& m) {
           {
             // Safe without the GIL: raw pointers into arrays this frame keeps alive.
             py::gil_scoped_release nogil;
-            logs = n.evaluate(b, batch_size);
+            logs = n.evaluate(b, batch_size, accumulate);
           }
           return to_dict(logs);
         });
-      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"))
+      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("accumulate") = false)
       .def("predict", [](PyNetwork& s, py::object x, index_t batch_size, py::object out) {
         return s.visit([&](auto& n) -> py::object {
           using T = typename std::remove_reference_t<decltype(n)>::value_type;

@@ -33,13 +33,17 @@ MetricKind metric_from_name(const std::string& name) {
       {"top_k_categorical_accuracy", MetricKind::top_k_categorical_accuracy},
       {"sparse_top_k_categorical_accuracy", MetricKind::sparse_top_k_categorical_accuracy},
       {"mse", MetricKind::mse}, {"mae", MetricKind::mae}, {"auc", MetricKind::auc},
-      {"precision", MetricKind::precision}, {"recall", MetricKind::recall}};
+      {"precision", MetricKind::precision}, {"recall", MetricKind::recall},
+      {"true_positives", MetricKind::true_positives}, {"false_positives", MetricKind::false_positives},
+      {"true_negatives", MetricKind::true_negatives}, {"false_negatives", MetricKind::false_negatives},
+      {"mape", MetricKind::mape}};
   for (const auto& e : table)
     if (name == e.n) return e.k;
   throw std::invalid_argument("unknown metric '" + name +
                               "'; expected one of binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, "
                               "top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mse, mae, auc, "
-                              "precision, recall");
+                              "precision, recall, true_positives, false_positives, true_negatives, false_negatives, "
+                              "mape");
 }
 
 Metric::Metric(const MetricSpec& spec) : spec_(spec) {
@@ -56,7 +60,7 @@ Metric::Metric(const MetricSpec& spec) : spec_(spec) {
 }
 
 void Metric::reset() {
-  total_ = count_ = tp_ = fp_ = fn_ = 0;
+  total_ = count_ = tp_ = fp_ = fn_ = tn_ = 0;
   std::fill(pos_.begin(), pos_.end(), 0.0);
   std::fill(neg_.begin(), neg_.end(), 0.0);
 }
@@ -90,14 +94,25 @@ void Metric::update(index_t n, index_t d, const T* p, const T* y, const T* sw) {
         for (index_t j = 0; j < d; ++j) v += std::abs(double(pr[j]) - double(yr[j]));
         v /= double(d);
         break;
+      case MetricKind::mape:
+        // Keras: 100 * mean(|y - p| / max(|y|, epsilon)), epsilon = 1e-7.
+        for (index_t j = 0; j < d; ++j)
+          v += std::abs(double(yr[j]) - double(pr[j])) / std::max(std::abs(double(yr[j])), 1e-7);
+        v = 100.0 * v / double(d);
+        break;
       case MetricKind::precision:
       case MetricKind::recall:
+      case MetricKind::true_positives:
+      case MetricKind::false_positives:
+      case MetricKind::true_negatives:
+      case MetricKind::false_negatives:
         for (index_t j = 0; j < d; ++j) {
           const double pj = spec_.from_logits ? sigmoid(double(pr[j])) : double(pr[j]);
           const bool pred = pj > thr, pos = double(yr[j]) > 0.5;
           tp_ += (pred && pos) * w;
           fp_ += (pred && !pos) * w;
           fn_ += (!pred && pos) * w;
+          tn_ += (!pred && !pos) * w;
         }
         continue;
       case MetricKind::auc: {
@@ -123,6 +138,10 @@ double Metric::result() const {
   switch (spec_.kind) {
     case MetricKind::precision: return tp_ + fp_ > 0 ? tp_ / (tp_ + fp_) : 0.0;
     case MetricKind::recall: return tp_ + fn_ > 0 ? tp_ / (tp_ + fn_) : 0.0;
+    case MetricKind::true_positives: return tp_;
+    case MetricKind::false_positives: return fp_;
+    case MetricKind::true_negatives: return tn_;
+    case MetricKind::false_negatives: return fn_;
     case MetricKind::auc: {
       // tp[t] / fp[t]: weight above threshold t (suffix sums over buckets).
       const std::size_t N = pos_.size();
