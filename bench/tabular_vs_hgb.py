@@ -93,7 +93,8 @@ def dnnx_round(path, target, threads, out):
            "--threads", str(threads)]
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
     sec = float(re.search(r"rows in ([0-9.]+) s", r.stdout).group(1))
-    val = dict((k, float(v)) for k, v in re.findall(r"(\w+) ([0-9.]+)", r.stdout.splitlines()[2].split(":", 1)[1]))
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("validation"))
+    val = dict((k, float(v)) for k, v in re.findall(r"(\w+) ([0-9.]+)", line.split(":", 1)[1]))
     epochs = int(re.search(r"trained (\d+) epochs", r.stdout).group(1))
     return {"seconds": sec, **val, "epochs": epochs}, " ".join(cmd[1:]), r.stdout
 

@@ -112,20 +112,25 @@ def _run(args) -> int:
     2, never a traceback."""
     from .saving import InvalidModelFile
     from .tabular import TableError
+
+    def fail(msg: str) -> int:
+        print(f"dnnx {args.command}: error: {msg}", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args))
     except (TableError, InvalidModelFile) as e:
-        print(f"dnnx {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     except FileNotFoundError as e:
-        print(f"dnnx {args.command}: error: {e.filename or e}: no such file", file=sys.stderr)
-        return 2
-    except (IsADirectoryError, PermissionError) as e:
-        print(f"dnnx {args.command}: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
-        return 2
+        return fail(f"{e.filename or e}: no such file")
     except BrokenPipeError:  # the output was piped into a command that stopped reading (head)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 0
+    except (IsADirectoryError, PermissionError) as e:
+        return fail(f"{e.filename or ''}: {e.strerror}")
+    except (ValueError, OSError) as e:  # anything else the input provoked: still one line
+        return fail(str(e))
+    except MemoryError:
+        return fail("out of memory")
     except KeyboardInterrupt:
         print(f"dnnx {args.command}: interrupted", file=sys.stderr)
         return 130

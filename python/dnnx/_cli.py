@@ -165,6 +165,8 @@ def train(args) -> int:
                     val_split=args.val_split, patience=args.patience, seed=args.seed,
                     callbacks=[_Progress(args.epochs, not args.quiet)])
     fit = info["fit"]
+    if fit["rows_without_target"]:
+        say(f"left out {fit['rows_without_target']:,} rows with no value in {args.target!r}")
     say(f"trained {fit['epochs_run']} epochs on {fit['rows_train']:,} rows in {fit['seconds']:.2f} s "
         f"(batch size {fit['batch_size']}); best weights kept")
     say(f"validation ({fit['rows_validation']:,} rows): {_fmt(result)}")

@@ -229,6 +229,9 @@ class TabularModel:
             keep = np.isfinite(y)
             return y[keep].astype(np.float64), keep
         classes = self.info["classes"]
+        if is_text(y) and not isinstance(classes[0], str):  # integer classes read as text ("1", "1.0")
+            from ._io import parse_numbers
+            y = parse_numbers(y, t)
         if is_text(y) or isinstance(classes[0], str):
             y = np.array([_text(v) for v in y.tolist()], dtype=str) if not is_text(y) else y
             keep = y != ""
@@ -284,7 +287,8 @@ class TabularModel:
                                       callbacks=[stop, *callbacks], verbose=verbose)
         seconds = time.perf_counter() - t0
         result = self.metrics(self.predict_proba_or_values(xva), y[va])
-        self.info["fit"] = {"rows_train": int(len(tr)), "rows_validation": int(n_val), "batch_size": int(bs),
+        self.info["fit"] = {"rows_train": int(len(tr)), "rows_validation": int(n_val),
+                            "rows_without_target": int((~keep).sum()), "batch_size": int(bs),
                             "epochs_run": len(self.history.history["loss"]), "seconds": round(seconds, 3),
                             "validation": result}
         return result
