@@ -177,6 +177,18 @@ LayerSpec parse_layer(const py::handle& h, std::size_t index, std::map<std::stri
         s.seed = get_seed(d, key, where);
         break;
       case FieldType::ignored: break;
+      case FieldType::choice: {
+        const std::string name = get_str(d, key, f.choices[static_cast<std::size_t>(s.*f.as_int)], where);
+        std::string known;
+        index_t at = -1;
+        for (std::size_t c = 0; c < f.choices.size(); ++c) {
+          if (f.choices[c] == name) at = static_cast<index_t>(c);
+          known += (known.empty() ? "'" : ", '") + f.choices[c] + "'";
+        }
+        if (at < 0) throw py::value_error(w + " must be one of " + known + "; received '" + name + "'");
+        s.*f.as_int = at;
+        break;
+      }
     }
   }
   // Keras-style unique names: dense, dense_1, dense_2, ...
@@ -189,7 +201,7 @@ LayerSpec parse_layer(const py::handle& h, std::size_t index, std::map<std::stri
 /// "type", "default"}]}} (defaults as the spec dicts write them).
 py::dict declarations_dict() {
   static const char* type_names[] = {"integer", "number", "boolean", "activation", "initializer", "regularizer",
-                                     "seed", "ignored"};
+                                     "seed", "ignored", "choice"};
   py::dict all;
   for (const LayerDecl& decl : layer_declarations()) {
     py::list fields;
@@ -211,6 +223,13 @@ py::dict declarations_dict() {
           if (i.kind == InitKind::random_uniform) { id["minval"] = i.minval; id["maxval"] = i.maxval; }
           if (i.kind == InitKind::random_normal) { id["mean"] = i.mean; id["stddev"] = i.stddev; }
           fd["default"] = id;
+          break;
+        }
+        case FieldType::choice: {
+          fd["default"] = f.choices[static_cast<std::size_t>(s.*f.as_int)];
+          py::list names;
+          for (const std::string& c : f.choices) names.append(c);
+          fd["choices"] = names;
           break;
         }
         default: fd["default"] = py::none(); break;

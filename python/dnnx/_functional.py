@@ -101,10 +101,10 @@ class Model(Trainer):
             spec["max_params"] = max_params.get()
         self._net = _core.Network(spec)
         counts = list(self._net.layer_param_counts())
-        if len(counts) != len(g.layers):
-            raise RuntimeError(f"internal error: {len(g.layers)} layers, the network reports {len(counts)}")
+        if len(counts) != len(g.core_layers):
+            raise RuntimeError(f"internal error: {len(g.core_layers)} layers, the network reports {len(counts)}")
         first = 0
-        for i, (layer, n) in enumerate(zip(g.layers, counts)):
+        for i, (layer, n) in enumerate(zip(g.core_layers, counts)):
             self._slices[id(layer)] = (first, n)
             first += n
             for other in list(layer._models):
@@ -117,7 +117,7 @@ class Model(Trainer):
                 self._net.set_layer_trainable(i, False)
         ins, outs = g.input_layers, g.outputs
         if len(ins) == 1 and len(outs) == 1 and len(ins[0].batch_shape) == 2 and len(outs[0].shape) == 2 \
-                and not is_int_dtype(ins[0].dtype):
+                and not is_int_dtype(ins[0].dtype) and not g.host_nodes:
             self._plain_width = ins[0].batch_shape[1]
         self._pull_shared()  # a layer already trained in another model brings its weights
         for layer in g.layers:
@@ -131,7 +131,7 @@ class Model(Trainer):
             self._configure()
 
     def _layer_views(self, layer: Layer) -> List[np.ndarray]:
-        first, n = self._slices[id(layer)]
+        first, n = self._slices.get(id(layer), (0, 0))  # host-stage layers hold no weights
         return self._net.params()[first:first + n] if n else []
 
     def _pull_shared(self) -> None:
@@ -148,8 +148,8 @@ class Model(Trainer):
             self._weights_changed()
 
     def _set_layer_trainable(self, layer: Layer, value: bool) -> None:
-        if self._net is not None and self._graph is not None and layer in self._graph.layers:
-            self._net.set_layer_trainable(self._graph.layers.index(layer), value)
+        if self._net is not None and self._graph is not None and layer in self._graph.core_layers:
+            self._net.set_layer_trainable(self._graph.core_layers.index(layer), value)
 
     # -- structure ----------------------------------------------------------------------
     @property

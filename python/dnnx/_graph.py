@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
+
 from ._layer import InputLayer, KerasTensor, Layer, Node, is_int_dtype, width
 
 
@@ -57,14 +59,13 @@ class Graph:
             if node.layer not in self.layers:
                 self.layers.append(node.layer)
         self._name_everything()
-        ids: Dict[int, int] = {id(t): i for i, t in enumerate(self.inputs)}
-        for j, node in enumerate(self.nodes):
-            ids[id(node.output)] = len(self.inputs) + j
-        self.tensor_ids = ids
         for t in self.outputs:
             if isinstance(t._keras_history[0], InputLayer):
                 raise ValueError(f"Model: output {t.name!r} is a model input; pass it through layers.Identity() "
                                  f"to output it")
+            if getattr(t._keras_history[0], "host", False):
+                raise ValueError(f"Model: output {t.name!r} comes from a preprocessing layer that runs before the "
+                                 f"network; outputs must be computed by network layers")
             if is_int_dtype(t.dtype):
                 raise ValueError(f"Model: output {t.name!r} holds integers; outputs must be float tensors")
         self.output_names = list(out_keys) if out_keys else [t._keras_history[0].name for t in self.outputs]
@@ -79,6 +80,11 @@ class Graph:
             k = counts.get(id(node.layer), 0)
             self.node_index[id(node)] = k
             counts[id(node.layer)] = k + 1
+        self._split_host_stage()
+        ids: Dict[int, int] = {id(t): i for i, t in enumerate(self.core_inputs)}
+        for j, node in enumerate(self.core_nodes):
+            ids[id(node.output)] = len(self.core_inputs) + j
+        self.tensor_ids = ids
 
     def _visit_all(self) -> None:
         seen = set()
@@ -132,6 +138,46 @@ class Graph:
             o._auto_name = True
             used[name] = o
 
+    def _split_host_stage(self) -> None:
+        """Host nodes (lookups, Discretization: NumPy, before the network) and core nodes (the
+        C++ network). The network's inputs are the model inputs that core nodes read and the
+        host nodes' outputs."""
+        self.host_nodes = [n for n in self.nodes if getattr(n.layer, "host", False)]
+        self.core_nodes = [n for n in self.nodes if not getattr(n.layer, "host", False)]
+        self.core_layers: List[Layer] = []
+        for node in self.core_nodes:
+            if node.layer not in self.core_layers:
+                self.core_layers.append(node.layer)
+        read = {id(t) for n in self.core_nodes for t in n.inputs}
+        self.core_inputs = [l.output for l in self.input_layers if id(l.output) in read]
+        self.core_input_names = [l.name for l in self.input_layers if id(l.output) in read]
+        for n in self.host_nodes:
+            if id(n.output) in read:
+                self.core_inputs.append(n.output)
+                k = self.node_index[id(n)]
+                self.core_input_names.append(n.layer.name if k == 0 else f"{n.layer.name}/{k}")
+        self.host_sources = {id(n.output): self.input_layers.index(n.inputs[0]._keras_history[0])
+                             for n in self.host_nodes}
+
+    def network_inputs(self, arrays: List, dtype) -> List:
+        """The network's input arrays from the model inputs' arrays (one per input layer, in
+        order): the host stage runs here, once over all rows."""
+        if not self.host_nodes:
+            return arrays
+        by_input = {id(l.output): a for l, a in zip(self.input_layers, arrays)}
+        out = []
+        for t in self.core_inputs:
+            if id(t) in by_input:
+                out.append(by_input[id(t)])
+                continue
+            layer = t._keras_history[0]
+            node = layer._inbound_nodes[t._keras_history[1]]
+            raw = arrays[self.host_sources[id(t)]]
+            a = layer.host_call(raw, dtype)
+            out.append(np.ascontiguousarray(a.reshape(a.shape[0], width(t.shape)),
+                                            dtype=np.int64 if is_int_dtype(node.output.dtype) else dtype))
+        return out
+
     @property
     def input_names(self) -> List[str]:
         return [l.name for l in self.input_layers]
@@ -139,17 +185,17 @@ class Graph:
     def spec(self, dtype: str, seed: int) -> dict:
         return {
             "dtype": dtype, "seed": seed,
-            "inputs": [{"name": l.name, "dim": width(l.batch_shape),
-                        "dtype": "int64" if is_int_dtype(l.dtype) else "float"} for l in self.input_layers],
-            "layers": [l.spec() for l in self.layers],
-            "nodes": [self._node_spec(n) for n in self.nodes],
+            "inputs": [{"name": name, "dim": width(t.shape), "dtype": "int64" if is_int_dtype(t.dtype) else "float"}
+                       for name, t in zip(self.core_input_names, self.core_inputs)],
+            "layers": [l.spec() for l in self.core_layers],
+            "nodes": [self._node_spec(n) for n in self.core_nodes],
             "outputs": [self.tensor_ids[id(t)] for t in self.outputs],
             "output_names": list(self.output_names),
             "loss": None, "optimizer": None, "metrics": [],
         }
 
     def _node_spec(self, n: Node) -> dict:
-        d = {"layer": self.layers.index(n.layer), "inputs": [self.tensor_ids[id(t)] for t in n.inputs]}
+        d = {"layer": self.core_layers.index(n.layer), "inputs": [self.tensor_ids[id(t)] for t in n.inputs]}
         steps = n.layer.node_steps([t.shape for t in n.inputs])
         if steps != 1:
             d["steps"] = steps

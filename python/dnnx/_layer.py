@@ -74,18 +74,20 @@ def _spec_value(field: dict, value) -> dict:
 
 
 def _dtype_name(dtype, owner: str) -> str:
+    if dtype in ("string", str):
+        return "string"  # raw text: only a StringLookup (run in NumPy before the network) reads it
     try:
         dt = np.dtype(dtype)
     except TypeError:
         dt = None
     if dt is None or dt.kind not in "fiu" or dt.itemsize < 4 and dt.kind == "f":
-        raise ValueError(f"{owner}: dtype must be a float ('float32', 'float64') or an integer dtype "
-                         f"('int64', 'int32', ...). Received: dtype={dtype!r}")
+        raise ValueError(f"{owner}: dtype must be a float ('float32', 'float64'), an integer dtype "
+                         f"('int64', 'int32', ...) or 'string'. Received: dtype={dtype!r}")
     return dt.name
 
 
 def is_int_dtype(dtype: str) -> bool:
-    return np.dtype(dtype).kind in "iu"
+    return dtype != "string" and np.dtype(dtype).kind in "iu"
 
 
 def width(shape: Shape) -> int:
@@ -179,6 +181,9 @@ class Layer:
                              f"and is now called on {got}: a shared layer must get the same input shape every "
                              f"call")
         for t in tensors:
+            if t.dtype == "string" and not getattr(self, "host", False):
+                raise TypeError(f"{owner}: input {t.name!r} holds strings; map them to indices first with "
+                                f"layers.StringLookup")
             if is_int_dtype(t.dtype) and not self._takes_ints():
                 what = repr(t.name) if t.name else "(unnamed)"
                 raise TypeError(f"{owner}: input {what} holds integer IDs ({t.dtype}); only Embedding takes "

@@ -161,10 +161,17 @@ class Trainer:
             if isinstance(value, KerasTensor):
                 raise TypeError(f"{name} is a symbolic KerasTensor: fit/evaluate/predict take arrays; to apply the "
                                 f"model to tensors, call it: model(tensor)")
-            a = _fit_rank(_validation._as_array(value, name), layer.shape, name,
+            if layer.dtype == "string":
+                from ._host import string_array
+                raw = string_array(value, name)
+            else:
+                raw = _validation._as_array(value, name)
+            a = _fit_rank(raw, layer.shape, name,
                           "input features" if len(layer.shape) == 1 else f"input shape {layer.batch_shape}")
             a = a.reshape(a.shape[0], width(layer.batch_shape))
-            if is_int_dtype(layer.dtype):
+            if layer.dtype == "string":
+                pass
+            elif is_int_dtype(layer.dtype):
                 a = _validation.ids(a, name, layer.name)
             else:
                 a = _validation.finite(np.ascontiguousarray(a, dtype=self._np_dtype), name)
@@ -172,7 +179,7 @@ class Trainer:
         rows = {l.name: a.shape[0] for l, a in zip(layers, arrays)}
         if len(set(rows.values())) > 1:
             raise ValueError(f"{what}: all inputs must have the same number of samples; received {rows}")
-        return arrays
+        return self._graph.network_inputs(arrays, self._np_dtype)
 
     def _targets(self, y, n: int, what: str = "y") -> List[Optional[np.ndarray]]:
         cfg = self._compile_config

@@ -14,7 +14,11 @@ from . import initializers as _initializers
 from . import regularizers as _regularizers
 from ._layer import Input, InputLayer, KerasTensor, Layer
 from ._layer import declared_default as _d
+from ._discretization import Discretization
+from ._lookup import IntegerLookup, StringLookup
 from ._merging import Add, Average, Concatenate, Maximum, Multiply, Subtract
+from ._numeric_column import NumericColumn
+from ._preprocessing import CategoryEncoding, Normalization
 from ._registry import check_number
 from ._reshaping import Flatten, GlobalAveragePooling1D, Identity, Reshape
 
@@ -208,9 +212,11 @@ class Embedding(Layer):
         t = inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1 else inputs
         if isinstance(t, KerasTensor):
             from ._layer import is_int_dtype
-            if not is_int_dtype(t.dtype) or not isinstance(t._keras_history[0], InputLayer):
+            src = t._keras_history[0]
+            if not is_int_dtype(t.dtype) or not (isinstance(src, InputLayer) or getattr(src, "host", False)):
                 raise TypeError(f"Embedding {self.name or ''}: input must be an integer dnnx.Input "
-                                f"(e.g. dnnx.Input(shape=(k,), dtype='int64')); received {t!r}")
+                                f"(e.g. dnnx.Input(shape=(k,), dtype='int64')) or the output of a StringLookup, "
+                                f"IntegerLookup or Discretization; received {t!r}")
         return super().__call__(inputs)
 
     def compute_output_shape(self, input_shape):
@@ -229,8 +235,10 @@ class Embedding(Layer):
 
 
 _ALL = (Dense, Activation, Dropout, BatchNormalization, LayerNormalization, Embedding, Add, Subtract, Multiply,
-        Average, Maximum, Concatenate, Flatten, GlobalAveragePooling1D, Reshape, Identity)
-LAYER_CLASSES = {cls.type_name: cls for cls in _ALL}  # the pre-graph file layout names layers by type
+        Average, Maximum, Concatenate, Flatten, GlobalAveragePooling1D, Reshape, Identity, Normalization,
+        CategoryEncoding, Discretization, StringLookup, IntegerLookup, NumericColumn)
+# C++ layer types (the pre-graph file layout names layers by type; host-stage layers have none)
+LAYER_CLASSES = {cls.type_name: cls for cls in _ALL if not getattr(cls, "host", False)}
 CLASS_NAMES = {cls.__name__: cls for cls in _ALL}       # Keras layout: class_name
 
 __all__ = ["Input", "InputLayer", "KerasTensor", "Layer"] + [cls.__name__ for cls in _ALL]

@@ -2,7 +2,9 @@
 
 Tensors: ``param.NNNN`` (every weight, Keras order), ``opt.NN`` (optimizer slots),
 ``state.iterations`` and ``state.rng`` (int64). Metadata (JSON strings): ``format``,
-``format_version``, ``dnnx_version``, ``model_config``, ``compile_config``, ``param_names``.
+``format_version``, ``dnnx_version``, ``model_config``, ``compile_config``, ``param_names`` and,
+when the model carries any, ``extra`` (a JSON object of plain data, e.g. ``dnnx.tabular``'s
+task, target column and class labels).
 
 ``model_config`` (format_version 2) is Keras's model layout, ``{"class_name": "Functional" |
 "Sequential", "config": ...}`` (see ``_serialization``), plus ``"seed"``; ``compile_config`` is
@@ -165,6 +167,9 @@ def model_to_bytes(model) -> bytes:
     meta = {"format": FORMAT_MODEL, "format_version": FORMAT_VERSION, "dnnx_version": __version__,
             "model_config": json.dumps(cfg), "compile_config": json.dumps(_compile_config(model)),
             "param_names": json.dumps(net.param_names())}
+    extra = getattr(model, "_file_metadata", None)
+    if extra is not None:
+        meta["extra"] = json.dumps(extra)  # data that travels with the model (dnnx.tabular: task, classes)
     return _serialize(tensors, meta)
 
 
@@ -270,6 +275,11 @@ def model_from_bytes(data: bytes, path: str = "<bytes>", compile: bool = True):
             raise InvalidModelFile(f"{path!r}: negative iteration or RNG state")
         model._net.iterations = int(it[0])
         model._net.set_rng_state(int(rng[0]), int(rng[1]))
+    if "extra" in meta:
+        extra = _json(meta, "extra", path)
+        if not isinstance(extra, dict):
+            raise InvalidModelFile(f"{path!r}: metadata field 'extra' must be a JSON object")
+        model._file_metadata = extra
     model._weights_changed()
     return model
 

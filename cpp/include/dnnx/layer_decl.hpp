@@ -25,6 +25,7 @@ enum class FieldType : int {
   regularizer,  ///< RegSpec member: None or {"l1", "l2"}
   seed,         ///< optional integer: has_seed + seed
   ignored,      ///< accepted and not used by the core (Python-only, e.g. Reshape's target_shape)
+  choice,       ///< index_t member holding the position of a name in FieldDecl::choices
 };
 
 struct FieldDecl {
@@ -36,6 +37,7 @@ struct FieldDecl {
   ActParams LayerSpec::*as_act = nullptr;
   InitSpec LayerSpec::*as_init = nullptr;
   RegSpec LayerSpec::*as_reg = nullptr;
+  std::vector<std::string> choices;  ///< choice: the accepted names (the member is the index)
 };
 
 template <class T>
@@ -56,6 +58,11 @@ struct LayerDecl {
   LayerDecl& field(const char* key, InitSpec LayerSpec::*m) { return add(key, FieldType::initializer).set(m); }
   LayerDecl& field(const char* key, RegSpec LayerSpec::*m) { return add(key, FieldType::regularizer).set(m); }
   LayerDecl& seed_field(const char* key) { return add(key, FieldType::seed); }
+  LayerDecl& choice_field(const char* key, index_t LayerSpec::*m, std::vector<std::string> names) {
+    add(key, FieldType::choice).set(m);
+    fields.back().choices = std::move(names);
+    return *this;
+  }
   LayerDecl& ignored_field(const char* key) { return add(key, FieldType::ignored); }
 
  private:
@@ -100,5 +107,7 @@ LayerDecl layer_normalization_declaration();
 std::vector<LayerDecl> merge_declarations();
 LayerDecl embedding_declaration();
 std::vector<LayerDecl> reshaping_declarations();
+LayerDecl normalization_declaration();
+LayerDecl category_encoding_declaration();
 
 }  // namespace dnnx

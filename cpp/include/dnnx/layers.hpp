@@ -35,6 +35,8 @@ enum class LayerKind : int {
   embedding,                                               // int64 IDs -> vectors
   identity,                                                // flatten, reshape, identity: a copy
   global_average_pooling1d,
+  normalization,                                           // (x - mean) / std, adapted statistics
+  category_encoding,                                       // int64 IDs -> one-hot / multi-hot / counts
 };
 
 inline bool layer_is_merge(LayerKind k) noexcept { return k >= LayerKind::add && k <= LayerKind::concatenate; }
@@ -67,6 +69,12 @@ struct LayerSpec {
   index_t steps = 1;
   // merges: the axis (only -1, the features)
   index_t axis = -1;
+  // normalization: invert maps normalized values back (x * std + mean)
+  bool invert = false;
+  // category_encoding: num_tokens IDs in [0, num_tokens); output_mode indexes
+  // {"one_hot", "multi_hot", "count"} (Keras's default: multi_hot)
+  index_t num_tokens = 0;
+  index_t output_mode = 1;
 };
 
 /// One parameter tensor: where it sits in the arenas and how to initialize/regularize it.
@@ -181,5 +189,7 @@ template <class T> std::unique_ptr<Layer<T>> make_merge(const LayerSpec& spec, c
 template <class T> std::unique_ptr<Layer<T>> make_embedding(const LayerSpec& spec, index_t in_dim);
 template <class T> std::unique_ptr<Layer<T>> make_identity(const LayerSpec& spec, index_t in_dim);
 template <class T> std::unique_ptr<Layer<T>> make_global_average_pooling1d(const LayerSpec& spec, index_t in_dim);
+template <class T> std::unique_ptr<Layer<T>> make_normalization(const LayerSpec& spec, index_t in_dim);
+template <class T> std::unique_ptr<Layer<T>> make_category_encoding(const LayerSpec& spec, index_t in_dim);
 
 }  // namespace dnnx

@@ -107,8 +107,8 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
       if (is_int != layer->int_input())
         throw std::invalid_argument(is_int ? "layer '" + ls.name + "' cannot read the int64 input '" +
                                                  inputs_[static_cast<std::size_t>(t)].name +
-                                                 "' (only an Embedding layer reads integer IDs)"
-                                           : "embedding layer '" + ls.name + "' needs an int64 input of IDs");
+                                                 "' (only Embedding and CategoryEncoding layers read integer IDs)"
+                                           : "layer '" + ls.name + "' needs an int64 input of IDs");
     }
     nodes_.push_back({static_cast<std::size_t>(ns.layer), ns.inputs, false, ns.steps});
     index_t w = 0;

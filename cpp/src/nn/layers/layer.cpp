@@ -12,6 +12,8 @@ const std::vector<LayerDecl>& layer_declarations() {
                                 embedding_declaration()};
     for (auto& d : merge_declarations()) r.push_back(d);
     for (auto& d : reshaping_declarations()) r.push_back(d);
+    r.push_back(normalization_declaration());
+    r.push_back(category_encoding_declaration());
     return r;
   }();
   return all;
