@@ -26,7 +26,7 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802
     if not data:
         return
     how = data[0] % 3  # 0: model_from_json, 1: Model.from_config, 2: Sequential.from_config
-    text = data[1:].decode("utf-8", "surrogatepass")
+    text = data[1:].decode("utf-8", "replace")
     try:
         if how == 0:
             model = model_from_json(text)

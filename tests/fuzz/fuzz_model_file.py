@@ -43,9 +43,9 @@ def _file(data: bytes) -> bytes:
     mode = data[0] % 4 if data else 0
     if mode < 2:
         return data
-    text = data[1:].decode("utf-8", "surrogatepass")
+    text = data[1:].decode("utf-8", "replace")
     if mode == 2:
-        h = text.encode("utf-8", "surrogatepass")
+        h = text.encode("utf-8")
         return struct.pack("<Q", len(h)) + h + GOOD_BODY
     header = dict(GOOD_HEADER)
     header["__metadata__"] = dict(header["__metadata__"], model_config=text)
