@@ -5,7 +5,10 @@ two OpenMP runtimes never share a process and each measurement starts cold. The 
 only the framework it measures, builds the seeded data, warms up, times, and prints exactly one
 line ``@@RESULT {json}`` on stdout. Anything else it prints is ignored by the driver.
 
-Frameworks: dnnx, torch, torch-fused (same loop, ``Adam(fused=True)``), sklearn, numpy.
+Frameworks: dnnx, torch, torch-fused (same loop, ``Adam(fused=True)``), torch-compile (the model
+under ``torch.compile``, fused Adam), jax (a jitted step in a Python loop), jax-scan (the whole
+epoch in one ``jit`` through ``lax.scan``), keras-jax (Keras 3 on JAX), ort (onnxruntime,
+inference only), sklearn, numpy.
 Tasks: probe, train, digits, predict, gemm, weights (bench/before_after.py's bitwise check).
 
 Every framework trains the same architecture with the same optimizer (Adam, lr 1e-3) on the
@@ -25,7 +28,8 @@ import traceback
 
 import numpy as np
 
-FRAMEWORKS = ("dnnx", "torch", "torch-fused", "sklearn", "numpy")
+FRAMEWORKS = ("dnnx", "torch", "torch-fused", "torch-compile", "jax", "jax-scan", "keras-jax", "ort",
+              "sklearn", "numpy")
 RESULT_MARK = "@@RESULT "
 
 
@@ -457,7 +461,274 @@ class DnnxAdapter:
         return _accuracy(np.asarray(model.predict(x, verbose=0)), y)
 
 
-ADAPTERS = {a.name: a for a in (DnnxAdapter, TorchAdapter, TorchFusedAdapter, SklearnAdapter, NumpyAdapter)}
+class TorchCompileAdapter(TorchAdapter):
+    """The torch loop with the model under ``torch.compile`` (inductor) and fused Adam.
+
+    Each batch shape compiles once, in the warm-up epoch (a partial last batch is a second
+    shape); the timed epochs reuse the compiled graphs."""
+
+    name = "torch-compile"
+    fused = True
+
+    def build(self, sizes, l2=0.0, batch=None):
+        model = super().build(sizes, l2=l2, batch=batch)
+        compiled = self.torch.compile(model, dynamic=False)
+        compiled.opt, compiled.l2, compiled.binary = model.opt, model.l2, model.binary
+        return compiled
+
+
+class JaxAdapter:
+    """A jitted JAX training step (forward, loss, grad, Adam in one XLA program), driven by a
+    Python loop over the batches of a host-side permutation: the usual JAX training loop.
+
+    Adam is written out (lr 1e-3, beta 0.9/0.999, eps 1e-7 as Keras) so no optax is needed.
+    Threads: the driver restricts the process to ``threads`` CPUs (XLA sizes its pool from them)."""
+
+    name = "jax"
+    scan = False
+
+    def __init__(self, threads):
+        try:
+            import jax
+            import jax.numpy as jnp
+        except ImportError as e:
+            raise Unavailable("jax is not installed") from e
+        self.jax, self.jnp = jax, jnp
+        self._steps = {}
+
+    def build(self, sizes, l2=0.0, batch=None):
+        jax, jnp = self.jax, self.jnp
+        rng = np.random.default_rng(0)
+        params = []
+        for i, o in zip(sizes[:-1], sizes[1:]):
+            limit = math.sqrt(6.0 / (i + o))
+            params.append((jnp.asarray(rng.uniform(-limit, limit, (i, o)).astype(np.float32)),
+                           jnp.zeros((o,), jnp.float32)))
+        zeros = lambda: jax.tree_util.tree_map(jnp.zeros_like, params)  # noqa: E731
+        model = {"params": params, "m": zeros(), "v": zeros(), "t": jnp.zeros((), jnp.int32),
+                 "binary": sizes[-1] == 1, "l2": l2, "key": 0}
+        return model
+
+    def _forward(self, params, x):
+        jnp = self.jnp
+        for li, (w, b) in enumerate(params):
+            x = x @ w + b
+            if li < len(params) - 1:
+                x = jnp.maximum(x, 0)
+        return x
+
+    def _step_fn(self, binary, l2):
+        jax, jnp = self.jax, self.jnp
+
+        def loss_fn(params, xb, yb):
+            z = self._forward(params, xb)
+            if binary:
+                z = z[:, 0]
+                loss = jnp.mean(jnp.maximum(z, 0) - z * yb + jnp.log1p(jnp.exp(-jnp.abs(z))))
+            else:
+                loss = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(z), yb[:, None], axis=1))
+            if l2:
+                loss = loss + l2 * sum(jnp.sum(w * w) for w, _ in params)
+            return loss
+
+        def step(state, x, y, idx):
+            params, m, v, t = state
+            xb, yb = x[idx], y[idx]
+            loss, g = jax.value_and_grad(loss_fn)(params, xb, yb)
+            t = t + 1
+            b1, b2, lr, eps = 0.9, 0.999, 1e-3, 1e-7
+            m = jax.tree_util.tree_map(lambda m_, g_: b1 * m_ + (1 - b1) * g_, m, g)
+            v = jax.tree_util.tree_map(lambda v_, g_: b2 * v_ + (1 - b2) * g_ * g_, v, g)
+            tf = t.astype(jnp.float32)
+            lr_t = lr * jnp.sqrt(1 - b2**tf) / (1 - b1**tf)
+            params = jax.tree_util.tree_map(lambda p_, m_, v_: p_ - lr_t * m_ / (jnp.sqrt(v_) + eps),
+                                            params, m, v)
+            return (params, m, v, t), loss
+
+        return step
+
+    def _compiled(self, model, batch, n):
+        key = (model["binary"], model["l2"], batch, n)
+        if key not in self._steps:
+            jax, jnp = self.jax, self.jnp
+            step = self._step_fn(model["binary"], model["l2"])
+            if not self.scan:
+                self._steps[key] = jax.jit(step, donate_argnums=0)
+            else:
+                full = n // batch
+
+                def epoch(state, x, y, perm):
+                    def body(st, idx):
+                        return step(st, x, y, idx)
+
+                    state, losses = jax.lax.scan(body, state, perm[: full * batch].reshape(full, batch))
+                    total = jnp.sum(losses) * batch
+                    if n % batch:
+                        state, last = step(state, x, y, perm[full * batch:])
+                        total = total + last * (n % batch)
+                    return state, total / n
+
+                self._steps[key] = jax.jit(epoch, donate_argnums=0)
+        return self._steps[key]
+
+    def fit(self, model, x, y, batch, epochs, track_loss=False):
+        jax, jnp = self.jax, self.jnp
+        if "x" not in model or model["x_src"] is not x:
+            model["x"], model["x_src"] = jnp.asarray(x), x
+            model["y"] = jnp.asarray(y.astype(np.float32) if model["binary"] else y)
+        xj, yj, n = model["x"], model["y"], x.shape[0]
+        fn = self._compiled(model, batch, n)
+        state = (model["params"], model["m"], model["v"], model["t"])
+        rng = model.setdefault("rng", np.random.default_rng(0))
+        times, losses = [], []
+        for _ in range(epochs):
+            t0 = time.perf_counter()
+            perm = jnp.asarray(rng.permutation(n).astype(np.int32))
+            if self.scan:
+                state, loss = fn(state, xj, yj, perm)
+            else:
+                total = 0.0
+                for i in range(0, n, batch):
+                    state, loss = fn(state, xj, yj, perm[i : i + batch])
+                    if track_loss:
+                        total += float(loss) * min(batch, n - i)
+                loss = total / n
+            jax.block_until_ready(state)
+            times.append(time.perf_counter() - t0)
+            losses.append(float(loss))
+        model["params"], model["m"], model["v"], model["t"] = state
+        return times, losses
+
+    def predictor(self, model, x):
+        jax, jnp = self.jax, self.jnp
+        binary = model["binary"]
+        fwd = jax.jit(lambda p, xb: jax.nn.sigmoid(self._forward(p, xb)) if binary
+                      else jax.nn.softmax(self._forward(p, xb)))
+        params = model["params"]
+        return lambda: jax.block_until_ready(fwd(params, x))
+
+    def accuracy(self, model, x, y):
+        return _accuracy(np.asarray(self.predictor(model, x)()), y)
+
+
+class JaxScanAdapter(JaxAdapter):
+    """The whole epoch in one ``jit``: ``lax.scan`` over the batches of a permutation (the
+    remainder batch as one extra step inside the same program)."""
+
+    name = "jax-scan"
+    scan = True
+
+
+class KerasJaxAdapter:
+    """Keras 3 on the JAX backend (``KERAS_BACKEND=jax``, set by the driver): Sequential,
+    Adam(1e-3), ``fit`` with jit_compile; epoch times from a callback inside one fit call."""
+
+    name = "keras-jax"
+
+    def __init__(self, threads):
+        import os
+
+        os.environ["KERAS_BACKEND"] = "jax"
+        try:
+            import keras
+        except ImportError as e:
+            raise Unavailable("keras is not installed") from e
+        if keras.backend.backend() != "jax":
+            raise Unavailable(f"keras runs on {keras.backend.backend()}, not jax")
+        self.keras = keras
+        keras.utils.set_random_seed(0)
+
+    def build(self, sizes, l2=0.0, batch=None):
+        keras = self.keras
+        reg = keras.regularizers.L2(l2) if l2 else None
+        stack = [keras.Input(shape=(sizes[0],))]
+        stack += [keras.layers.Dense(h, activation="relu", kernel_regularizer=reg) for h in sizes[1:-1]]
+        binary = sizes[-1] == 1
+        stack.append(keras.layers.Dense(sizes[-1], activation="sigmoid" if binary else "softmax",
+                                        kernel_regularizer=reg))
+        model = keras.Sequential(stack)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy")
+        model._bench_binary = binary
+        return model
+
+    def fit(self, model, x, y, batch, epochs, track_loss=False):
+        keras = self.keras
+        if model._bench_binary:
+            y = y.astype(np.float32).reshape(-1, 1)
+        times = []
+
+        class Timer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.t0 = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.t0)
+
+        hist = model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, shuffle=True,
+                         callbacks=[Timer()])
+        return times, [float(v) for v in hist.history["loss"]]
+
+    def predictor(self, model, x):
+        return lambda: model.predict_on_batch(x)
+
+    def accuracy(self, model, x, y):
+        return _accuracy(np.asarray(model.predict(x, verbose=0)), y)
+
+
+class OrtAdapter:
+    """onnxruntime serving the same MLP written as an ONNX graph with ``onnx.helper``
+    (Gemm + Relu per layer, Softmax or Sigmoid at the end); inference only."""
+
+    name = "ort"
+
+    def __init__(self, threads):
+        try:
+            import onnx
+            import onnxruntime
+        except ImportError as e:
+            raise Unavailable("onnx and onnxruntime are not installed") from e
+        self.onnx, self.ort, self.threads = onnx, onnxruntime, threads
+
+    def build(self, sizes, l2=0.0, batch=None):
+        from onnx import TensorProto, helper, numpy_helper
+
+        rng = np.random.default_rng(0)
+        nodes, inits, prev = [], [], "x"
+        for li, (i, o) in enumerate(zip(sizes[:-1], sizes[1:])):
+            limit = math.sqrt(6.0 / (i + o))
+            inits.append(numpy_helper.from_array(rng.uniform(-limit, limit, (i, o)).astype(np.float32), f"w{li}"))
+            inits.append(numpy_helper.from_array(np.zeros(o, np.float32), f"b{li}"))
+            nodes.append(helper.make_node("Gemm", [prev, f"w{li}", f"b{li}"], [f"z{li}"]))
+            prev = f"z{li}"
+            if li < len(sizes) - 2:
+                nodes.append(helper.make_node("Relu", [prev], [f"a{li}"]))
+                prev = f"a{li}"
+        last = "Sigmoid" if sizes[-1] == 1 else "Softmax"
+        nodes.append(helper.make_node(last, [prev], ["y"], **({} if last == "Sigmoid" else {"axis": 1})))
+        graph = helper.make_graph(
+            nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", sizes[0]])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", sizes[-1]])], inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        opts = self.ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = self.ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return self.ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+    def fit(self, model, x, y, batch, epochs, track_loss=False):
+        raise Unavailable("onnxruntime is measured for inference only")
+
+    def predictor(self, model, x):
+        return lambda: model.run(None, {"x": x})[0]
+
+    def accuracy(self, model, x, y):
+        return _accuracy(self.predictor(model, x)(), y)
+
+
+ADAPTERS = {a.name: a for a in (DnnxAdapter, TorchAdapter, TorchFusedAdapter, TorchCompileAdapter,
+                                JaxAdapter, JaxScanAdapter, KerasJaxAdapter, OrtAdapter,
+                                SklearnAdapter, NumpyAdapter)}
 
 
 def _accuracy(proba, y):

@@ -21,8 +21,10 @@ import json
 import os
 import platform
 import statistics
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,8 +33,11 @@ WORKER = HERE / "_compare_worker.py"
 sys.path.insert(0, str(HERE))
 from _compare_worker import RESULT_MARK, gemm_flops_per_sample  # noqa: E402
 
-TRAIN_FWS = ["dnnx", "torch", "torch-fused", "sklearn", "numpy"]
+TRAIN_FWS = ["dnnx", "torch", "torch-fused", "torch-compile", "jax", "jax-scan", "keras-jax", "sklearn",
+             "numpy"]
+ALL_FWS = TRAIN_FWS + ["ort"]  # onnxruntime serves (predict) only
 SECTIONS = ["train", "small", "tabular", "digits", "predict", "gflops", "memory", "import"]
+PROBE_SRC = HERE / "probe.c"
 BIG = [784, 512, 256, 10]
 
 # Sizes. "full" keeps the whole run near 10-15 minutes on 2 cores: epochs are sized so each
@@ -67,8 +72,8 @@ SECTION_FWS = {
     "train": TRAIN_FWS,
     "small": TRAIN_FWS,
     "tabular": TRAIN_FWS,
-    "digits": ["dnnx", "torch", "sklearn", "numpy"],
-    "predict": ["dnnx", "torch", "sklearn", "numpy"],
+    "digits": ["dnnx", "torch", "jax", "sklearn", "numpy"],
+    "predict": ["dnnx", "torch", "torch-compile", "jax", "ort", "sklearn", "numpy"],
     "gemm": ["dnnx", "numpy"],
 }
 IMPORTS = {
@@ -76,6 +81,9 @@ IMPORTS = {
     "dnnx": "import numpy, dnnx",
     "torch": "import numpy, torch",
     "sklearn": "import numpy, sklearn.neural_network",
+    "jax": "import numpy, jax",
+    "keras-jax": "import os; os.environ['KERAS_BACKEND'] = 'jax'; import numpy, keras",
+    "ort": "import numpy, onnxruntime",
 }
 
 
@@ -92,7 +100,62 @@ def worker_env(framework, threads):
     if framework in ("numpy", "sklearn"):
         env.pop("OPENBLAS_CORETYPE", None)
         env.pop("OPENBLAS_L2_SIZE", None)
+    if framework in ("jax", "jax-scan", "keras-jax"):
+        env["KERAS_BACKEND"] = "jax"
+        # XLA's CPU thread pool has no thread-count knob of its own: it sizes itself from the
+        # CPUs the process may use, which run_worker restricts to `threads` (taskset).
+        if threads == 1:
+            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
+                                " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
     return env
+
+
+def affinity_prefix(framework, threads):
+    """``taskset -c 0..threads-1`` for the JAX workers (see worker_env); [] for the others."""
+    if framework not in ("jax", "jax-scan", "keras-jax") or not hasattr(os, "sched_getaffinity"):
+        return []
+    cpus = sorted(os.sched_getaffinity(0))[:threads]
+    if len(cpus) < threads or not shutil.which("taskset"):
+        return []
+    return ["taskset", "-c", ",".join(map(str, cpus))]
+
+
+class Probe:
+    """bench/probe.c, compiled once per run with the system C compiler: the machine's FMA
+    peak and the time of a plain read of N bytes, measured without dnnx (n/a without a
+    compiler)."""
+
+    def __init__(self):
+        self.exe, self.error, self.cache = None, None, {}
+        cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+        if not cc:
+            self.error = "no C compiler for bench/probe.c"
+            return
+        out = Path(tempfile.mkdtemp(prefix="dnnx-probe-")) / "probe"
+        proc = subprocess.run([cc, "-O2", "-march=native", "-fopenmp", str(PROBE_SRC), "-o", str(out)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            self.error = f"bench/probe.c did not compile: {(proc.stderr.strip().splitlines() or [''])[-1][:120]}"
+            return
+        self.exe = str(out)
+
+    def _run(self, *args):
+        if self.exe is None:
+            return None
+        if args not in self.cache:
+            proc = subprocess.run([self.exe, *map(str, args)], capture_output=True, text=True, timeout=120)
+            vals = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
+            self.cache[args] = vals if proc.returncode == 0 else None
+        return self.cache[args]
+
+    def fma_gflops(self, threads):
+        """(GFLOP/s, isa) of float32 FMAs on `threads` threads at once, or (None, None)."""
+        v = self._run("fma", threads)
+        return (float(v["fma_gflops"]), v["isa"]) if v else (None, None)
+
+    def read_us(self, nbytes, threads):
+        v = self._run("read", nbytes, threads)
+        return float(v["read_us"]) if v else None
 
 
 def cpu_stall_us():
@@ -110,7 +173,7 @@ def cpu_stall_us():
 def run_worker(framework, task, params, threads, timeout, python=sys.executable):
     """One worker run under the interpreter ``python`` (bench/before_after.py passes two)."""
     params = dict(params, threads=threads)
-    cmd = [python, str(WORKER), framework, task, json.dumps(params)]
+    cmd = affinity_prefix(framework, threads) + [python, str(WORKER), framework, task, json.dumps(params)]
     stall0 = cpu_stall_us()
     t0 = time.perf_counter()
     try:
@@ -153,6 +216,7 @@ class Runner:
         self.reasons = {}  # framework -> why it is n/a (per section key when partial)
         self.available = {}
         self.versions = {}
+        self.probe_tool = Probe()
 
     def log(self, msg):
         if not self.args.quiet:
@@ -248,7 +312,30 @@ def fmt_ratio(a, b):
     return f"{a / b:.2f}x"
 
 
+def machine_line(python=sys.executable):
+    """'CPU model, N CPUs, ISA flags, dnnx kernel K': named under every table."""
+    model = platform.processor() or platform.machine()
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model in ("", platform.machine()):
+                    model = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    isa = "AVX-512" if "avx512f" in flags else "AVX2+FMA (no AVX-512)" if {"avx2", "fma"} <= flags else "no AVX2"
+    proc = subprocess.run([python, "-c", "import dnnx; print(dnnx._core.kernel_info()['name'])"],
+                          capture_output=True, text=True)
+    kernel = proc.stdout.strip() if proc.returncode == 0 else "n/a"
+    return f"{model}, {os.cpu_count()} CPUs, {isa}, dnnx kernel {kernel}"
+
+
 class Table:
+    machine = ""  # set once per run by main(): the CPU and ISA, printed under every title
+
     def __init__(self, title, note, header, rows, footnotes=(), left=2):
         self.title, self.note, self.header, self.rows = title, note, header, rows
         self.footnotes, self.left = list(footnotes), left
@@ -258,13 +345,14 @@ class Table:
         line = lambda r: "  ".join(  # noqa: E731
             str(c).ljust(w) if i < self.left else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))
         )
-        out = [f"== {self.title} ==", self.note, line(self.header), line(["-" * w for w in widths])]
+        out = [f"== {self.title} ==", f"[{self.machine}]", self.note, line(self.header),
+               line(["-" * w for w in widths])]
         out += [line(r) for r in self.rows]
         out += [f"  n/a {fn}" for fn in self.footnotes]
         return "\n".join(out)
 
     def markdown(self):
-        out = [f"**{self.title}** ({self.note})", "", "| " + " | ".join(self.header) + " |"]
+        out = [f"**{self.title}** ({self.note}; {self.machine})", "", "| " + " | ".join(self.header) + " |"]
         out.append("|" + "|".join("---" if i < self.left else "---:" for i in range(len(self.header))) + "|")
         out += ["| " + " | ".join(str(c) for c in r) + " |" for r in self.rows]
         if self.footnotes:
@@ -313,27 +401,57 @@ def throughput_table(runner, section, title, fws, batches):
     return Table(title, note, header, rows, footnotes(runner, section, fws)), values
 
 
+def spread_table(runner, section, title, fws, batches):
+    """Slowest / fastest timed epoch over all rounds, per framework: how steady each is on
+    this machine in the same run (1.00x = every epoch took the same time)."""
+    fws = [f for f in fws if f in runner.args.frameworks]
+    header = ["threads", "batch"] + fws
+    rows = []
+    for t in runner.args.threads:
+        for b in batches:
+            row = [t, b]
+            for fw in fws:
+                ep = [s for r in runner.get(section, fw, t) for c in r["cases"] if c["batch"] == b
+                      for s in c["epoch_s"]]
+                row.append(f"{max(ep) / min(ep):.2f}x" if len(ep) > 1 else "n/a")
+            rows.append(row)
+    note = (f"epoch-time spread, slowest / fastest of all timed epochs over {runner.args.repeats} "
+            "alternating rounds (lower: steadier)")
+    return Table(f"{title}: spread", note, header, rows, footnotes(runner, section, fws))
+
+
 def predict_table(runner):
     fws = [f for f in SECTION_FWS["predict"] if f in runner.args.frameworks]
     others = [f for f in fws if f != "dnnx"]
-    header = ["threads", "batch"] + [f"{f} us" for f in fws] + ratio_header(fws)
+    sizes = runner.cfg["predict"]["sizes"]
+    wbytes = 4 * sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
+    header = (["threads", "batch", "floor us"] + [f"{f} us" for f in fws] + ratio_header(fws)
+              + (["dnnx/floor time"] if "dnnx" in fws else []))
     rows = []
     for t in runner.args.threads:
+        floor = runner.probe_tool.read_us(wbytes, t)
         for b in runner.cfg["predict"]["batches"]:
             lat = {}
             for fw in fws:
                 calls = [s for r in runner.get("predict", fw, t) for c in r["cases"] if c["batch"] == b
                          for s in c["call_s"]]
                 lat[fw] = med(calls) * 1e6 if calls else None
-            row = [t, b] + [fmt_num(lat[f], 1) for f in fws]
+            row = [t, b, fmt_num(floor, 1)] + [fmt_num(lat[f], 1) for f in fws]
             if "dnnx" in fws:  # latency ratio other/dnnx == throughput ratio dnnx/other
                 row += [fmt_ratio(lat[f], lat["dnnx"]) for f in others]
+                row.append(fmt_ratio(lat["dnnx"], floor) if b == 1 else "")
             rows.append(row)
     note = ("latency of one predict-on-batch call in microseconds (dnnx predict_on_batch, torch eager "
-            "under inference_mode + softmax, sklearn predict_proba, numpy forward); "
-            "dnnx/X = ratio of samples/s, >1: dnnx faster")
+            "under inference_mode + softmax, torch.compile of that model, a jitted JAX forward, "
+            "onnxruntime on the same MLP as an ONNX graph, sklearn predict_proba, numpy forward); "
+            "dnnx/X = ratio of samples/s, >1: dnnx faster; floor = one plain read of the "
+            f"{wbytes:,} weight bytes with the same threads (bench/probe.c), dnnx/floor time <= 1.25 "
+            "is the batch-1 bar")
     note += runner.pressure_note("predict")
-    return Table("inference latency, 784-512-256-10", note, header, rows, footnotes(runner, "predict", fws))
+    notes = footnotes(runner, "predict", fws)
+    if runner.probe_tool.error:
+        notes.append(f"floor: {runner.probe_tool.error}")
+    return Table("inference latency, 784-512-256-10", note, header, rows, notes)
 
 
 def digits_table(runner):
@@ -379,56 +497,54 @@ def gemm_table(runner):
             if len(fws) == 2:
                 row.append(fmt_ratio(g["dnnx"], g["numpy"]))
             rows.append(row)
-    return Table("float32 GEMM probe", "GFLOP/s, best of N; the best per-thread rate of the first shape sets "
-                 "the peak below" + runner.pressure_note("gemm"),
+    peaks = "; ".join(f"{t}t FMA peak {fmt_num(peak_gflops(runner, t)[0], 1)}" for t in runner.args.threads)
+    return Table("float32 GEMM, dnnx.matmul vs numpy.matmul", f"GFLOP/s, best of N; {peaks} (bench/probe.c)" + runner.pressure_note("gemm"),
                  header, rows, footnotes(runner, "gemm", fws))
 
 
 def peak_gflops(runner, t):
-    """FMA peak for t threads: --peak per thread, else t x the best per-thread GFLOP/s of the
-    GEMM probe. The FMA rate is a per-core property; scaling the best per-thread probe keeps
-    one noisy multi-thread probe on a shared machine from setting the bar."""
+    """FMA peak for t threads: --peak per thread, else t x the best per-thread rate of the
+    FMA probe (bench/probe.c: 12 independent FMA chains per thread in the widest vectors)
+    over the run's thread counts. The FMA rate is a per-core property; scaling the best
+    per-thread probe keeps one noisy multi-thread probe on a shared machine from setting it."""
     if runner.args.peak:
         return runner.args.peak * t, "--peak x threads"
-    shape = runner.cfg["gemm"]["shapes"][0]
     best, src = None, None
-    for fw in SECTION_FWS["gemm"]:
-        for tt in runner.args.threads:
-            for r in runner.get("gemm", fw, tt):
-                for c in r["cases"]:
-                    if c["shape"] == shape and (best is None or c["gflops"] / tt > best):
-                        best = c["gflops"] / tt
-                        lib = "numpy" if fw == "numpy" else "dnnx"
-                        src = f"{t} x {lib}.matmul {'x'.join(map(str, shape))} at {tt}t"
-    return (best * t if best else None), src
+    for tt in runner.args.threads:
+        g, isa = runner.probe_tool.fma_gflops(tt)
+        if g is not None and (best is None or g / tt > best):
+            best, src = g / tt, f"{t} x FMA probe ({isa}) at {tt}t"
+    return (best * t if best else None), (src or runner.probe_tool.error)
 
 
-def gflops_table(runner, values, batch):
-    sizes = runner.cfg["train"]["sizes"]
+def gflops_table(runner, section, values, sizes, batches):
+    """Each framework's GEMM GFLOP/s over whole training epochs, as a share of the FMA peak."""
     flops = gemm_flops_per_sample(sizes)
-    fws = [f for f in TRAIN_FWS if f in runner.args.frameworks]
-    header = ["threads", "peak GFLOP/s"] + fws
+    fws = [f for f in SECTION_FWS[section] if f in runner.args.frameworks]
+    header = ["threads", "batch", "peak GFLOP/s"] + fws
     rows = []
     for t in runner.args.threads:
         peak, src = peak_gflops(runner, t)
-        row = [t, f"{fmt_num(peak, 1)} ({src})" if peak else "n/a"]
-        for fw in fws:
-            sps = values.get((t, batch), {}).get(fw)
-            if sps is None:
-                row.append("n/a")
-                continue
-            g = sps * flops / 1e9
-            row.append(f"{g:.1f} ({100 * g / peak:.0f}%)" if peak else f"{g:.1f}")
-        rows.append(row)
-    note = (f"GEMM GFLOP/s of a batch-{batch} training epoch of {'-'.join(map(str, sizes))}: "
-            f"{flops:,} FLOPs/sample (fwd + dW + dX, no dX for layer 1) x samples/s; % of the measured peak")
-    return Table("training GEMM throughput", note, header, rows, footnotes(runner, "train", fws))
+        for b in batches:
+            row = [t, b, f"{fmt_num(peak, 1)} ({src})" if peak else "n/a"]
+            for fw in fws:
+                sps = values.get((t, b), {}).get(fw)
+                if sps is None:
+                    row.append("n/a")
+                    continue
+                g = sps * flops / 1e9
+                row.append(f"{g:.1f} ({100 * g / peak:.0f}%)" if peak else f"{g:.1f}")
+            rows.append(row)
+    note = (f"GEMM GFLOP/s of training epochs of {'-'.join(map(str, sizes))}: "
+            f"{flops:,} FLOPs/sample (fwd + dW + dX, no dX for layer 1) x samples/s; % of the FMA peak")
+    return Table(f"training GEMM throughput, {'-'.join(map(str, sizes))}", note, header, rows,
+                 footnotes(runner, section, fws))
 
 
 def memory_table(runner, section):
     fws = [f for f in TRAIN_FWS if f in runner.args.frameworks]
     others = [f for f in fws if f != "dnnx"]
-    header = ["threads", "MiB"] + fws + ratio_header(fws)
+    header = ["threads", "MiB"] + fws + [f"{f}/dnnx" for f in others]
     rows = []
     for t in runner.args.threads:
         mem, base = {}, {}
@@ -438,14 +554,14 @@ def memory_table(runner, section):
             base[fw] = med([r["rss_base_mib"] for r in rs]) if rs else None
         row = [t, "training peak - baseline"] + [fmt_num(mem[f], 1) for f in fws]
         if "dnnx" in fws:
-            row += [fmt_ratio(mem["dnnx"], mem[f]) for f in others]
+            row += [fmt_ratio(mem[f], mem["dnnx"]) for f in others]
         rows.append(row)
         rows.append(["", "baseline"] + [fmt_num(base[f], 1) for f in fws] + [""] * len(ratio_header(fws)))
     cfg = runner.cfg[section]
     note = (f"peak RSS (ru_maxrss) of each worker while training {'-'.join(map(str, cfg['sizes']))} on "
             f"{cfg['n']:,} samples at batch {', '.join(map(str, cfg['batches']))}, "
             f"minus its RSS after imports "
-            f"and data creation (baseline); dnnx/X <1: dnnx uses less")
+            f"and data creation (baseline); X/dnnx = X's memory / dnnx's, >1: dnnx uses less")
     return Table("peak training memory", note, header, rows, footnotes(runner, section, fws))
 
 
@@ -453,16 +569,16 @@ def import_table(runner, times):
     names = [n for n in IMPORTS if n == "numpy" or n in runner.args.frameworks]
     np_ms = med(times["numpy"]) * 1e3 if times["numpy"] else None
     dn_ms = med(times["dnnx"]) * 1e3 if times.get("dnnx") else None
-    header = ["command", "ms", "over numpy ms", "dnnx/X time"]
+    header = ["command", "ms", "over numpy ms", "X/dnnx time"]
     rows = []
     for n in names:
         ms = med(times[n]) * 1e3 if times[n] else None
         over = ms - np_ms if (ms is not None and np_ms is not None) else None
         rows.append([f'python -c "{IMPORTS[n]}"', fmt_num(ms, 1), fmt_num(over, 1),
-                     fmt_ratio(dn_ms, ms) if n != "dnnx" else ""])
+                     fmt_ratio(ms, dn_ms) if n != "dnnx" else ""])
     notes = [f"{n}: {runner.reasons[('import', n)]}" for n in names if ("import", n) in runner.reasons]
     return Table("import time", f"median wall time of {runner.cfg['import_runs']} fresh interpreters, "
-                 "alternating; dnnx/X <1: dnnx imports faster", header, rows, notes, left=1)
+                 "alternating; X/dnnx >1: dnnx imports faster", header, rows, notes, left=1)
 
 
 # --------------------------------------------------------------------------- main
@@ -474,8 +590,8 @@ def parse_args(argv):
     ap.add_argument("--repeats", type=int, help="worker runs per framework and thread count (default 3)")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--only", help="comma-separated sections: " + ", ".join(SECTIONS))
-    ap.add_argument("--frameworks", default=",".join(TRAIN_FWS),
-                    help="comma-separated subset of " + ", ".join(TRAIN_FWS))
+    ap.add_argument("--frameworks", default=",".join(ALL_FWS),
+                    help="comma-separated subset of " + ", ".join(ALL_FWS))
     ap.add_argument("--n-train", type=int, help="samples for the 784-512-256-10 training runs")
     ap.add_argument("--peak", type=float,
                     help="FMA peak in GFLOP/s per thread (default: measured GEMM probe)")
@@ -485,9 +601,9 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     args.threads = [int(t) for t in args.threads.split(",") if t]
     args.frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
-    bad = [f for f in args.frameworks if f not in TRAIN_FWS]
+    bad = [f for f in args.frameworks if f not in ALL_FWS]
     if bad:
-        ap.error(f"unknown framework(s) {bad}; choose from {TRAIN_FWS}")
+        ap.error(f"unknown framework(s) {bad}; choose from {ALL_FWS}")
     args.only = [s.strip() for s in args.only.split(",")] if args.only else list(SECTIONS)
     bad = [s for s in args.only if s not in SECTIONS]
     if bad:
@@ -503,6 +619,7 @@ def main(argv=None):
     if args.n_train:
         cfg["train"]["n"] = args.n_train
     runner = Runner(args, cfg)
+    Table.machine = machine_line()
     started = time.perf_counter()
     only = set(args.only)
     tables = []
@@ -511,31 +628,33 @@ def main(argv=None):
           f"Python {platform.python_version()}, threads {args.threads}, repeats {args.repeats}"
           f"{', quick' if args.quick else ''}", flush=True)
 
-    # The big-net training run feeds three tables; a run of only gflops or memory does the
-    # batch it needs (512 for GEMM throughput, 128 for memory) instead of all three.
-    train_values = {}
+    # The big-net training run feeds three tables; a run of only memory does batch 128.
+    train_values, small_values = {}, {}
     if only & {"train", "gflops", "memory"}:
         tcfg = dict(cfg["train"])
         if "train" not in only:
-            keep = [512] if "gflops" in only else []
+            keep = list(tcfg["batches"]) if "gflops" in only else []
             keep += [128] if "memory" in only else []
             pairs = [(b, e) for b, e in zip(tcfg["batches"], tcfg["epochs"]) if b in keep]
             tcfg["batches"], tcfg["epochs"] = [p[0] for p in pairs], [p[1] for p in pairs]
             cfg["train"] = tcfg
         runner.run("train", "train", tcfg, SECTION_FWS["train"])
-        t, train_values = throughput_table(runner, "train", "training 784-512-256-10, Adam, sparse CE",
-                                           SECTION_FWS["train"], tcfg["batches"])
+        title = "training 784-512-256-10, Adam, sparse CE"
+        t, train_values = throughput_table(runner, "train", title, SECTION_FWS["train"], tcfg["batches"])
         if "train" in only:
-            tables.append(t)
+            tables += [t, spread_table(runner, "train", title, SECTION_FWS["train"], tcfg["batches"])]
     if "small" in only:
         runner.run("small", "train", cfg["small"], SECTION_FWS["small"])
         title = f"training 40-100-100-10 on {cfg['small']['n']:,} samples"
-        tables.append(throughput_table(runner, "small", title, SECTION_FWS["small"],
-                                       cfg["small"]["batches"])[0])
+        t, small_values = throughput_table(runner, "small", title, SECTION_FWS["small"], cfg["small"]["batches"])
+        tables.append(t)
+        tables.append(spread_table(runner, "small", title, SECTION_FWS["small"], cfg["small"]["batches"]))
     if "tabular" in only:
         runner.run("tabular", "train", cfg["tabular"], SECTION_FWS["tabular"])
-        tables.append(throughput_table(runner, "tabular", "training tabular 30-64-32-1, sigmoid + BCE",
-                                       SECTION_FWS["tabular"], cfg["tabular"]["batches"])[0])
+        title = "training tabular 30-64-32-1, sigmoid + BCE"
+        tables.append(throughput_table(runner, "tabular", title, SECTION_FWS["tabular"],
+                                       cfg["tabular"]["batches"])[0])
+        tables.append(spread_table(runner, "tabular", title, SECTION_FWS["tabular"], cfg["tabular"]["batches"]))
     if "digits" in only:
         runner.run("digits", "digits", cfg["digits"], SECTION_FWS["digits"])
         tables.append(digits_table(runner))
@@ -543,11 +662,12 @@ def main(argv=None):
         runner.run("predict", "predict", cfg["predict"], SECTION_FWS["predict"])
         tables.append(predict_table(runner))
     if "gflops" in only:
-        if not args.peak:
-            runner.run("gemm", "gemm", cfg["gemm"], SECTION_FWS["gemm"])
-            tables.append(gemm_table(runner))
-        if 512 in cfg["train"]["batches"]:
-            tables.append(gflops_table(runner, train_values, 512))
+        runner.run("gemm", "gemm", cfg["gemm"], SECTION_FWS["gemm"])
+        tables.append(gemm_table(runner))
+        tables.append(gflops_table(runner, "train", train_values, cfg["train"]["sizes"], cfg["train"]["batches"]))
+        if "small" in only:
+            tables.append(gflops_table(runner, "small", small_values, cfg["small"]["sizes"],
+                                       cfg["small"]["batches"]))
     if "memory" in only:
         tables.append(memory_table(runner, "train"))
     if "import" in only:

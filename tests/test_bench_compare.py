@@ -50,11 +50,11 @@ def test_numpy_baseline_learns(worker, sizes):
     assert worker._accuracy(model.predict(x), y) > 0.8
 
 
-def run_quick(tmp_path, *args):
+def run_quick(tmp_path, *args, timeout=120):
     out = tmp_path / "quick.json"
     cmd = [sys.executable, str(BENCH / "compare.py"), "--quick", "--threads", "1", "--quiet",
            "--json", str(out), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout, json.loads(out.read_text())["raw"]
 
@@ -68,8 +68,9 @@ def test_quick_run(tmp_path):
         "== training 40-100-100-10",
         "== training tabular 30-64-32-1, sigmoid + BCE ==",
         "== inference latency, 784-512-256-10 ==",
-        "== float32 GEMM probe ==",
-        "== training GEMM throughput ==",
+        "== float32 GEMM, dnnx.matmul vs numpy.matmul ==",
+        "== training GEMM throughput, 784-512-256-10 ==",
+        "== training 784-512-256-10, Adam, sparse CE: spread ==",
         "== peak training memory ==",
         "== import time ==",
         "## Markdown",
@@ -96,3 +97,51 @@ def test_quick_run_torch(tmp_path):
     assert "torch-fused" in text and "== inference latency, 784-512-256-10 ==" in text
     ok = {(r["section"], r["framework"]) for r in raw if r.get("status") == "ok"}
     assert {("train", "torch"), ("train", "torch-fused"), ("predict", "torch")} <= ok
+
+
+def test_every_table_names_the_cpu_and_isa(tmp_path):
+    text, _ = run_quick(tmp_path, "--frameworks", "dnnx,numpy", "--only", "small,memory,import")
+    titles = [i for i, line in enumerate(text.splitlines()) if line.startswith("== ")]
+    lines = text.splitlines()
+    assert len(titles) >= 4
+    for i in titles:  # the line under every title: CPU model, ISA and dnnx's kernel
+        assert lines[i + 1].startswith("[") and "dnnx kernel" in lines[i + 1], lines[i + 1]
+        assert any(isa in lines[i + 1] for isa in ("AVX-512", "AVX2", "no AVX2")), lines[i + 1]
+    # every ratio reads the same way: above 1 means dnnx is better (memory: X's / dnnx's)
+    assert "numpy/dnnx" in text and "X/dnnx time" in text
+
+
+def test_probe_measures_the_machine(worker):
+    sys.path.insert(0, str(BENCH))
+    try:
+        import compare
+    finally:
+        sys.path.remove(str(BENCH))
+    probe = compare.Probe()
+    if probe.exe is None:
+        pytest.skip(probe.error)
+    g1, isa = probe.fma_gflops(1)
+    assert isa in ("avx512", "avx2", "scalar") and g1 > 1.0
+    small, big = probe.read_us(64 << 10, 1), probe.read_us(4 << 20, 1)
+    assert 0 < small < big  # reading 64x the bytes takes longer
+
+
+def test_quick_run_jax_keras_ort(tmp_path):
+    fws = [f for f, mod in (("jax", "jax"), ("jax-scan", "jax"), ("keras-jax", "keras"), ("ort", "onnxruntime"))
+           if installed(mod) and (mod != "onnxruntime" or installed("onnx"))]
+    if not fws:
+        pytest.skip("none of jax, keras, onnxruntime is installed")
+    text, raw = run_quick(tmp_path, "--frameworks", ",".join(["dnnx"] + fws), "--only", "small,predict",
+                          timeout=600)  # JAX and Keras take seconds to import in every worker
+    ok = {(r["section"], r["framework"]) for r in raw if r.get("status") == "ok"}
+    errors = [(r["framework"], r.get("reason")) for r in raw if r.get("status") == "error"]
+    assert not errors, errors
+    sys.path.insert(0, str(BENCH))
+    try:
+        import compare
+    finally:
+        sys.path.remove(str(BENCH))
+    for fw in fws:
+        for section in ("small", "predict"):
+            assert ((section, fw) in ok) == (fw in compare.SECTION_FWS[section]), (section, fw)
+        assert f"dnnx/{fw}" in text
