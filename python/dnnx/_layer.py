@@ -78,7 +78,7 @@ def _dtype_name(dtype, owner: str) -> str:
         return "string"  # raw text: only a StringLookup (run in NumPy before the network) reads it
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except Exception:  # NumPy raises TypeError, ValueError, even SyntaxError for odd strings
         dt = None
     if dt is None or dt.kind not in "fiu" or dt.itemsize < 4 and dt.kind == "f":
         raise ValueError(f"{owner}: dtype must be a float ('float32', 'float64'), an integer dtype "
