@@ -275,3 +275,10 @@ def test_nan_propagates_by_default(clf):
 def test_set_check_finite_takes_a_bool():
     with pytest.raises(TypeError, match="enabled must be a bool"):
         dnnx.config.set_check_finite("yes")
+
+
+@pytest.mark.parametrize("dtype", ["[(", "(1,2", {"a": 1}, "f4,", "(3,)f4", "float16", "V8", "U3"])
+def test_bad_input_dtypes(dtype):
+    # NumPy itself raises SyntaxError for some of these strings (fuzz_config found "[(")
+    with pytest.raises(ValueError, match=r"dtype must be a float .* Received: dtype="):
+        dnnx.Input(shape=(2,), dtype=dtype)
