@@ -193,7 +193,7 @@ def test_calls_from_another_thread_while_fit_runs_raise():
 
 
 # -- NaN predictions in metrics ----------------------------------------------------------
-@pytest.mark.parametrize("metric", ["auc", "precision", "recall"])
+@pytest.mark.parametrize("metric", ["auc", "precision", "recall", "true_positives", "false_negatives"])
 @pytest.mark.parametrize("where", ["predictions", "labels"])
 def test_nan_in_threshold_metrics_gives_nan(metric, where):
     m = dnnx.Sequential([dnnx.Input(shape=(2,)), layers.Dense(1, activation="sigmoid")], seed=0)

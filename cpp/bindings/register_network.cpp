@@ -837,7 +837,7 @@ model.)")
         Enter e(s.guard, "set_training_config", Access::configure);
         named("set_training_config", [&] { s.visit([&](auto& n) { n.configure(tc); }); return 0; });
       }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics"))
-      .def("train_batch", [](PyNetwork& s, py::object x, py::object y, py::object sw, double lr) {
+      .def("train_batch", [](PyNetwork& s, py::object x, py::object y, py::object sw, double lr, bool accumulate) {
         Enter e(s.guard, "train_batch", Access::training);
         return s.visit([&](auto& n) {
           std::vector<py::object> keep;
@@ -846,11 +846,12 @@ model.)")
           {
             // Safe without the GIL: only raw pointers into arrays this frame keeps alive.
             py::gil_scoped_release nogil;
-            logs = n.train_batch(b, lr);
+            logs = n.train_batch(b, lr, accumulate);
           }
           return to_dict(logs);
         });
-      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("learning_rate"))
+      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("learning_rate"), py::arg("accumulate") = false)
+      .def("reset_running", [](PyNetwork& s) { s.visit([](auto& n) { n.reset_running(); }); })
       .def("train_epoch",
            [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size, bool shuffle,
               std::int64_t epoch, py::array lrs, py::object callback, index_t callback_every) {
@@ -891,7 +892,7 @@ model.)")
            },
            py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("shuffle"),
            py::arg("epoch"), py::arg("learning_rates"), py::arg("callback"), py::arg("callback_every"))
-      .def("evaluate", [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size) {
+      .def("evaluate", [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size, bool accumulate) {
         Enter e(s.guard, "evaluate", Access::write);
         return s.visit([&](auto& n) {
           std::vector<py::object> keep;
@@ -900,11 +901,11 @@ model.)")
           {
             // Safe without the GIL: raw pointers into arrays this frame keeps alive.
             py::gil_scoped_release nogil;
-            logs = n.evaluate(b, batch_size);
+            logs = n.evaluate(b, batch_size, accumulate);
           }
           return to_dict(logs);
         });
-      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"))
+      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("accumulate") = false)
       .def("predict", [](PyNetwork& s, py::object x, index_t batch_size, py::object out) {
         Enter e(s.guard, "predict", Access::read);
         SignalPoll poll;

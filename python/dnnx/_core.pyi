@@ -112,7 +112,8 @@ class Network:
       metrics: list of {"name": "binary_accuracy" | "categorical_accuracy" |
                         "sparse_categorical_accuracy" | "top_k_categorical_accuracy" |
                         "sparse_top_k_categorical_accuracy" | "mse" | "mae" | "auc" |
-                        "precision" | "recall", "k": int, "num_thresholds": int,
+                        "precision" | "recall" | "true_positives" | "false_positives" |
+                        "true_negatives" | "false_negatives" | "mape", "k": int, "num_thresholds": int,
                         "threshold": float, "key": str  # the name reported in logs}
 
     Arrays: x is (n, input_dim), C-contiguous, of the network dtype. y is (n, output_dim),
@@ -189,7 +190,9 @@ class Network:
     def set_training_config(self, loss: Optional[dict[str, Any]], optimizer: Optional[dict[str, Any]],
                             metrics: list[dict[str, Any]]) -> None: ...  # compile() again
     def train_batch(self, x: NDArray[Any], y: NDArray[Any], sample_weight: Optional[NDArray[Any]],
-                    learning_rate: float) -> dict[str, float]: ...
+                    learning_rate: float, accumulate: bool = False) -> dict[str, float]: ...
+    # ^ accumulate: add the batch to the running logs (since reset_running) and return them
+    def reset_running(self) -> None: ...  # start new running logs for the accumulate forms
     def train_epoch(
         self,
         x: NDArray[Any],
@@ -203,7 +206,7 @@ class Network:
         callback_every: int,
     ) -> dict[str, float]: ...
     def evaluate(self, x: NDArray[Any], y: NDArray[Any], sample_weight: Optional[NDArray[Any]],
-                 batch_size: int) -> dict[str, float]: ...
+                 batch_size: int, accumulate: bool = False) -> dict[str, float]: ...
     def predict(self, x: NDArray[Any], batch_size: int = 0, out: Optional[NDArray[Any]] = None) -> NDArray[Any]: ...
     def compute_gradients(self, x: NDArray[Any], y: NDArray[Any], sample_weight: Optional[NDArray[Any]]) -> float: ...
     # ^ training mode, fills grads(); moves neither BN moving stats nor the RNG counter

@@ -229,7 +229,7 @@ class Model(Trainer):
                 isinstance(v, KerasTensor) for v in flat.values()) or isinstance(flat, list) and flat and all(
                 isinstance(v, KerasTensor) for v in flat):
             return self._call_symbolic(x)
-        return self.predict(x)
+        return self.predict(x, verbose=0)
 
     def _call_symbolic(self, x):
         self._require_built("__call__")

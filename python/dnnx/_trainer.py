@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from . import _validation
+from . import _batches, _validation
 from . import callbacks as _callbacks
 from . import optimizers as _optimizers
 from ._compile import CompileConfig
@@ -76,6 +76,63 @@ def _holding(what: str):
                 self._net.release()
         return run
     return decorate
+
+
+def _verbose(verbose, what: str) -> int:
+    if verbose == "auto":
+        return 1  # Keras: "auto" is 1 for fit, evaluate and predict
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"{what}: verbose must be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
+    return int(verbose)
+
+
+def _steps(value, name: str, what: str) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what}: {name} must be None or a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def _no_arrays_args(what: str, x, **given) -> None:
+    """Keras: a generator, iterable or PyDataset carries its own targets and weights."""
+    for name, value in given.items():
+        if value is not None:
+            raise ValueError(f"{what}: {name} is not supported when x is a {type(x).__name__} (a generator, an "
+                             f"iterable of batches or a PyDataset): its batches carry (x, y, sample_weight)")
+
+
+class _Prepared:
+    """A batch already converted for the core (from arrays given with ``steps``)."""
+
+    __slots__ = ("xs", "ys", "sw")
+
+    def __init__(self, xs, ys, sw):
+        self.xs, self.ys, self.sw = xs, ys, sw
+
+
+class _ArrayBatches:
+    """Converted arrays as a sized, re-iterable source of batches (arrays given with
+    ``steps_per_epoch``/``steps``/``validation_steps``, or with test/predict batch hooks);
+    ``shuffle`` draws a new order every pass from ``seed``."""
+
+    def __init__(self, xs, ys, sw, batch_size: int, shuffle: bool = False, seed: int = 0):
+        self.xs, self.ys, self.sw, self.bs = xs, ys, sw, batch_size
+        self.n = xs[0].shape[0]
+        self.shuffle, self.seed, self._passes = shuffle, seed, 0
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.bs)
+
+    def __iter__(self):
+        self._passes += 1
+        order = np.random.default_rng([self.seed, self._passes]).permutation(self.n) if self.shuffle else None
+        for i0 in range(0, self.n, self.bs):
+            rows = slice(i0, i0 + self.bs) if order is None else order[i0:i0 + self.bs]
+            take = (lambda a: a[rows]) if order is None else (lambda a: np.ascontiguousarray(a[rows]))
+            yield _Prepared([take(a) for a in self.xs], None if self.ys is None else
+                            [None if a is None else take(a) for a in self.ys],
+                            None if self.sw is None else take(self.sw))
 
 
 class Trainer:
@@ -244,11 +301,16 @@ class Trainer:
         ``class_weight`` weighs the training samples only.
         """
         self._require_compiled("fit")
-        if x is None or y is None:
+        stream = _batches.is_batch_source(x)
+        if x is None or y is None and not stream:
             raise ValueError("fit: x and y are required")
-        if steps_per_epoch is not None or validation_steps is not None:
-            raise ValueError("fit: steps_per_epoch and validation_steps are for dataset iterators; dnnx trains on "
-                             "whole arrays (use batch_size and epochs)")
+        if stream:
+            _no_arrays_args("fit", x, y=y, sample_weight=sample_weight)
+            if validation_split:
+                raise ValueError(f"fit: validation_split is only supported for arrays; x is a "
+                                 f"{type(x).__name__} (pass validation_data)")
+        steps_per_epoch = _steps(steps_per_epoch, "steps_per_epoch", "fit")
+        validation_steps = _steps(validation_steps, "validation_steps", "fit")
         batch_size = _DEFAULT_BATCH_SIZE if batch_size is None else _validation.positive_int(batch_size, "batch_size",
                                                                                               "fit")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
@@ -258,10 +320,12 @@ class Trainer:
         if not (0.0 <= float(validation_split) < 1.0):
             raise ValueError(f"fit: validation_split must be in [0, 1). Received: {validation_split!r}")
         validation_freq = _validation.positive_int(validation_freq, "validation_freq", "fit")
-        if verbose == "auto":
-            verbose = 1
-        if verbose not in (0, 1, 2):
-            raise ValueError(f"fit: verbose must be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
+        verbose = _verbose(verbose, "fit")
+        if stream or steps_per_epoch is not None or validation_steps is not None or (
+                validation_data is not None and _batches.is_batch_source(validation_data)):
+            return self._fit_batches(x, y, sample_weight, batch_size, epochs, verbose, callbacks, validation_split,
+                                     validation_data, shuffle, class_weight, initial_epoch, steps_per_epoch,
+                                     validation_steps, validation_batch_size, validation_freq)
         xs, ys, sw = self._data(x, y, sample_weight)
         val = None
         if validation_data is not None:
@@ -285,25 +349,18 @@ class Trainer:
             raise ValueError("fit: x is empty")
         steps = math.ceil(xs[0].shape[0] / batch_size)
         history = _callbacks.History()
-        cbs = list(callbacks or [])
-        for c in cbs:
-            if not isinstance(c, _callbacks.Callback):
-                raise TypeError(f"fit: callbacks must be dnnx.callbacks.Callback instances; received {c!r}")
-        if verbose:
-            cbs.append(_callbacks.ProgbarLogger(verbose))
-        cbs.append(history)
-        cblist = _callbacks.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
-                                                     "batch_size": batch_size})
+        cblist = self._callback_list("fit", callbacks, verbose, {"epochs": epochs, "steps": steps,
+                                                                 "batch_size": batch_size}, history)
         batch_hooks = cblist.wants_batch_hooks
         every = 1
-        if batch_hooks and not any(c.wants_batch_hooks for c in cbs if not isinstance(c, _callbacks.ProgbarLogger)):
+        if batch_hooks and not any(c.wants_batch_hooks for c in cblist.callbacks
+                                   if not isinstance(c, _callbacks.ProgbarLogger)):
             every = max(1, steps // 100)  # progress bar only: ~100 updates per epoch are plenty
 
         def on_batch(batch: int, logs: Dict[str, float]) -> bool:
-            logs = dict(logs)
-            cblist.on_train_batch_end(batch, logs)
+            cblist.on_train_batch_end(batch, dict(logs))
             if batch + 1 < steps:
-                cblist.on_train_batch_begin(batch + 1, logs)
+                cblist.on_train_batch_begin(batch + 1)
             return bool(self.stop_training)
 
         cx, cy = self._core(xs, ys)
@@ -320,8 +377,7 @@ class Trainer:
             logs = dict(self._net.train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
                                                     on_batch if batch_hooks else None, every))
             if val is not None and (epoch + 1) % validation_freq == 0:
-                vx, vy = self._core(val[0], val[1])
-                vlogs = dict(self._net.evaluate(vx, vy, val[2], validation_batch_size or batch_size))
+                vlogs = self._evaluate_arrays(val[0], val[1], val[2], validation_batch_size or batch_size, cblist)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
             cblist.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -331,29 +387,255 @@ class Trainer:
 
     def evaluate(self, x=None, y=None, batch_size: Optional[int] = None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict: bool = False):
-        """Loss and metrics on ``(x, y)``: a scalar, a list (``metrics_names`` order), or a dict."""
+        """Loss and metrics on ``(x, y)`` (arrays, or batches from a generator, an iterable or
+        a PyDataset): a scalar, a list (``metrics_names`` order), or a dict. ``callbacks``
+        get the test hooks; ``verbose`` 1 or 2 prints Keras's progress line."""
         self._require_compiled("evaluate")
+        verbose = _verbose(verbose, "evaluate")
+        steps = _steps(steps, "steps", "evaluate")
         batch_size = _DEFAULT_BATCH_SIZE if batch_size is None else _validation.positive_int(batch_size, "batch_size",
                                                                                               "evaluate")
-        xs, ys, sw = self._data(x, y, sample_weight)
-        if xs[0].shape[0] == 0:
-            raise ValueError("evaluate: x is empty")
+        if _batches.is_batch_source(x):
+            _no_arrays_args("evaluate", x, y=y, sample_weight=sample_weight)
+            stream = _batches.BatchStream(x, steps, "evaluate")
+        else:
+            xs, ys, sw = self._data(x, y, sample_weight)
+            if xs[0].shape[0] == 0:
+                raise ValueError("evaluate: x is empty")
+            stream = None
+            if steps is not None:
+                stream = _batches.BatchStream(_ArrayBatches(xs, ys, sw, batch_size), steps, "evaluate")
+        hint = stream.steps_hint if stream is not None else math.ceil(xs[0].shape[0] / batch_size)
+        cblist = self._callback_list("evaluate", callbacks, verbose, {"steps": hint})
+        if stream is None:
+            logs = self._evaluate_arrays(xs, ys, sw, batch_size, cblist)
+        else:
+            logs = self._evaluate_stream(stream, cblist, verbose == 1)
+        return self._pack(logs, return_dict)
+
+    def _evaluate_arrays(self, xs, ys, sw, batch_size: int, cblist) -> Dict[str, float]:
+        """Converted arrays: one C++ call, or batch by batch when a callback wants the test
+        batch hooks."""
+        if cblist.wants_test_batch_hooks:
+            return self._evaluate_stream(_batches.BatchStream(_ArrayBatches(xs, ys, sw, batch_size), None,
+                                                              "evaluate"), cblist, True)
+        cblist.on_test_begin()
         self._pull_shared()
         self._sync_views()
         cx, cy = self._core(xs, ys)
-        return self._pack(dict(self._net.evaluate(cx, cy, sw, batch_size)), return_dict)
+        logs = dict(self._net.evaluate(cx, cy, sw, batch_size))
+        cblist.on_test_end(logs)
+        return logs
 
-    def predict(self, x, batch_size: Optional[int] = None, verbose="auto", steps=None, callbacks=None):
-        """Outputs for ``x``: an ndarray of the model dtype (a list of them for several outputs)."""
-        if (batch_size is None and type(x) is np.ndarray and x.dtype == self._np_dtype and x.ndim == 2
-                and x.shape[1] == self._plain_width and x.flags.c_contiguous and not self._shared
-                and not self._live_views and not _validation.checks_finite()):
-            return self._net.predict(x, 0)  # one float input and output, 2-D: small predicts are all overhead
-        xs = self._inputs(x)
-        bs = 0 if batch_size is None else _validation.positive_int(batch_size, "batch_size", "predict")
+    def _evaluate_stream(self, stream, cblist, hooks: bool) -> Dict[str, float]:
+        """One C++ evaluate per batch, accumulated into the running logs."""
+        hooks = hooks or cblist.wants_test_batch_hooks
+        cblist.on_test_begin()
         self._pull_shared()
         self._sync_views()
-        return self._shape_outputs(self._net.predict(self._core(xs), bs))
+        logs = None
+        batches = stream.epoch()
+        try:
+            for step, batch in enumerate(batches):
+                if hooks:
+                    cblist.on_test_batch_begin(step)
+                cx, cy, sw, n = self._batch_arrays(batch, None, stream.what)
+                if step == 0:
+                    self._net.reset_running()  # after the first batch has built the model, if need be
+                logs = self._net.evaluate(cx, cy, sw, max(1, n), True)
+                if hooks:
+                    cblist.on_test_batch_end(step, dict(logs))
+        finally:
+            batches.close()
+        if logs is None:
+            raise ValueError(f"{stream.what}: the data gave no batches")
+        logs = dict(logs)
+        cblist.on_test_end(logs)
+        return logs
+
+    def predict(self, x, batch_size: Optional[int] = None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for ``x`` (arrays, or batches from a generator, an iterable or a
+        PyDataset): an ndarray of the model dtype (a list of them for several outputs).
+        ``callbacks`` get the predict hooks; ``verbose`` 1 or 2 prints Keras's progress line."""
+        if (batch_size is None and steps is None and not callbacks and verbose == 0 and type(x) is np.ndarray
+                and x.dtype == self._np_dtype and x.ndim == 2 and x.shape[1] == self._plain_width
+                and x.flags.c_contiguous and not self._shared and not self._live_views
+                and not _validation.checks_finite()):
+            return self._net.predict(x, 0)  # one float input and output, 2-D: small predicts are all overhead
+        verbose = _verbose(verbose, "predict")
+        steps = _steps(steps, "steps", "predict")
+        if _batches.is_batch_source(x):
+            stream = _batches.BatchStream(x, steps, "predict")
+        else:
+            xs = self._inputs(x)
+            stream = None
+            if steps is not None or callbacks and any(getattr(c, "wants_predict_batch_hooks", False)
+                                                      for c in callbacks):
+                bs = _DEFAULT_BATCH_SIZE if batch_size is None else _validation.positive_int(batch_size,
+                                                                                             "batch_size", "predict")
+                stream = _batches.BatchStream(_ArrayBatches(xs, None, None, bs), steps, "predict")
+        if stream is not None:
+            hint = stream.steps_hint
+        else:
+            hint = math.ceil(xs[0].shape[0] / (batch_size or _DEFAULT_BATCH_SIZE)) if xs[0].shape[0] else 0
+        cblist = self._callback_list("predict", callbacks, verbose, {"steps": hint})
+        if stream is not None:
+            return self._predict_stream(stream, cblist, verbose == 1)
+        bs = 0 if batch_size is None else _validation.positive_int(batch_size, "batch_size", "predict")
+        cblist.on_predict_begin()
+        self._pull_shared()
+        self._sync_views()
+        out = self._shape_outputs(self._net.predict(self._core(xs), bs))
+        cblist.on_predict_end()
+        return out
+
+    def _predict_stream(self, stream, cblist, hooks: bool):
+        hooks = hooks or cblist.wants_predict_batch_hooks
+        cblist.on_predict_begin()
+        self._pull_shared()
+        self._sync_views()
+        outs = []
+        batches = stream.epoch()
+        try:
+            for step, batch in enumerate(batches):
+                if hooks:
+                    cblist.on_predict_batch_begin(step)
+                if isinstance(batch, _Prepared):
+                    xs = batch.xs
+                else:
+                    xb, _, _ = _batches.unpack(batch, stream.what)
+                    xs = self._inputs(_batches.to_numpy(xb), f"{stream.what}: batch {step}: x")
+                out = self._shape_outputs(self._net.predict(self._core(xs), 0))
+                outs.append(out if isinstance(out, list) else [out])
+                if hooks:
+                    cblist.on_predict_batch_end(step, {"outputs": out})
+        finally:
+            batches.close()
+        if not outs:
+            raise ValueError(f"{stream.what}: the data gave no batches")
+        cblist.on_predict_end()
+        joined = [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
+        return joined if len(joined) > 1 else joined[0]
+
+    # -- batch by batch (generators, iterables, PyDataset, steps) ---------------------------
+    def _callback_list(self, what: str, callbacks, verbose: int, params: dict, history=None):
+        cbs = list(callbacks or [])
+        for c in cbs:
+            if not isinstance(c, _callbacks.Callback):
+                raise TypeError(f"{what}: callbacks must be dnnx.callbacks.Callback instances; received {c!r}")
+        if verbose:
+            cbs.append(_callbacks.ProgbarLogger(verbose))
+        if history is not None:
+            cbs.append(history)
+        return _callbacks.CallbackList(cbs, self, dict(params, verbose=verbose))
+
+    def _batch_arrays(self, batch, class_weight, what: str):
+        """``(x, y, sample_weight, rows)`` of one batch, as ``_core`` takes them."""
+        if isinstance(batch, _Prepared):
+            xs, ys, sw = batch.xs, batch.ys, batch.sw
+        else:
+            xb, yb, swb = _batches.unpack(batch, what)
+            xs, ys, sw = self._data(_batches.to_numpy(xb), _batches.to_numpy(yb), _batches.to_numpy(swb))
+            if xs[0].shape[0] == 0:
+                raise ValueError(f"{what}: a batch is empty")
+        if class_weight is not None:
+            sw = self._class_weight(class_weight, ys, sw)
+        cx, cy = self._core(xs, ys)
+        return cx, cy, sw, xs[0].shape[0]
+
+    def _step_lr(self) -> float:
+        from .optimizers.schedules import LearningRateSchedule
+        lr = self.optimizer._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            return float(self.optimizer.learning_rates(self._net.iterations, 1)[0])
+        return float(lr)
+
+    def _fit_batches(self, x, y, sample_weight, batch_size, epochs, verbose, callbacks, validation_split,
+                     validation_data, shuffle, class_weight, initial_epoch, steps_per_epoch, validation_steps,
+                     validation_batch_size, validation_freq) -> _callbacks.History:
+        """``fit`` one C++ step per batch: a generator, an iterable, a PyDataset, or arrays
+        with ``steps_per_epoch`` (each step's logs are the running epoch means, as
+        ``train_epoch`` reports them)."""
+        seed = getattr(self, "_seed", 0) or 0
+        if _batches.is_batch_source(x):
+            train = _batches.BatchStream(x, steps_per_epoch, "fit", shuffle, seed)
+        else:
+            xs, ys, sw = self._data(x, y, sample_weight)
+            if validation_split > 0:
+                n = xs[0].shape[0]
+                cut = int(math.floor(n * (1.0 - validation_split)))
+                if cut == 0 or cut == n:
+                    raise ValueError(f"fit: validation_split={validation_split} leaves an empty training or "
+                                     f"validation set for {n} samples")
+                validation_data = _Prepared([a[cut:] for a in xs], [None if a is None else a[cut:] for a in ys],
+                                            None if sw is None else sw[cut:])
+                xs, ys = [a[:cut] for a in xs], [None if a is None else a[:cut] for a in ys]
+                sw = None if sw is None else sw[:cut]
+            sw = self._class_weight(class_weight, ys, sw)
+            class_weight = None
+            if xs[0].shape[0] == 0:
+                raise ValueError("fit: x is empty")
+            train = _batches.BatchStream(_ArrayBatches(xs, ys, sw, batch_size, bool(shuffle), seed),
+                                         steps_per_epoch, "fit")
+        val = self._validation_stream(validation_data, validation_steps, validation_batch_size or batch_size)
+        history = _callbacks.History()
+        cblist = self._callback_list("fit", callbacks, verbose, {"epochs": epochs, "steps": train.steps_hint},
+                                     history)
+        hooks = cblist.wants_batch_hooks
+        self.stop_training = False
+        cblist.on_train_begin()
+        logs: Dict[str, float] = {}
+        for epoch in range(int(initial_epoch), int(epochs)):
+            cblist.on_epoch_begin(epoch)
+            self._pull_shared()
+            self._sync_views()
+            step_logs = None
+            batches = train.epoch()
+            try:
+                for step, batch in enumerate(batches):
+                    if hooks:
+                        cblist.on_train_batch_begin(step)
+                    cx, cy, sw, _ = self._batch_arrays(batch, class_weight, "fit")
+                    if step == 0:
+                        self._net.reset_running()  # after the first batch has built the model, if need be
+                    step_logs = self._net.train_batch(cx, cy, sw, self._step_lr(), True)
+                    if hooks:
+                        cblist.on_train_batch_end(step, dict(step_logs))
+                    if self.stop_training:
+                        break
+            finally:
+                batches.close()
+            if step_logs is None:  # nothing left to train on (an exhausted generator)
+                if not train.ran_out:
+                    import warnings
+                    warnings.warn(_batches.RAN_OUT, UserWarning, stacklevel=3)
+                break
+            logs = dict(step_logs)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                vlogs = self._evaluate_stream(val, cblist, False)
+                logs.update({f"val_{k}": v for k, v in vlogs.items()})
+            cblist.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        train.close()
+        cblist.on_train_end(logs)
+        return history
+
+    def _validation_stream(self, validation_data, steps, batch_size):
+        """A stream kept for the whole ``fit`` (Keras caches its validation iterator)."""
+        if validation_data is None:
+            return None
+        if isinstance(validation_data, _Prepared):
+            v = validation_data
+            return _batches.BatchStream(_ArrayBatches(v.xs, v.ys, v.sw, batch_size), steps, "validation_data")
+        if _batches.is_batch_source(validation_data):
+            return _batches.BatchStream(validation_data, steps, "validation_data")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                             "sample_weight_val), a generator, an iterable of batches or a PyDataset")
+        vsw = validation_data[2] if len(validation_data) == 3 else None
+        vx, vy, vw = self._data(validation_data[0], validation_data[1], vsw, what="validation_data")
+        return _batches.BatchStream(_ArrayBatches(vx, vy, vw, batch_size), steps, "validation_data")
 
     def _shape_outputs(self, out):
         outs = out if isinstance(out, list) else [out]

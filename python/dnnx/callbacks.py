@@ -1,7 +1,8 @@
-"""Callbacks: Keras hook names, each receiving a ``logs`` dict.
+"""Callbacks: Keras hook names, each receiving a ``logs`` dict (``{}`` for the begin hooks).
 
 Per-batch hooks cost a return to Python; ``fit`` only asks C++ for them when some callback
-overrides ``on_train_batch_begin``/``on_train_batch_end`` (or a progress bar is shown).
+overrides ``on_train_batch_begin``/``on_train_batch_end`` (or a progress bar is shown), and
+``evaluate``/``predict`` only run batch by batch when a callback overrides their batch hooks.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import csv
 import math
 import os
+import sys
+import time
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -37,12 +40,26 @@ class Callback:
     def on_test_end(self, logs=None): pass
     def on_predict_begin(self, logs=None): pass
     def on_predict_end(self, logs=None): pass
+    def on_test_batch_begin(self, batch, logs=None): pass
+    def on_test_batch_end(self, batch, logs=None): pass
+    def on_predict_batch_begin(self, batch, logs=None): pass
+    def on_predict_batch_end(self, batch, logs=None): pass
+
+    def _overrides(self, *hooks: str) -> bool:
+        cls = type(self)
+        return any(getattr(cls, h) is not getattr(Callback, h) for h in hooks)
 
     @property
     def wants_batch_hooks(self) -> bool:
-        cls = type(self)
-        return (cls.on_train_batch_begin is not Callback.on_train_batch_begin
-                or cls.on_train_batch_end is not Callback.on_train_batch_end)
+        return self._overrides("on_train_batch_begin", "on_train_batch_end")
+
+    @property
+    def wants_test_batch_hooks(self) -> bool:
+        return self._overrides("on_test_batch_begin", "on_test_batch_end")
+
+    @property
+    def wants_predict_batch_hooks(self) -> bool:
+        return self._overrides("on_predict_batch_begin", "on_predict_batch_end")
 
 
 class CallbackList:
@@ -56,13 +73,25 @@ class CallbackList:
     def wants_batch_hooks(self) -> bool:
         return any(c.wants_batch_hooks for c in self.callbacks)
 
+    @property
+    def wants_test_batch_hooks(self) -> bool:
+        return any(c.wants_test_batch_hooks for c in self.callbacks)
+
+    @property
+    def wants_predict_batch_hooks(self) -> bool:
+        return any(c.wants_predict_batch_hooks for c in self.callbacks)
+
     def __getattr__(self, hook: str):
         if not hook.startswith("on_"):
             raise AttributeError(hook)
+        indexed = hook.startswith("on_epoch_") or "_batch_" in hook  # (epoch | batch, logs)
 
-        def call(*args, **kwargs):
+        def call(*args, logs=None):
+            if len(args) > int(indexed):
+                *args, logs = args
+            logs = {} if logs is None else logs  # Keras: the hooks always get a dict
             for c in self.callbacks:
-                getattr(c, hook)(*args, **kwargs)
+                getattr(c, hook)(*args, logs=logs)
         return call
 
 
@@ -334,42 +363,191 @@ class LambdaCallback(Callback):
 
 
 class ProgbarLogger(Callback):
-    """Keras-style progress: a live tqdm bar per epoch (verbose=1) or one line per epoch (verbose=2)."""
+    """Keras-style progress: fit shows a live tqdm bar per epoch (verbose=1) or Keras's one
+    line per epoch (verbose=2); evaluate and predict print Keras's progress line."""
 
     def __init__(self, verbose: int = 1):
         super().__init__()
         self.verbose = verbose
         self._bar = None
+        self._line: Optional[Progbar] = None
+        self._in_fit = False
 
     @property
     def wants_batch_hooks(self) -> bool:
         return self.verbose == 1
 
+    @property
+    def wants_test_batch_hooks(self) -> bool:
+        return self.verbose == 1
+
+    wants_predict_batch_hooks = wants_test_batch_hooks
+
+    def on_train_begin(self, logs=None):
+        self._in_fit = True
+
+    def on_train_end(self, logs=None):
+        self._in_fit = False
+
     def on_epoch_begin(self, epoch, logs=None):
         epochs = self.params.get("epochs", 0)
-        steps = self.params.get("steps", 0)
+        steps = self.params.get("steps")
         print(f"Epoch {epoch + 1}/{epochs}")
+        self._seen = 0
         if self.verbose == 1:
             from tqdm.auto import tqdm
             self._bar = tqdm(total=steps, unit="step", leave=True, dynamic_ncols=True,
                              bar_format="{n_fmt}/{total_fmt} {bar} {elapsed} {rate_fmt}{postfix}")
-            self._seen = 0
+        else:
+            self._line = Progbar(steps, self.verbose)
 
     def on_train_batch_end(self, batch, logs=None):
         if self._bar is not None:
             self._bar.update(batch + 1 - self._seen)
-            self._seen = batch + 1
             if logs:
                 self._bar.set_postfix_str(_fmt(logs), refresh=False)
+        self._seen = batch + 1
 
     def on_epoch_end(self, epoch, logs=None):
         if self._bar is not None:
             self._bar.set_postfix_str(_fmt(logs or {}), refresh=False)
             self._bar.close()
             self._bar = None
-        elif self.verbose == 2:
-            steps = self.params.get("steps", 0)
-            print(f"{steps}/{steps} - {_fmt(logs or {})}")
+        elif self._line is not None:
+            steps = self.params.get("steps") or self._seen
+            self._line.target = steps
+            self._line.update(steps, logs, finalize=True)
+            self._line = None
+
+    # evaluate / predict (not the validation inside fit, as Keras)
+    def _begin(self):
+        if not self._in_fit:
+            self._line = Progbar(self.params.get("steps"), self.verbose)
+            self._seen = 0
+
+    def _batch(self, batch, logs):
+        if not self._in_fit and self._line is not None:
+            self._seen = batch + 1
+            self._line.update(batch + 1, logs)
+
+    def _end(self, logs):
+        if not self._in_fit and self._line is not None:
+            steps = self.params.get("steps") or self._seen
+            self._line.target = steps
+            self._line.update(steps, logs, finalize=True)
+            self._line = None
+
+    def on_test_begin(self, logs=None):
+        self._begin()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._batch(batch, logs)
+
+    def on_test_end(self, logs=None):
+        self._end(logs)
+
+    def on_predict_begin(self, logs=None):
+        self._begin()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._batch(batch, {})
+
+    def on_predict_end(self, logs=None):
+        self._end({})
+
+
+class Progbar:
+    """Keras's progress line (keras.utils.Progbar with every value stateful): verbose=1
+    redraws ``3/4 ━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step - accuracy: 0.5000 - loss: 0.7000`` in
+    place; verbose=2 prints ``4/4 - 0s - 2ms/step - accuracy: 0.5000 - loss: 0.7000`` when
+    done. Values are the logs as given (already running means), keys sorted as Keras prints
+    them."""
+
+    width = 20
+    interval = 0.05  # seconds between verbose=1 redraws
+
+    def __init__(self, target: Optional[int], verbose: int = 1, unit_name: str = "step"):
+        self.target = target
+        self.verbose = verbose
+        self.unit_name = unit_name
+        self._start = time.time()
+        self._last_update = 0.0
+        self._time_after_first_step = None
+        self._prev_total_width = 0
+
+    def _time_per_unit(self, current: int, now: float) -> float:
+        if not current:
+            return 0.0
+        if self._time_after_first_step is not None and current > 1:
+            per = (now - self._time_after_first_step) / (current - 1)
+        else:
+            per = (now - self._start) / current
+        if current == 1:
+            self._time_after_first_step = now
+        return per
+
+    def _format_time(self, per: float) -> str:
+        if per >= 1 or per == 0:
+            return f" {per:.0f}s/{self.unit_name}"
+        if per >= 1e-3:
+            return f" {per * 1000.0:.0f}ms/{self.unit_name}"
+        return f" {per * 1000000.0:.0f}us/{self.unit_name}"
+
+    @staticmethod
+    def _values(logs: Optional[Dict], strict: bool) -> str:
+        out = ""
+        for k in sorted(logs or {}):
+            v = logs[k]
+            if not isinstance(v, (int, float, np.floating)):
+                continue
+            big = (v if strict else abs(v)) > 1e-3
+            out += f" - {k}: {v:.4f}" if big else f" - {k}: {v:.4e}"
+        return out
+
+    def update(self, current: int, logs: Optional[Dict] = None, finalize: Optional[bool] = None) -> None:
+        if finalize is None:
+            finalize = self.target is not None and current >= self.target
+        now = time.time()
+        per = self._time_per_unit(current, now)
+        if self.verbose == 1:
+            if now - self._last_update < self.interval and not finalize:
+                return
+            self._last_update = now
+            message = "\b" * self._prev_total_width + "\r"
+            special = 0
+            if self.target is not None and self.target > 0:
+                digits = int(math.log10(self.target)) + 1
+                bar = f"\x1b[1m{current:>{digits}d}/{self.target}\x1b[0m "
+                special += 8
+                filled = int(self.width * float(current) / self.target)
+                if filled > 0:
+                    bar += f"\33[32m{'━' * filled}\x1b[0m"
+                    special += 9
+                bar += f"\33[37m{'━' * (self.width - filled)}\x1b[0m"
+                special += 9
+            else:
+                bar = "%7d/Unknown" % current
+            if self.target is not None and self.target > 0 and not finalize:
+                eta = per * (self.target - current)
+                eta_fmt = ("%d:%02d:%02d" % (eta // 3600, (eta % 3600) // 60, eta % 60) if eta > 3600 else
+                           "%d:%02d" % (eta // 60, eta % 60) if eta > 60 else "%ds" % eta)
+                info = f" \x1b[1m{eta_fmt}\x1b[0m"
+            else:
+                info = f" \x1b[1m{now - self._start:.0f}s\x1b[0m"
+            special += 8
+            info += self._format_time(per) + self._values(logs, strict=False)
+            total = len(bar) + len(info) - special
+            if self._prev_total_width > total:
+                info += " " * (self._prev_total_width - total)
+            if finalize:
+                info += "\n"
+            sys.stdout.write(message + bar + info)
+            sys.stdout.flush()
+            self._prev_total_width = total
+        elif self.verbose == 2 and finalize and self.target:
+            digits = int(math.log10(self.target)) + 1
+            line = f"{current:>{digits}d}/{self.target} - {now - self._start:.0f}s -{self._format_time(per)}"
+            print(line + self._values(logs, strict=True))
 
 
 def _fmt(logs: Dict) -> str:

@@ -108,6 +108,43 @@ class Recall(Precision):
     kind = "recall"
 
 
+class _ConfusionCount(Metric):
+    """The weighted number of predictions (each output element) in one confusion cell, a
+    prediction being positive when above ``thresholds`` (Keras: one float, default 0.5)."""
+
+    _params = ("threshold",)
+
+    def __init__(self, thresholds: Optional[float] = None, name: Optional[str] = None):
+        super().__init__(name)
+        if isinstance(thresholds, (list, tuple)):
+            raise ValueError(f"{type(self).__name__}: thresholds must be one float in [0, 1] (a list of "
+                             f"thresholds is not supported). Received: thresholds={thresholds!r}")
+        t = _DEFAULTS["threshold"] if thresholds is None else thresholds
+        self.threshold = float(check_number(type(self).__name__, "thresholds", t, low=0, high=1))
+
+
+class TruePositives(_ConfusionCount):
+    kind = "true_positives"
+
+
+class FalsePositives(_ConfusionCount):
+    kind = "false_positives"
+
+
+class TrueNegatives(_ConfusionCount):
+    kind = "true_negatives"
+
+
+class FalseNegatives(_ConfusionCount):
+    kind = "false_negatives"
+
+
+class MeanAbsolutePercentageError(Metric):
+    """``100 * mean(|y - p| / max(|y|, 1e-7))`` per sample, averaged over samples."""
+
+    kind = "mean_absolute_percentage_error"
+
+
 _TABLE = {
     "accuracy": Accuracy, "acc": Accuracy,
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
@@ -117,6 +154,9 @@ _TABLE = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
     "auc": AUC, "precision": Precision, "recall": Recall,
+    "true_positives": TruePositives, "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives, "false_negatives": FalseNegatives,
+    "mape": MeanAbsolutePercentageError, "mean_absolute_percentage_error": MeanAbsolutePercentageError,
 }
 
 
@@ -142,6 +182,8 @@ def resolve(metric: Metric, loss, output_dim: int) -> dict:
             spec["name"] = "categorical_accuracy"
     elif metric.kind == "top_k_categorical_accuracy" and getattr(loss, "sparse", False):
         spec["name"] = "sparse_top_k_categorical_accuracy"
+    elif metric.kind == "mean_absolute_percentage_error":
+        spec["name"] = "mape"  # the core's name
     return spec
 
 
@@ -161,7 +203,8 @@ def deserialize(config: dict) -> Metric:
     if unknown:
         raise ValueError(f"invalid metric config: unknown keys {sorted(unknown)} for {cls.__name__}")
     # Precision/Recall take the Keras argument `thresholds` and keep it as `threshold`.
-    kw = {("thresholds" if cls in (Precision, Recall) else p): config[p] for p in cls._params if p in config}
+    kw = {("thresholds" if issubclass(cls, (Precision, _ConfusionCount)) else p): config[p] for p in cls._params
+          if p in config}
     m = cls(**kw)
     m.name = config["name"]
     return m

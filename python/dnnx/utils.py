@@ -51,3 +51,6 @@ def to_categorical(y, num_classes: Optional[int] = None, dtype="float32") -> np.
     out = np.zeros((labels.size, n_cls), dtype=dtype)
     out[np.arange(labels.size), labels] = 1
     return out
+
+
+from ._batches import PyDataset  # noqa: E402  (keras.utils.PyDataset)

@@ -4,7 +4,8 @@
 // Mean metrics (accuracies, mse, mae) report sum_i w_i v_i / sum_i w_i of a per-sample
 // value v_i; precision/recall count weighted true/false positives at a threshold over all
 // outputs; AUC is Keras' ROC AUC: confusion counts at num_thresholds evenly spaced
-// thresholds, trapezoid ("interpolation") summation. Accumulators are doubles updated row
+// thresholds, trapezoid ("interpolation") summation. The count metrics (true/false
+// positives/negatives) report the weighted number of elements in their confusion cell. Accumulators are doubles updated row
 // by row in order, so results do not depend on the thread count.
 #pragma once
 #include <string>
@@ -25,6 +26,11 @@ enum class MetricKind : int {
   auc,
   precision,
   recall,
+  true_positives,   ///< weighted counts at a threshold over all outputs (Keras TruePositives, ...)
+  false_positives,
+  true_negatives,
+  false_negatives,
+  mape,             ///< 100 * mean |y - p| / max(|y|, 1e-7) (Keras MeanAbsolutePercentageError)
 };
 
 struct MetricSpec {
@@ -32,8 +38,8 @@ struct MetricSpec {
   std::string key;             ///< the name reported in logs
   index_t k = 5;               ///< top-k
   index_t num_thresholds = 200;  ///< auc
-  double threshold = 0.5;      ///< binary_accuracy, precision, recall
-  bool from_logits = false;    ///< auc, precision, recall: apply a sigmoid first
+  double threshold = 0.5;      ///< binary_accuracy, precision, recall, the count metrics
+  bool from_logits = false;    ///< auc, precision, recall, the count metrics: apply a sigmoid first
   bool weighted = true;        ///< false: ignore sample weights (Keras metrics= vs weighted_metrics=)
 };
 
@@ -58,9 +64,9 @@ class Metric {
  private:
   MetricSpec spec_;
   double total_ = 0, count_ = 0;        // mean metrics
-  double tp_ = 0, fp_ = 0, fn_ = 0;     // precision / recall
+  double tp_ = 0, fp_ = 0, fn_ = 0, tn_ = 0;  // precision / recall / the count metrics
   std::vector<double> pos_, neg_;       // auc: weighted positives/negatives per bucket
-  bool nan_ = false;                    // auc / precision / recall saw a NaN: the result is NaN
+  bool nan_ = false;                    // auc, precision, recall, the counts saw a NaN: the result is NaN
 };
 
 }  // namespace dnnx

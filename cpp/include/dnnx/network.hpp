@@ -195,14 +195,21 @@ class Network {
   /// or an ID is outside its Embedding's range, naming the offender.
   void check_batch(const Batch<T>& data) const;
 
-  /// One optimizer step on one batch; returns that batch's loss and metrics.
-  Logs train_batch(const Batch<T>& data, double learning_rate);
+  /// One optimizer step on one batch; returns that batch's loss and metrics. With
+  /// accumulate (batches fed one call each from outside, e.g. a Python generator), the
+  /// batch is added to the running logs begun by reset_running() instead, and those are
+  /// returned: for the same batches, the logs train_epoch reports.
+  Logs train_batch(const Batch<T>& data, double learning_rate, bool accumulate = false);
+  /// Start new running logs (metrics and batch-size-weighted loss means) for the
+  /// accumulate forms of train_batch and evaluate.
+  void reset_running();
   /// One epoch: shuffle (keyed by (seed, epoch)), then a step per batch with
   /// learning_rates[step]; returns the epoch's running loss and metrics.
   Logs train_epoch(const Batch<T>& data, index_t batch_size, bool shuffle, std::int64_t epoch,
                    const double* learning_rates, index_t n_learning_rates, const EpochHooks& hooks);
   /// Loss and metrics in inference mode, batch by batch (batch_size <= 0: a default).
-  Logs evaluate(const Batch<T>& data, index_t batch_size);
+  /// With accumulate, the data are added to the running logs (see train_batch).
+  Logs evaluate(const Batch<T>& data, index_t batch_size, bool accumulate = false);
   /// Gradients of the objective (weighted mean losses + regularization) into grads(), in
   /// training mode (dropout with the current RNG counter, batch statistics), without
   /// moving the BatchNormalization statistics or the RNG counter. Returns the objective.
@@ -256,6 +263,7 @@ class Network {
   void step(double lr);
   double regularization(bool add_grads);
   void update_logs(double loss, const double* out_loss);
+  void add_running(double loss_sum, const double* out_loss_sum, index_t n);
   void reset_metrics();
   const T* tensor_ptr(index_t t, const void* const* x) const;
 
@@ -284,6 +292,9 @@ class Network {
   std::shared_ptr<Optimizer<T>> optimizer_;
   std::vector<std::vector<Metric>> metrics_;  // per output
   Logs logs_;
+  double run_loss_ = 0;                       // running logs (accumulate): sums of loss * rows,
+  std::vector<double> run_out_;               // per output,
+  index_t run_seen_ = 0;                      // and the rows seen
 
   // Backward plan (from the frozen flags): which tensors carry a gradient, which nodes run.
   std::vector<char> needs_grad_, node_runs_;

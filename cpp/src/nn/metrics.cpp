@@ -34,13 +34,17 @@ MetricKind metric_from_name(const std::string& name) {
       {"top_k_categorical_accuracy", MetricKind::top_k_categorical_accuracy},
       {"sparse_top_k_categorical_accuracy", MetricKind::sparse_top_k_categorical_accuracy},
       {"mse", MetricKind::mse}, {"mae", MetricKind::mae}, {"auc", MetricKind::auc},
-      {"precision", MetricKind::precision}, {"recall", MetricKind::recall}};
+      {"precision", MetricKind::precision}, {"recall", MetricKind::recall},
+      {"true_positives", MetricKind::true_positives}, {"false_positives", MetricKind::false_positives},
+      {"true_negatives", MetricKind::true_negatives}, {"false_negatives", MetricKind::false_negatives},
+      {"mape", MetricKind::mape}};
   for (const auto& e : table)
     if (name == e.n) return e.k;
   throw std::invalid_argument("unknown metric '" + name +
                               "'; expected one of binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, "
                               "top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mse, mae, auc, "
-                              "precision, recall");
+                              "precision, recall, true_positives, false_positives, true_negatives, false_negatives, "
+                              "mape");
 }
 
 Metric::Metric(const MetricSpec& spec) : spec_(spec) {
@@ -57,7 +61,7 @@ Metric::Metric(const MetricSpec& spec) : spec_(spec) {
 }
 
 void Metric::reset() {
-  total_ = count_ = tp_ = fp_ = fn_ = 0;
+  total_ = count_ = tp_ = fp_ = fn_ = tn_ = 0;
   nan_ = false;
   std::fill(pos_.begin(), pos_.end(), 0.0);
   std::fill(neg_.begin(), neg_.end(), 0.0);
@@ -92,8 +96,18 @@ void Metric::update(index_t n, index_t d, const T* p, const T* y, const T* sw) {
         for (index_t j = 0; j < d; ++j) v += std::abs(double(pr[j]) - double(yr[j]));
         v /= double(d);
         break;
+      case MetricKind::mape:
+        // Keras: 100 * mean(|y - p| / max(|y|, epsilon)), epsilon = 1e-7.
+        for (index_t j = 0; j < d; ++j)
+          v += std::abs(double(yr[j]) - double(pr[j])) / std::max(std::abs(double(yr[j])), 1e-7);
+        v = 100.0 * v / double(d);
+        break;
       case MetricKind::precision:
       case MetricKind::recall:
+      case MetricKind::true_positives:
+      case MetricKind::false_positives:
+      case MetricKind::true_negatives:
+      case MetricKind::false_negatives:
         for (index_t j = 0; j < d; ++j) {
           const double pj = spec_.from_logits ? sigmoid(double(pr[j])) : double(pr[j]);
           if (std::isnan(pj) || std::isnan(double(yr[j]))) { nan_ = true; continue; }
@@ -101,6 +115,7 @@ void Metric::update(index_t n, index_t d, const T* p, const T* y, const T* sw) {
           tp_ += (pred && pos) * w;
           fp_ += (pred && !pos) * w;
           fn_ += (!pred && pos) * w;
+          tn_ += (!pred && !pos) * w;
         }
         continue;
       case MetricKind::auc: {
@@ -132,6 +147,10 @@ double Metric::result() const {
     case MetricKind::recall:
       if (nan_) return std::numeric_limits<double>::quiet_NaN();
       return tp_ + fn_ > 0 ? tp_ / (tp_ + fn_) : 0.0;
+    case MetricKind::true_positives: return nan_ ? std::numeric_limits<double>::quiet_NaN() : tp_;
+    case MetricKind::false_positives: return nan_ ? std::numeric_limits<double>::quiet_NaN() : fp_;
+    case MetricKind::true_negatives: return nan_ ? std::numeric_limits<double>::quiet_NaN() : tn_;
+    case MetricKind::false_negatives: return nan_ ? std::numeric_limits<double>::quiet_NaN() : fn_;
     case MetricKind::auc: {
       if (nan_) return std::numeric_limits<double>::quiet_NaN();
       // tp[t] / fp[t]: weight above threshold t (suffix sums over buckets).

@@ -232,6 +232,7 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
   written_.assign(width_.size(), 0);
   out_loss_.assign(outputs_.size(), 0.0);
   out_loss_sum_.assign(outputs_.size(), 0.0);
+  run_out_.assign(outputs_.size(), 0.0);
   configure(TrainingConfig{});
 }
 
@@ -727,14 +728,39 @@ void Network<T>::update_logs(double loss, const double* out_loss) {
 }
 
 template <class T>
-Logs Network<T>::train_batch(const Batch<T>& d, double lr) {
+void Network<T>::reset_running() {
+  reset_metrics();
+  run_loss_ = 0;
+  run_seen_ = 0;
+  run_out_.assign(outputs_.size(), 0.0);
+}
+
+template <class T>
+void Network<T>::add_running(double loss_sum, const double* out_loss_sum, index_t n) {
+  const std::size_t O = outputs_.size();
+  if (run_out_.size() != O) run_out_.assign(O, 0.0);
+  run_loss_ += loss_sum;
+  for (std::size_t o = 0; o < O; ++o) run_out_[o] += out_loss_sum[o];
+  run_seen_ += n;
+  for (std::size_t o = 0; o < O; ++o) out_loss_[o] = run_out_[o] / double(run_seen_);
+  update_logs(run_loss_ / double(run_seen_), out_loss_.data());
+}
+
+template <class T>
+Logs Network<T>::train_batch(const Batch<T>& d, double lr, bool accumulate) {
   if (!config_.has_loss() || !optimizer_)
     throw std::runtime_error("train_batch: the network has no loss/optimizer; call set_training_config first");
   if (d.n < 1) throw std::invalid_argument("train_batch: the batch is empty");
   reserve(d.n);
-  reset_metrics();
+  if (!accumulate) reset_metrics();
   const double loss = run_batch(Mode::train, d.n, d.x.data(), d.y.data(), d.sw, lr);
-  update_logs(loss, out_loss_.data());
+  if (!accumulate) {
+    update_logs(loss, out_loss_.data());
+    return logs_;
+  }
+  // Keras' loss tracker, as train_epoch: batch losses weighted by batch size.
+  for (std::size_t o = 0; o < outputs_.size(); ++o) out_loss_sum_[o] = out_loss_[o] * double(d.n);
+  add_running(loss * double(d.n), out_loss_sum_.data(), d.n);
   return logs_;
 }
 
@@ -836,12 +862,16 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
 }
 
 template <class T>
-Logs Network<T>::evaluate(const Batch<T>& d, index_t bs) {
+Logs Network<T>::evaluate(const Batch<T>& d, index_t bs, bool accumulate) {
   if (!config_.has_loss()) throw std::runtime_error("evaluate: the network has no loss; call set_training_config first");
   if (bs <= 0) bs = kDefaultChunk;
   if (in_epoch_) {
     // Called from a train_epoch hook: the epoch's metric states and loss sums carry on
-    // after this returns, so evaluate on copies of them and put the originals back.
+    // after this returns, so evaluate on copies of them and put the originals back. A
+    // batch-by-batch (accumulate) evaluate would lose its running state between calls.
+    if (accumulate)
+      throw std::runtime_error("evaluate: batches from a generator cannot be evaluated from a batch callback of "
+                               "a training epoch; evaluate arrays there, or evaluate after the epoch");
     auto metrics = metrics_;
     auto sums = out_loss_sum_, losses = out_loss_;
     auto logs = logs_;
@@ -856,11 +886,12 @@ Logs Network<T>::evaluate(const Batch<T>& d, index_t bs) {
     Logs result;
     {
       Restore restore{*this, metrics, sums, losses, logs};
-      result = evaluate(d, bs);
+      result = evaluate(d, bs, false);
     }
     return result;
   }
-  reset_metrics();
+  if (accumulate && d.n < 1) throw std::invalid_argument("evaluate: the batch is empty");
+  if (!accumulate) reset_metrics();
   if (d.n == 0) { update_logs(0.0, nullptr); return logs_; }
   reserve(std::min(bs, d.n));
   const std::size_t I = inputs_.size(), O = outputs_.size();
@@ -876,6 +907,10 @@ Logs Network<T>::evaluate(const Batch<T>& d, index_t bs) {
     loss_sum += run_batch(Mode::evaluate, nb, cur_x_.data(), cur_y_.data(), d.sw ? d.sw + i0 : nullptr, 0.0) *
                 double(nb);
     for (std::size_t o = 0; o < O; ++o) out_loss_sum_[o] += out_loss_[o] * double(nb);
+  }
+  if (accumulate) {
+    add_running(loss_sum, out_loss_sum_.data(), d.n);
+    return logs_;
   }
   for (std::size_t o = 0; o < O; ++o) out_loss_[o] = out_loss_sum_[o] / double(d.n);
   update_logs(loss_sum / double(d.n), out_loss_.data());

@@ -33,7 +33,7 @@ class Classifier:
 
     def predict_proba(self, x) -> np.ndarray:
         """Class probabilities, ``(n, n_classes)`` in ``classes_`` order."""
-        p = self.model.predict(x)
+        p = self.model.predict(x, verbose=0)
         return np.concatenate([1 - p, p], axis=1) if self.binary else p
 
     def predict(self, x) -> np.ndarray:

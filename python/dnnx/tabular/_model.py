@@ -286,7 +286,7 @@ class TabularModel:
 
     # -- inference ---------------------------------------------------------------------------
     def predict_proba_or_values(self, x: Dict[str, np.ndarray]) -> np.ndarray:
-        out = np.asarray(self.model.predict(x, batch_size=4096))
+        out = np.asarray(self.model.predict(x, batch_size=4096, verbose=0))
         if self.info["task"] == "binary":
             p1 = out.reshape(-1)
             return np.stack([1.0 - p1, p1], axis=1)
