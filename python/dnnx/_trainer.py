@@ -65,7 +65,7 @@ def _holding(what: str):
     def decorate(method):
         @functools.wraps(method)
         def run(self, x=None, *args, **kwargs):
-            if self._net is None and x is not None and self.compiled:
+            if self._net is None and x is not None and self.compiled and not _batches.is_batch_source(x):
                 self._ensure_built(x)  # a Sequential built from the data: hold it from the start
             if self._net is None:
                 return method(self, x, *args, **kwargs)
@@ -463,6 +463,8 @@ class Trainer:
                 and not _validation.checks_finite()):
             return self._net.predict(x, 0)  # one float input and output, 2-D: small predicts are all overhead
         verbose = _verbose(verbose, "predict")
+        if batch_size is not None:
+            _validation.positive_int(batch_size, "batch_size", "predict")  # before any use of it
         steps = _steps(steps, "steps", "predict")
         if _batches.is_batch_source(x):
             stream = _batches.BatchStream(x, steps, "predict")
