@@ -105,6 +105,10 @@ def per_sample_loss(name, y, p, from_logits=False, delta=1.0):
             return (np.maximum(p, 0) - p * y + np.log1p(np.exp(-np.abs(p)))).mean(axis=-1)
         q = np.clip(p, EPS, 1 - EPS)
         return -(y * np.log(q) + (1 - y) * np.log(1 - q)).mean(axis=-1)
+    if name == "poisson":  # Keras: y_pred - y_true log(y_pred + eps); from_logits: p is the log rate
+        if from_logits:
+            return (np.exp(p) - y * p).mean(axis=-1)
+        return (p - y * np.log(p + EPS)).mean(axis=-1)
     if name in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
         if name == "sparse_categorical_crossentropy":
             y = np.eye(p.shape[-1])[y[:, 0].astype(int)]

@@ -95,3 +95,31 @@ def test_regularization_is_added_to_the_loss():
     expect = ref.loss("mean_squared_error", y, x @ w + b) + 0.1 * np.abs(w).sum() + 0.2 * (w**2).sum()
     assert net.evaluate(x, y, None, 0)["loss"] == pytest.approx(expect, rel=1e-12)
     assert net.compute_gradients(x, y, None) == pytest.approx(expect, rel=1e-12)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_poisson(from_logits):
+    z = RNG.standard_normal((11, 3))
+    y = RNG.poisson(1.5, (11, 3)).astype(np.float64)
+    p = z if from_logits else np.exp(z)
+    sw = RNG.uniform(0, 2, 11)
+    net = identity_net(3, {"name": "poisson", "from_logits": from_logits})
+    assert net.evaluate(p, y, sw, 0)["loss"] == pytest.approx(ref.loss("poisson", y, p, sw, from_logits), rel=1e-12)
+    # the two forms agree: exp(z) - y z = p - y log p (up to Keras' epsilon)
+    other = identity_net(3, {"name": "poisson", "from_logits": not from_logits})
+    q = np.exp(z) if from_logits else z
+    assert other.evaluate(q, y, sw, 0)["loss"] == pytest.approx(net.evaluate(p, y, sw, 0)["loss"], rel=1e-6)
+
+
+def test_poisson_matches_keras():
+    import os
+    import warnings
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        keras = pytest.importorskip("keras")
+    p = RNG.uniform(0.1, 3.0, (6, 2)).astype(np.float32)
+    y = RNG.poisson(1.0, (6, 2)).astype(np.float32)
+    expect = float(keras.losses.Poisson()(y, p))
+    net = identity_net(2, {"name": "poisson"}, dtype="float32")
+    assert net.evaluate(p, y, None, 0)["loss"] == pytest.approx(expect, rel=1e-5)

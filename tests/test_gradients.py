@@ -118,6 +118,8 @@ LOSS_CASES = [
     ("sparse_categorical_crossentropy", False, [dense(3, "softmax")], "sparse"),
     ("sparse_categorical_crossentropy", True, [dense(3)], "sparse"),
     ("sparse_categorical_crossentropy", False, [dense(3, "sigmoid")], "sparse"),  # unnormalized probs
+    ("poisson", False, [dense(3, "softplus")], "counts"),                          # rates
+    ("poisson", True, [dense(3)], "counts"),                                      # log rates
 ]
 
 
@@ -127,6 +129,39 @@ def test_losses(name, from_logits, head, targets):
     x = RNG.standard_normal((n, 5))
     labels = RNG.integers(0, 3, n)
     y = {"dense": RNG.standard_normal((n, 3)), "binary": RNG.uniform(0, 1, (n, 3)),
-         "onehot": onehot(labels, 3), "sparse": labels[:, None].astype(np.float64)}[targets]
+         "onehot": onehot(labels, 3), "sparse": labels[:, None].astype(np.float64),
+         "counts": RNG.poisson(2.0, (n, 3)).astype(np.float64)}[targets]
     net = make_net([dense(4, "tanh"), *head], 5, {"name": name, "from_logits": from_logits})
     check_gradients(net, x, y, sw=RNG.uniform(0.5, 2.0, n))
+
+
+@pytest.mark.parametrize("penalty", ["sum", "like_loss"])
+def test_mean_with_sample_weight_and_penalty_like_loss(penalty):
+    """scikit-learn's objective: (sum_i w_i l_i + penalty) / sum_i w_i when penalty_reduction
+    is like_loss, sum_i w_i l_i / sum_i w_i + penalty otherwise."""
+    n = 9
+    x, y = regression(n, 5, 2)
+    sw = RNG.uniform(0.2, 3.0, n)
+    reg = {"l1": 0.0, "l2": 0.3}
+    loss = {"name": "mse", "reduction": "mean_with_sample_weight", "penalty_reduction": penalty}
+    net = make_net([dense(4, "tanh", kernel_regularizer=reg), dense(2, kernel_regularizer=reg)], 5, loss)
+    check_gradients(net, x, y, sw=sw)
+    w0, _, w1, _ = (p.copy() for p in net.params())
+    penalty_value = 0.3 * ((w0**2).sum() + (w1**2).sum())
+    out = net.predict(x)
+    data = (sw * ((out - y) ** 2).mean(axis=1)).sum()
+    expect = (data + penalty_value) / sw.sum() if penalty == "like_loss" else data / sw.sum() + penalty_value
+    assert net.compute_gradients(x, y, sw) == pytest.approx(expect, rel=1e-12)
+    # without weights the normalizer is n; all-zero weights give a zero loss and gradient
+    data1 = ((out - y) ** 2).mean(axis=1).sum()
+    expect1 = (data1 + penalty_value) / n if penalty == "like_loss" else data1 / n + penalty_value
+    assert net.compute_gradients(x, y, None) == pytest.approx(expect1, rel=1e-12)
+    assert net.compute_gradients(x, y, np.zeros(n)) == (0.0 if penalty == "like_loss" else pytest.approx(penalty_value))
+    assert all(np.isfinite(g).all() for g in net.grads())
+
+
+def test_reduction_keys_are_checked():
+    with pytest.raises(ValueError, match="reduction"):
+        make_net([dense(2)], 3, {"name": "mse", "reduction": "sum"})
+    with pytest.raises(ValueError, match="penalty_reduction"):
+        make_net([dense(2)], 3, {"name": "mse", "penalty_reduction": "mean"})

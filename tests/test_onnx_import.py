@@ -109,6 +109,8 @@ def test_torch_residual_module(dynamo, tmp_path):
     model = dnnx.onnx.load(path)
     assert sum(type(l).__name__ == "Add" for l in model.layers) == 1
     np.testing.assert_allclose(model.predict(x), _torch_out(net, x), rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "imported.dnnx")  # an imported model is an ordinary dnnx model
+    np.testing.assert_array_equal(dnnx.load_model(tmp_path / "imported.dnnx").predict(x), model.predict(x))
     _trains(model, x, np.random.default_rng(2).normal(size=(5, 2)).astype(np.float32))
 
 
@@ -461,6 +463,19 @@ def test_unsupported_dtypes_and_shapes(tmp_path):
         dnnx.onnx.load(42)
 
 
+def test_constant_folding_is_bounded():
+    big = {"a": np.ones((1 << 14, 1), np.float32), "b": np.ones((1, 1 << 14), np.float32)}
+    m = _graph([helper.make_node("Add", ["a", "b"], ["c"], name="outer"), helper.make_node("Add", ["x", "c"], ["y"])],
+               [_vi("x", ["N", 4])], [_vi("y", ["N", 4])], big, check=False)
+    with pytest.raises(dnnx.onnx.UnsupportedGraph, match="'outer'.*would make 268,435,456 values"):
+        dnnx.onnx.load(m)
+    grow = _graph([helper.make_node("ConstantOfShape", ["shape"], ["c"], name="grow"),
+                   helper.make_node("Add", ["x", "c"], ["y"])], [_vi("x", ["N", 4])], [_vi("y", ["N", 4])],
+                  {"shape": np.array([1 << 40], np.int64)}, check=False)
+    with pytest.raises(dnnx.onnx.UnsupportedGraph, match="'grow' \\(op ConstantOfShape"):
+        dnnx.onnx.load(grow)
+
+
 def test_multilabel_classifier_is_refused():
     skl2onnx = _sk()
     from sklearn.neural_network import MLPClassifier
@@ -468,3 +483,46 @@ def test_multilabel_classifier_is_refused():
     est = _fit(MLPClassifier((4,), max_iter=20), x, (x[:, :2] > 0).astype(int))
     with pytest.raises(dnnx.onnx.UnsupportedGraph, match=r"op Binarizer, ai.onnx.ml opset 1"):
         dnnx.onnx.load(skl2onnx.to_onnx(est, x[:1]))
+
+
+# -- classifiers out and back --------------------------------------------------------------------
+@pytest.mark.parametrize("classes", [np.array([4, 9]), np.array(["cat", "dog", "emu"]), np.array([0, 1, 2, 3])])
+@pytest.mark.parametrize("zipmap", [False, True])
+def test_classifier_export_and_back(classes, zipmap, tmp_path):
+    k = len(classes)
+    head = layers.Dense(1, activation="sigmoid") if k == 2 else layers.Dense(k, activation="softmax")
+    model = _randomize(dnnx.Sequential([dnnx.Input(shape=(5,)), layers.Dense(6, activation="relu"), head]))
+    clf = dnnx.onnx.Classifier(model, classes)
+    assert clf.binary == (k == 2)
+    x = np.random.default_rng(15).normal(size=(12, 5)).astype(np.float32)
+    path = tmp_path / "clf.onnx"
+    proto = dnnx.onnx.export(clf, path, zipmap=zipmap)
+    assert [o.name for o in proto.graph.output] == ["label", "probabilities"]
+    assert any(o.domain == "ai.onnx.ml" for o in proto.opset_import) == zipmap
+    label, proba = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input_layer": x})
+    if zipmap:
+        assert list(proba[0]) == classes.tolist()
+        proba = np.array([[row[c] for c in classes.tolist()] for row in proba], np.float32)
+    np.testing.assert_allclose(proba, clf.predict_proba(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(label, clf.predict(x))
+    back = dnnx.onnx.load(path)
+    assert isinstance(back, dnnx.onnx.Classifier) and back.binary == clf.binary
+    assert back.classes_.tolist() == classes.tolist()
+    for a, b in zip(back.model.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(back.predict(x), clf.predict(x))
+
+
+def test_classifier_errors(tmp_path):
+    model = dnnx.Sequential([dnnx.Input(shape=(3,)), layers.Dense(3, activation="softmax")])
+    with pytest.raises(ValueError, match="one output of 2 probabilities"):
+        dnnx.onnx.Classifier(model, [0, 1])
+    with pytest.raises(ValueError, match="distinct integer or string labels"):
+        dnnx.onnx.Classifier(model, [1, 1, 2])
+    with pytest.raises(TypeError, match="model must be a dnnx Model"):
+        dnnx.onnx.Classifier("model", [0, 1])
+    with pytest.raises(ValueError, match="zipmap=True needs class labels"):
+        dnnx.onnx.export(model, tmp_path / "m.onnx", zipmap=True)
+    model64 = dnnx.Sequential([dnnx.Input(shape=(3,)), layers.Dense(3, activation="softmax")], dtype="float64")
+    with pytest.raises(ValueError, match="zipmap=True needs a float32 model"):
+        dnnx.onnx.export(dnnx.onnx.Classifier(model64, ["a", "b", "c"]), tmp_path / "m.onnx", zipmap=True)

@@ -245,18 +245,29 @@ py::dict declarations_dict() {
 }
 
 LossSpec parse_loss(const py::dict& d, const std::string& w, OutputConfig& oc) {
-  check_keys(d, w, {"name", "from_logits", "delta", "reduction", "weight", "key"});
+  check_keys(d, w, {"name", "from_logits", "delta", "reduction", "penalty_reduction", "weight", "key"});
   LossSpec l;  // defaults: LossSpec's member initializers
   l.kind = named(w, [&] { return loss_from_name(get_str(d, "name", "", w)); });
   l.from_logits = get_bool(d, "from_logits", l.from_logits, w);
   l.delta = get_float(d, "delta", l.delta, w);
   const std::string red = get_str(d, "reduction", "sum_over_batch_size", w);
-  if (red != "sum_over_batch_size")
-    throw py::value_error(w + ": 'reduction' must be 'sum_over_batch_size'; received '" + red + "'");
+  if (red == "mean_with_sample_weight") l.reduction = LossReduction::mean_with_sample_weight;
+  else if (red != "sum_over_batch_size")
+    throw py::value_error(w + ": 'reduction' must be 'sum_over_batch_size' or 'mean_with_sample_weight'; received '" +
+                          red + "'");
   if (!(l.delta > 0)) throw py::value_error(w + ": 'delta' must be > 0");
   oc.weight = get_float(d, "weight", oc.weight, w);
   oc.loss_key = get_str(d, "key", "", w);
   return l;
+}
+
+/// "penalty_reduction": "sum" (Keras: the penalty as is) or "like_loss" (divided by the
+/// loss's normalizer, as scikit-learn's alpha).
+bool parse_penalty_reduction(const py::dict& d, const std::string& w) {
+  const std::string p = get_str(d, "penalty_reduction", "sum", w);
+  if (p != "sum" && p != "like_loss")
+    throw py::value_error(w + ": 'penalty_reduction' must be 'sum' or 'like_loss'; received '" + p + "'");
+  return p == "like_loss";
 }
 
 std::vector<MetricSpec> parse_metrics(const py::handle& metrics, const std::string& where, const OutputConfig& oc) {
@@ -298,14 +309,21 @@ TrainingConfig parse_training(const py::handle& loss, const py::handle& opt, con
       if (!h.is_none()) {
         oc.has_loss = true;
         oc.loss = parse_loss(as_dict(h, w), w, oc);
+        c.penalty_like_loss |= parse_penalty_reduction(as_dict(h, w), w);
       }
       c.outputs.push_back(oc);
     }
+    int with_loss = 0;
+    for (const OutputConfig& oc : c.outputs) with_loss += oc.has_loss ? 1 : 0;
+    if (c.penalty_like_loss && with_loss > 1)
+      throw py::value_error("loss: 'penalty_reduction': 'like_loss' needs a single output with a loss; " +
+                            std::to_string(with_loss) + " outputs have one");
   } else {
     OutputConfig oc;
     if (!loss.is_none()) {
       oc.has_loss = true;
       oc.loss = parse_loss(as_dict(loss, "loss"), "loss", oc);
+      c.penalty_like_loss = parse_penalty_reduction(as_dict(loss, "loss"), "loss");
     }
     c.outputs.push_back(oc);
   }
@@ -1022,6 +1040,25 @@ model.)")
           });
         });
       }, py::arg("fn"), R"(fn(grad_arena_view) after backward, before each optimizer update; None removes it.)")
+      .def("log_state", [](PyNetwork& s) {
+        return s.visit([](auto& n) {
+          const std::vector<double> v = n.log_state();
+          py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
+          std::copy(v.begin(), v.end(), a.mutable_data());
+          return a;
+        });
+      }, R"(The additive state behind the last train/evaluate logs (float64; merge by addition).)")
+      .def("logs_from_state", [](PyNetwork& s, py::array state) {
+        Enter e(s.guard, "logs_from_state", Access::write);
+        if (!has_dtype<double>(state) || state.ndim() != 1 || !(state.flags() & py::array::c_style))
+          throw py::type_error("logs_from_state: state must be a C-contiguous 1-D float64 array (log_state's layout); "
+                               "received " + dtype_str(state) + " of shape " + shape_str(state));
+        return s.visit([&](auto& n) {
+          return to_dict(named("logs_from_state", [&] {
+            return n.logs_from_state(cptr<double>(state), static_cast<std::size_t>(state.size()));
+          }));
+        });
+      }, py::arg("state"), R"(The logs of a (merged) log_state(); the metrics take that state.)")
       .def("params_changed", [](PyNetwork& s) {
         Enter e(s.guard, "params_changed", Access::read);  // allowed beside predicts (see Network)
         s.visit([](auto& n) { n.params_changed(); });

@@ -69,6 +69,9 @@ def add_commands(sub) -> None:
     p.add_argument("--threads", type=_positive(int), default=None, help="threads (default: all usable CPUs)")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel training on MPI: start it with mpiexec -n N dnnx train ... --distributed "
+                        "(pip install 'dnnx[mpi]'); the rows are sharded over the ranks, rank 0 prints and saves")
     p.set_defaults(func=train)
 
     p = sub.add_parser("predict", help="predict every row of a table with a saved model")
@@ -129,6 +132,15 @@ class _Progress:
 
 def train(args) -> int:
     from .tabular import TableError, TabularModel, read_table
+    say = print
+    if getattr(args, "distributed", False):
+        from . import distributed
+        try:
+            rank = distributed.init()[0]
+        except RuntimeError as e:  # no mpi4py / MPI library: one line, as every CLI error
+            raise TableError(str(e)) from None
+        if rank != 0:  # the other ranks train silently and write nothing
+            say, args.quiet, args.plot, args.out = (lambda *a, **k: None), True, None, None
     _threads(args)
     if args.plot:
         try:
@@ -147,20 +159,21 @@ def train(args) -> int:
     info = tm.info
     kinds = [c["kind"] for c in info["columns"]]
     what = info["task"] + ("" if info["classes"] is None else f", {len(info['classes'])} classes")
-    print(f"read {n:,} rows from {args.data}: {kinds.count('numeric')} numeric and {kinds.count('categorical')} "
-          f"categorical columns; target {args.target!r} ({what})")
+    say(f"read {n:,} rows from {args.data}: {kinds.count('numeric')} numeric and {kinds.count('categorical')} "
+        f"categorical columns; target {args.target!r} ({what})")
     result = tm.fit(table, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                     val_split=args.val_split, patience=args.patience, seed=args.seed,
                     callbacks=[_Progress(args.epochs, not args.quiet)])
     fit = info["fit"]
-    print(f"trained {fit['epochs_run']} epochs on {fit['rows_train']:,} rows in {fit['seconds']:.2f} s "
-          f"(batch size {fit['batch_size']}); best weights kept")
-    print(f"validation ({fit['rows_validation']:,} rows): {_fmt(result)}")
-    tm.save(args.out)
-    print(f"saved {args.out} (preprocessing included; {time.perf_counter() - t0:.2f} s in all)")
+    say(f"trained {fit['epochs_run']} epochs on {fit['rows_train']:,} rows in {fit['seconds']:.2f} s "
+        f"(batch size {fit['batch_size']}); best weights kept")
+    say(f"validation ({fit['rows_validation']:,} rows): {_fmt(result)}")
+    if args.out:
+        tm.save(args.out)
+    say(f"saved {args.out} (preprocessing included; {time.perf_counter() - t0:.2f} s in all)")
     if args.plot:
         _plot(tm.history.history, args.plot)
-        print(f"wrote {args.plot}")
+        say(f"wrote {args.plot}")
     return 0
 
 

@@ -102,7 +102,12 @@ class Network:
         (random_normal)
       loss: None | {"name": "mean_squared_error" | "mean_absolute_error" | "huber" |
                     "binary_crossentropy" | "categorical_crossentropy" |
-                    "sparse_categorical_crossentropy", "from_logits": bool, "delta": float}
+                    "sparse_categorical_crossentropy" | "poisson", "from_logits": bool,
+                    "delta": float,
+                    "reduction": "sum_over_batch_size" | "mean_with_sample_weight"
+                      (divide by the batch's sum of weights, not its size),
+                    "penalty_reduction": "sum" | "like_loss" (regularization divided by
+                      the loss's normalizer, as scikit-learn's alpha; one output only)}
       optimizer: None | {"name": "sgd"|"adam"|"adamw"|"rmsprop"|"adagrad"|"nadam",
                          "learning_rate": float, <Keras 3 hyper-parameters by Keras name:
                          momentum, nesterov, beta_1, beta_2, epsilon, amsgrad, rho,
@@ -122,8 +127,7 @@ class Network:
     shape/layout: ValueError naming the argument. The Python layer converts user input.
 
     Also accepted: every layer dict may carry "name" (default: Keras-style dense, dense_1,
-    ...; it prefixes param_names()); a None value means "the default" for any key; loss
-    "reduction" (only "sum_over_batch_size"); metric "from_logits" (auc/precision/recall:
+    ...; it prefixes param_names()); a None value means "the default" for any key; metric "from_logits" (auc/precision/recall:
     sigmoid first; defaults to the loss's from_logits; binary_accuracy's threshold defaults
     to 0 when the loss is from_logits, else 0.5); "adamw" without weight_decay uses 0.004.
     Every optimizer accepts every optimizer key (irrelevant ones are ignored).
@@ -214,6 +218,11 @@ class Network:
     # ^ one optimizer step with grads (list in params() order, or a 1-D arena array)
     def set_gradient_hook(self, fn: Optional[Callable[[NDArray[Any]], None]]) -> None: ...
     # ^ fn(grad_arena) after backward, before every update (the view is valid in the call)
+    def log_state(self) -> NDArray[Any]: ...
+    # ^ float64 state behind the last train/evaluate logs: loss sum, sample count, each
+    #   output's loss sum, each metric's additive state; states of disjoint data add up
+    def logs_from_state(self, state: NDArray[Any]) -> dict[str, float]: ...
+    # ^ logs of a (merged) log_state() of the same layout; the metrics take that state
     def hold(self, what: str) -> None: ...  # see Concurrency above; RuntimeError if busy
     def release(self) -> None: ...
     def check(self, what: str, kind: str) -> None: ...

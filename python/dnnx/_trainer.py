@@ -18,6 +18,7 @@ from . import callbacks as _callbacks
 from . import optimizers as _optimizers
 from ._compile import CompileConfig
 from ._layer import KerasTensor, is_int_dtype, width
+from .distributed import _training as _distributed
 
 _DEFAULT_BATCH_SIZE = 32  # Keras's default for fit, evaluate and predict
 
@@ -323,6 +324,10 @@ class Trainer:
         verbose = _verbose(verbose, "fit")
         if stream or steps_per_epoch is not None or validation_steps is not None or (
                 validation_data is not None and _batches.is_batch_source(validation_data)):
+            if _distributed.active():
+                raise ValueError("fit: after dnnx.distributed.init(), fit takes this rank's shard as arrays (x, y, "
+                                 "validation_data); generators, iterables, PyDatasets and steps_per_epoch / "
+                                 "validation_steps are not supported in distributed mode")
             return self._fit_batches(x, y, sample_weight, batch_size, epochs, verbose, callbacks, validation_split,
                                      validation_data, shuffle, class_weight, initial_epoch, steps_per_epoch,
                                      validation_steps, validation_batch_size, validation_freq)
@@ -345,10 +350,17 @@ class Trainer:
             xs, ys = [a[:cut] for a in xs], [None if a is None else a[:cut] for a in ys]
             sw = None if sw is None else sw[:cut]
         sw = self._class_weight(class_weight, ys, sw)
-        if xs[0].shape[0] == 0:
+        # After dnnx.distributed.init(): data-parallel training with the other ranks (None: alone).
+        dist = _distributed.fit_session(self, xs[0].shape[0], None if val is None else val[0][0].shape[0], batch_size,
+                                        {"batch_size": batch_size, "epochs": int(epochs), "shuffle": bool(shuffle),
+                                         "initial_epoch": int(initial_epoch), "validation_freq": validation_freq,
+                                         "validation_batch_size": validation_batch_size})
+        if dist is None and xs[0].shape[0] == 0:
             raise ValueError("fit: x is empty")
-        steps = math.ceil(xs[0].shape[0] / batch_size)
+        steps = dist.steps if dist else math.ceil(xs[0].shape[0] / batch_size)
         history = _callbacks.History()
+        if dist:
+            verbose, callbacks = dist.verbose(verbose), dist.callbacks(list(callbacks or []))  # rank 0 prints/writes
         cblist = self._callback_list("fit", callbacks, verbose, {"epochs": epochs, "steps": steps,
                                                                  "batch_size": batch_size}, history)
         batch_hooks = cblist.wants_batch_hooks
@@ -374,15 +386,20 @@ class Trainer:
             lrs = self.optimizer.learning_rates(self._net.iterations, steps)
             self._pull_shared()  # callbacks may have used other models that share layers with this one
             self._sync_views()
-            logs = dict(self._net.train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
-                                                    on_batch if batch_hooks else None, every))
+            train_epoch = dist.train_epoch if dist else self._net.train_epoch
+            logs = dict(train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
+                                    on_batch if batch_hooks else None, every))
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vlogs = self._evaluate_arrays(val[0], val[1], val[2], validation_batch_size or batch_size, cblist)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
             cblist.on_epoch_end(epoch, logs)
+            if dist:
+                self.stop_training = dist.end_epoch(self.stop_training)  # the same decision on every rank
             if self.stop_training:
                 break
         cblist.on_train_end(logs)
+        if dist:
+            dist.close()
         return history
 
     def evaluate(self, x=None, y=None, batch_size: Optional[int] = None, verbose="auto", sample_weight=None,
@@ -391,7 +408,7 @@ class Trainer:
         a PyDataset): a scalar, a list (``metrics_names`` order), or a dict. ``callbacks``
         get the test hooks; ``verbose`` 1 or 2 prints Keras's progress line."""
         self._require_compiled("evaluate")
-        verbose = _verbose(verbose, "evaluate")
+        verbose = _distributed.verbose(_verbose(verbose, "evaluate"))  # distributed: rank 0 shows progress
         steps = _steps(steps, "steps", "evaluate")
         batch_size = _DEFAULT_BATCH_SIZE if batch_size is None else _validation.positive_int(batch_size, "batch_size",
                                                                                               "evaluate")
@@ -400,7 +417,7 @@ class Trainer:
             stream = _batches.BatchStream(x, steps, "evaluate")
         else:
             xs, ys, sw = self._data(x, y, sample_weight)
-            if xs[0].shape[0] == 0:
+            if xs[0].shape[0] == 0 and not _distributed.active():  # distributed: the other ranks' rows count
                 raise ValueError("evaluate: x is empty")
             stream = None
             if steps is not None:
@@ -416,14 +433,16 @@ class Trainer:
     def _evaluate_arrays(self, xs, ys, sw, batch_size: int, cblist) -> Dict[str, float]:
         """Converted arrays: one C++ call, or batch by batch when a callback wants the test
         batch hooks."""
-        if cblist.wants_test_batch_hooks:
+        if cblist.wants_test_batch_hooks and not _distributed.active():  # distributed: merged, no batch hooks
             return self._evaluate_stream(_batches.BatchStream(_ArrayBatches(xs, ys, sw, batch_size), None,
                                                               "evaluate"), cblist, True)
         cblist.on_test_begin()
         self._pull_shared()
         self._sync_views()
         cx, cy = self._core(xs, ys)
-        logs = dict(self._net.evaluate(cx, cy, sw, batch_size))
+        logs = _distributed.evaluate(self, cx, cy, sw, batch_size, xs[0].shape[0])  # merged over ranks
+        if logs is None:
+            logs = dict(self._net.evaluate(cx, cy, sw, batch_size))
         cblist.on_test_end(logs)
         return logs
 
@@ -462,7 +481,7 @@ class Trainer:
                 and x.flags.c_contiguous and not self._shared and not self._live_views
                 and not _validation.checks_finite()):
             return self._net.predict(x, 0)  # one float input and output, 2-D: small predicts are all overhead
-        verbose = _verbose(verbose, "predict")
+        verbose = _distributed.verbose(_verbose(verbose, "predict"))  # distributed: rank 0 shows progress
         if batch_size is not None:
             _validation.positive_int(batch_size, "batch_size", "predict")  # before any use of it
         steps = _steps(steps, "steps", "predict")

@@ -62,6 +62,13 @@ class Huber(Loss):
         return {"name": self.name, "from_logits": False, "delta": self.delta}
 
 
+class Poisson(Loss):
+    """``mean(y_pred - y_true log(y_pred + 1e-7))`` over the last axis (Keras); with
+    ``from_logits=True`` the output is the log rate ``z``: ``mean(exp(z) - y_true z)``."""
+
+    name = "poisson"
+
+
 class BinaryCrossentropy(Loss):
     """``-mean(y log p + (1 - y) log(1 - p))`` over the last axis."""
 
@@ -85,6 +92,7 @@ _TABLE = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "huber": Huber, "huber_loss": Huber,
+    "poisson": Poisson,
     "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,

@@ -1,8 +1,12 @@
 // dnnx public C++ API: losses (Keras 3 semantics) with their gradients.
 //
-// Per-sample loss l_i (MSE, MAE, Huber and BCE average over the last axis; the
-// cross-entropies sum over classes); reduction "sum_over_batch_size":
-//   L = sum_i w_i l_i / n,          gradient dL/dout_i = w_i dl_i/dout_i / n.
+// Per-sample loss l_i (MSE, MAE, Huber, Poisson and BCE average over the last axis; the
+// cross-entropies sum over classes); reduction "sum_over_batch_size" (Keras' default):
+//   L = sum_i w_i l_i / n,          gradient dL/dout_i = w_i dl_i/dout_i / n;
+// reduction "mean_with_sample_weight" (Keras' name; scikit-learn's weighting) divides by
+// sum_i w_i instead of n (by n without weights; 0 / 0 = 0, as Keras' divide_no_nan).
+// Poisson (Keras): l = mean(p - y log(p + 1e-7)); with from_logits the output is the log
+// rate z: l = mean(exp(z) - y z), gradient (exp(z) - y) / d.
 // Probabilities are clipped to [1e-7, 1 - 1e-7] unless from_logits (as Keras does).
 //
 // Fusion: when the network ends in softmax (sigmoid) and the loss is a categorical
@@ -24,12 +28,16 @@ enum class LossKind : int {
   binary_crossentropy,
   categorical_crossentropy,
   sparse_categorical_crossentropy,
+  poisson,
 };
+
+enum class LossReduction : int { sum_over_batch_size, mean_with_sample_weight };
 
 struct LossSpec {
   LossKind kind = LossKind::mean_squared_error;
   bool from_logits = false;
   double delta = 1.0;  ///< huber
+  LossReduction reduction = LossReduction::sum_over_batch_size;
 };
 
 /// Parse a Keras loss name (and the aliases mse, mae); throws std::invalid_argument.

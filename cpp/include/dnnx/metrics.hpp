@@ -60,6 +60,13 @@ class Metric {
   template <class T>
   void update(index_t n, index_t d, const T* p, const T* y, const T* sw);
   double result() const;
+  /// The accumulated state as additive doubles: (total, count) for mean metrics, (tp, fp,
+  /// fn) for precision/recall, the positive then negative bucket weights for AUC. States
+  /// of disjoint data merge by elementwise addition (data-parallel training sums them over
+  /// processes), and set_state(merged) makes result() the metric of the union.
+  std::size_t state_size() const noexcept;
+  void get_state(double* out) const;
+  void set_state(const double* in);
 
  private:
   MetricSpec spec_;

@@ -99,6 +99,11 @@ struct TrainingConfig {
   std::vector<OutputConfig> outputs;  ///< one per network output (fewer: the rest have none)
   bool has_optimizer = false;
   OptimizerSpec optimizer;
+  /// false (Keras): the regularization penalty is added as is. true (scikit-learn's
+  /// alpha, "divided by the sample size"): penalty and its gradient are divided by the
+  /// batch's loss normalizer (n, or the sum of the weights with mean_with_sample_weight).
+  /// Only with a single output that has a loss.
+  bool penalty_like_loss = false;
   bool has_loss() const noexcept {
     for (const OutputConfig& o : outputs) if (o.has_loss) return true;
     return false;
@@ -233,6 +238,16 @@ class Network {
   /// hook then keeps the epoch's running loss and metrics intact.
   bool in_epoch() const noexcept { return in_epoch_; }
 
+  /// The state behind the logs of the last train_batch, train_epoch or evaluate (the
+  /// running logs, for their accumulate forms), as additive doubles: the sample-weighted loss sum, the sample count, each output's loss
+  /// sum, then every metric's state (Metric::get_state) in configuration order. States of
+  /// disjoint data merge by elementwise addition; logs_from_state(merged) gives the logs
+  /// of the union (data-parallel training merges them over processes this way).
+  std::vector<double> log_state() const;
+  /// The logs of a (merged) state of log_state()'s layout; the metrics take that state.
+  /// Throws std::invalid_argument for a state of another size.
+  Logs logs_from_state(const double* state, std::size_t size);
+
   /// Counter of parameter changes: bumped by every optimizer step and by params_changed().
   /// predict() keeps per-layer data derived from the parameters (packed kernels) and
   /// rebuilds it when this moved.
@@ -261,9 +276,11 @@ class Network {
   double run_batch(Mode mode, index_t n, const void* const* x, const T* const* y, const T* sw, double lr);
   void backward(const StepContext& ctx, index_t n, const void* const* x);
   void step(double lr);
-  double regularization(bool add_grads);
+  double regularization(bool add_grads, double scale);
   void update_logs(double loss, const double* out_loss);
   void add_running(double loss_sum, const double* out_loss_sum, index_t n);
+  /// The running logs' state (log_state) after a whole train_batch/train_epoch/evaluate.
+  void set_running(double loss_sum, const double* out_loss_sum, index_t n);
   void reset_metrics();
   const T* tensor_ptr(index_t t, const void* const* x) const;
 

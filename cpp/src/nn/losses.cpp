@@ -50,6 +50,29 @@ double row_huber(index_t d, const T* p, const T* y, T* g, T s, double delta) {
   return l / double(d);
 }
 
+// Poisson (Keras): p - y log(p + eps) on rates; exp(z) - y z on log rates z.
+template <class T>
+double row_poisson(index_t d, const T* p, const T* y, T* g, T s) {
+  double l = 0;
+  const double eps = kLossEpsilon;
+  for (index_t j = 0; j < d; ++j) {
+    l += double(p[j]) - double(y[j]) * std::log(double(p[j]) + eps);
+    if (g) g[j] = s * T(1.0 - double(y[j]) / (double(p[j]) + eps)) / T(d);
+  }
+  return l / double(d);
+}
+
+template <class T>
+double row_poisson_logits(index_t d, const T* z, const T* y, T* g, T s) {
+  double l = 0;
+  for (index_t j = 0; j < d; ++j) {
+    const double e = std::exp(double(z[j]));
+    l += e - double(y[j]) * double(z[j]);
+    if (g) g[j] = s * T(e - double(y[j])) / T(d);
+  }
+  return l / double(d);
+}
+
 // BCE on logits: max(z, 0) - z y + log1p(exp(-|z|)); gradient sigmoid(z) - y.
 template <class T>
 double row_bce_logits(index_t d, const T* z, const T* y, T* g, T s) {
@@ -144,12 +167,13 @@ LossKind loss_from_name(const std::string& name) {
       {"mean_absolute_error", LossKind::mean_absolute_error}, {"mae", LossKind::mean_absolute_error},
       {"huber", LossKind::huber}, {"binary_crossentropy", LossKind::binary_crossentropy},
       {"categorical_crossentropy", LossKind::categorical_crossentropy},
-      {"sparse_categorical_crossentropy", LossKind::sparse_categorical_crossentropy}};
+      {"sparse_categorical_crossentropy", LossKind::sparse_categorical_crossentropy},
+      {"poisson", LossKind::poisson}};
   for (const auto& e : table)
     if (name == e.n) return e.k;
   throw std::invalid_argument("unknown loss '" + name +
                               "'; expected one of mean_squared_error (mse), mean_absolute_error (mae), huber, "
-                              "binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy");
+                              "binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, poisson");
 }
 
 const char* loss_name(LossKind k) noexcept {
@@ -160,6 +184,7 @@ const char* loss_name(LossKind k) noexcept {
     case LossKind::binary_crossentropy: return "binary_crossentropy";
     case LossKind::categorical_crossentropy: return "categorical_crossentropy";
     case LossKind::sparse_categorical_crossentropy: return "sparse_categorical_crossentropy";
+    case LossKind::poisson: return "poisson";
   }
   return "?";
 }
@@ -182,6 +207,7 @@ double loss_evaluate(const LossSpec& spec, index_t n, index_t d, const T* out, c
         case LossKind::mean_squared_error: l = row_mse(d, p, yr, g, s); break;
         case LossKind::mean_absolute_error: l = row_mae(d, p, yr, g, s); break;
         case LossKind::huber: l = row_huber(d, p, yr, g, s, spec.delta); break;
+        case LossKind::poisson: l = z ? row_poisson_logits(d, z, yr, g, s) : row_poisson(d, p, yr, g, s); break;
         case LossKind::binary_crossentropy:
           l = z ? row_bce_logits(d, z, yr, g, s) : row_bce_probs(d, p, yr, g, s);
           break;

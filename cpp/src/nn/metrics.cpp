@@ -173,6 +173,39 @@ double Metric::result() const {
   }
 }
 
+std::size_t Metric::state_size() const noexcept {
+  switch (spec_.kind) {
+    case MetricKind::precision:
+    case MetricKind::recall: return 3;
+    case MetricKind::auc: return pos_.size() + neg_.size();
+    default: return 2;
+  }
+}
+
+void Metric::get_state(double* out) const {
+  switch (spec_.kind) {
+    case MetricKind::precision:
+    case MetricKind::recall: out[0] = tp_; out[1] = fp_; out[2] = fn_; return;
+    case MetricKind::auc:
+      std::copy(pos_.begin(), pos_.end(), out);
+      std::copy(neg_.begin(), neg_.end(), out + pos_.size());
+      return;
+    default: out[0] = total_; out[1] = count_; return;
+  }
+}
+
+void Metric::set_state(const double* in) {
+  switch (spec_.kind) {
+    case MetricKind::precision:
+    case MetricKind::recall: tp_ = in[0]; fp_ = in[1]; fn_ = in[2]; return;
+    case MetricKind::auc:
+      std::copy(in, in + pos_.size(), pos_.begin());
+      std::copy(in + pos_.size(), in + pos_.size() + neg_.size(), neg_.begin());
+      return;
+    default: total_ = in[0]; count_ = in[1]; return;
+  }
+}
+
 template void Metric::update<float>(index_t, index_t, const float*, const float*, const float*);
 template void Metric::update<double>(index_t, index_t, const double*, const double*, const double*);
 

@@ -502,7 +502,7 @@ void Network<T>::reserve(index_t rows) {
 }
 
 template <class T>
-double Network<T>::regularization(bool add_grads) {
+double Network<T>::regularization(bool add_grads, double scale) {
   // Each tensor in fixed chunks (a function of its size only, at most 64 of them), each
   // chunk's sums in 8 fixed lanes (detail::reg_sums), chunks added in order: the penalty
   // is the same for any thread count and for every SIMD kernel. Frozen layers' weights are
@@ -515,7 +515,7 @@ double Network<T>::regularization(bool add_grads) {
       if (!t.reg.active()) continue;
       const T* w = params_.data() + t.offset;
       T* g = add_grads ? grads_.data() + t.offset : nullptr;
-      const T l1 = T(t.reg.l1), l2x2 = T(2 * t.reg.l2);
+      const T l1 = T(t.reg.l1 * scale), l2x2 = T(2 * t.reg.l2 * scale);
       const index_t chunk = std::max<index_t>(index_t(1) << 16, (t.size + 63) / 64 + 7) / 8 * 8;
       double part[64][2];
       detail::parallel_chunks(t.size, chunk, t.size, [&](index_t i0, index_t i1) {
@@ -523,7 +523,7 @@ double Network<T>::regularization(bool add_grads) {
       });
       double s1 = 0, s2 = 0;
       for (index_t c = 0; c * chunk < t.size; ++c) { s1 += part[c][0]; s2 += part[c][1]; }
-      penalty += t.reg.l1 * s1 + t.reg.l2 * s2;
+      penalty += scale * (t.reg.l1 * s1 + t.reg.l2 * s2);
     }
   }
   return penalty;
@@ -561,7 +561,7 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
   }
   const bool backprop = mode != Mode::evaluate;
   if (backprop) std::fill(written_.begin(), written_.end(), 0);
-  double loss = 0;
+  double loss = 0, penalty_scale = 1;
   for (std::size_t o = 0; o < outputs_.size(); ++o) {
     const OutputConfig& oc = config_.outputs[o];
     out_loss_[o] = 0;
@@ -578,12 +578,22 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
       add = written_[static_cast<std::size_t>(t)] != 0;  // the same tensor is an earlier output too
       g = w + (add ? slot_off_.back() : slot_off_[static_cast<std::size_t>(grad_slot_[static_cast<std::size_t>(t)])]);
     }
+    // The normalizer: n, or (mean_with_sample_weight) the batch's sum of weights, in row
+    // order; a zero sum gives a zero loss and gradient (Keras' divide_no_nan).
+    double norm = double(n);
+    if (oc.loss.reduction == LossReduction::mean_with_sample_weight && sw) {
+      norm = 0;
+      for (index_t i = 0; i < n; ++i) norm += double(sw[i]);
+    }
+    const double inv = norm != 0 ? 1.0 / norm : 0.0;
+    if (config_.penalty_like_loss) penalty_scale = inv;
+    const T gscale = oc.loss.reduction == LossReduction::sum_over_batch_size ? T(oc.weight) / T(n) : T(oc.weight * inv);
     const double wsum = loss_evaluate<T>(oc.loss, n, width_[static_cast<std::size_t>(t)], out, logits,
-                                         y[o], sw, g, T(oc.weight) / T(n), row_loss_.data());
+                                         y[o], sw, g, gscale, row_loss_.data());
     if (add) add_into(n * width_[static_cast<std::size_t>(t)],
                       w + slot_off_[static_cast<std::size_t>(grad_slot_[static_cast<std::size_t>(t)])], g);
     if (backprop) written_[static_cast<std::size_t>(t)] = 1;
-    out_loss_[o] = wsum / double(n);
+    out_loss_[o] = oc.loss.reduction == LossReduction::sum_over_batch_size ? wsum / double(n) : wsum * inv;
     loss += oc.weight * out_loss_[o];
   }
   if (backprop) {
@@ -597,7 +607,7 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
     backward(ctx, n, x);
   }
   // The penalty is evaluated on the weights the forward pass used (before the update).
-  loss += regularization(backprop);
+  loss += regularization(backprop, penalty_scale);
   if (mode != Mode::gradients)
     for (std::size_t o = 0; o < outputs_.size(); ++o)
       for (Metric& m : metrics_[o])
@@ -736,6 +746,13 @@ void Network<T>::reset_running() {
 }
 
 template <class T>
+void Network<T>::set_running(double loss_sum, const double* out_loss_sum, index_t n) {
+  run_loss_ = loss_sum;
+  run_seen_ = n;
+  run_out_.assign(out_loss_sum, out_loss_sum + outputs_.size());
+}
+
+template <class T>
 void Network<T>::add_running(double loss_sum, const double* out_loss_sum, index_t n) {
   const std::size_t O = outputs_.size();
   if (run_out_.size() != O) run_out_.assign(O, 0.0);
@@ -754,12 +771,13 @@ Logs Network<T>::train_batch(const Batch<T>& d, double lr, bool accumulate) {
   reserve(d.n);
   if (!accumulate) reset_metrics();
   const double loss = run_batch(Mode::train, d.n, d.x.data(), d.y.data(), d.sw, lr);
+  // Keras' loss tracker, as train_epoch: batch losses weighted by batch size.
+  for (std::size_t o = 0; o < outputs_.size(); ++o) out_loss_sum_[o] = out_loss_[o] * double(d.n);
   if (!accumulate) {
+    set_running(loss * double(d.n), out_loss_sum_.data(), d.n);
     update_logs(loss, out_loss_.data());
     return logs_;
   }
-  // Keras' loss tracker, as train_epoch: batch losses weighted by batch size.
-  for (std::size_t o = 0; o < outputs_.size(); ++o) out_loss_sum_[o] = out_loss_[o] * double(d.n);
   add_running(loss * double(d.n), out_loss_sum_.data(), d.n);
   return logs_;
 }
@@ -776,6 +794,8 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
     throw std::invalid_argument("train_epoch: learning_rates must hold one value per step (" + std::to_string(steps) +
                                 "); received " + std::to_string(n_lrs));
   reset_metrics();
+  std::fill(out_loss_sum_.begin(), out_loss_sum_.end(), 0.0);
+  set_running(0.0, out_loss_sum_.data(), 0);
   if (n == 0) { update_logs(0.0, nullptr); return logs_; }
   reserve(std::min(bs, n));
   struct InEpoch {  // evaluate() from a hook must leave this epoch's running logs alone
@@ -858,6 +878,7 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
   }
   for (std::size_t o = 0; o < O; ++o) out_loss_[o] = out_loss_sum_[o] / double(seen);
   update_logs(loss_sum / double(seen), out_loss_.data());
+  set_running(loss_sum, out_loss_sum_.data(), seen);
   return logs_;
 }
 
@@ -891,7 +912,11 @@ Logs Network<T>::evaluate(const Batch<T>& d, index_t bs, bool accumulate) {
     return result;
   }
   if (accumulate && d.n < 1) throw std::invalid_argument("evaluate: the batch is empty");
-  if (!accumulate) reset_metrics();
+  if (!accumulate) {
+    reset_metrics();
+    std::fill(out_loss_sum_.begin(), out_loss_sum_.end(), 0.0);
+    set_running(0.0, out_loss_sum_.data(), 0);
+  }
   if (d.n == 0) { update_logs(0.0, nullptr); return logs_; }
   reserve(std::min(bs, d.n));
   const std::size_t I = inputs_.size(), O = outputs_.size();
@@ -914,6 +939,45 @@ Logs Network<T>::evaluate(const Batch<T>& d, index_t bs, bool accumulate) {
   }
   for (std::size_t o = 0; o < O; ++o) out_loss_[o] = out_loss_sum_[o] / double(d.n);
   update_logs(loss_sum / double(d.n), out_loss_.data());
+  set_running(loss_sum, out_loss_sum_.data(), d.n);
+  return logs_;
+}
+
+template <class T>
+std::vector<double> Network<T>::log_state() const {
+  std::vector<double> v{run_loss_, double(run_seen_)};
+  v.insert(v.end(), run_out_.begin(), run_out_.end());
+  for (const auto& ms : metrics_)
+    for (const Metric& m : ms) {
+      const std::size_t k = v.size();
+      v.resize(k + m.state_size());
+      m.get_state(v.data() + k);
+    }
+  return v;
+}
+
+template <class T>
+Logs Network<T>::logs_from_state(const double* v, std::size_t size) {
+  std::size_t need = 2 + run_out_.size();
+  for (const auto& ms : metrics_)
+    for (const Metric& m : ms) need += m.state_size();
+  if (size != need)
+    throw std::invalid_argument("logs_from_state: the state must hold " + std::to_string(need) +
+                                " values (log_state's layout); received " + std::to_string(size));
+  run_loss_ = v[0];
+  run_seen_ = static_cast<index_t>(v[1]);
+  const double seen = v[1] > 0 ? v[1] : 1.0;
+  std::size_t k = 2;
+  for (std::size_t o = 0; o < run_out_.size(); ++o) {
+    run_out_[o] = v[k++];
+    out_loss_[o] = run_out_[o] / seen;
+  }
+  for (auto& ms : metrics_)
+    for (Metric& m : ms) {
+      m.set_state(v + k);
+      k += m.state_size();
+    }
+  update_logs(run_loss_ / seen, out_loss_.data());
   return logs_;
 }
 

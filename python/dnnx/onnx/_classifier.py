@@ -20,12 +20,31 @@ class Classifier:
 
     ``predict_proba(x)`` is the graph's probabilities output, ``predict(x)`` its label output
     (``classes_[argmax]``, the first class on a tie, as ArgMax), and ``fit(x, y)`` trains
-    ``model`` further on labels from ``classes_``.
+    ``model`` further on labels from ``classes_``. ``dnnx.onnx.export(classifier, path)``
+    writes skl2onnx's outputs (``label`` and ``probabilities``, or a ZipMap with
+    ``zipmap=True``); wrap any dnnx classifier as ``Classifier(model, classes)`` to export
+    it with its labels (``binary`` defaults to a one-unit output).
     """
 
-    def __init__(self, model, classes, binary: bool):
+    def __init__(self, model, classes, binary=None):
+        from .._functional import Model
+        if not isinstance(model, Model):
+            raise TypeError(f"Classifier: model must be a dnnx Model. Received: {type(model).__name__}")
+        classes = np.asarray(classes)
+        if classes.ndim != 1 or len(classes) < 2 or classes.dtype.kind not in "iuUSO" or \
+                len(set(classes.tolist())) != len(classes):
+            raise ValueError(f"Classifier: classes must be 1-D, distinct integer or string labels, at least 2. "
+                             f"Received: classes={classes.tolist()!r}")
+        if classes.dtype.kind == "O":
+            classes = classes.astype(str)
+        width = model.output_dim
+        if binary is None:
+            binary = width == 1
+        if len(model.outputs) != 1 or (width != 1 if binary else width != len(classes)) or binary and len(classes) != 2:
+            raise ValueError(f"Classifier: the model must have one output of {len(classes)} probabilities (or 1, the "
+                             f"second of two classes); it has {len(model.outputs)} output(s) of width {width}")
         self.model = model
-        self.classes_ = np.asarray(classes)
+        self.classes_ = classes
         self.binary = bool(binary)
 
     def __repr__(self) -> str:

@@ -98,19 +98,56 @@ def _value_info(name: str, elem: int, shape):
     return onnx.helper.make_tensor_value_info(name, elem, ["batch", *shape[1:]])
 
 
-def to_model_proto(model, opset=None):
-    """The ONNX ``ModelProto`` of a built dnnx model (see ``export``)."""
+def _classifier_tail(ctx, clf, prob: str, zipmap: bool):
+    """label = classes[ArgMax(probabilities)] (a Gather: no ai.onnx.ml op) and the
+    probabilities, ``[1 - p, p]`` for the one-sigmoid form, or their ZipMap when asked."""
+    onnx = _common.require_onnx("dnnx.onnx.export")
+    if clf.binary:
+        neg = ctx.node("Sub", [ctx.scalar("one", 1.0), prob])
+        prob = ctx.node("Concat", [neg, prob], "probabilities" if not zipmap else None, axis=1)
+    elif not zipmap:
+        prob = ctx.node("Identity", [prob], "probabilities")
+    classes = clf.classes_
+    strings = classes.dtype.kind in "US"
+    table = ctx.const("classes", classes.astype(object) if strings else classes.astype(np.int64))
+    ctx.node("Gather", [table, ctx.node("ArgMax", [prob], axis=1, keepdims=0)], "label", axis=0)
+    label_vi = onnx.helper.make_tensor_value_info("label", onnx.TensorProto.STRING if strings else onnx.TensorProto.INT64,
+                                                  ["batch"])
+    if not zipmap:
+        return [label_vi, _value_info("probabilities", _common.elem_type(ctx.dtype), (None, len(classes)))]
+    if ctx.dtype != np.float32:
+        raise ValueError("dnnx.onnx.export: zipmap=True needs a float32 model (ZipMap takes float tensors only)")
+    key = "classlabels_strings" if strings else "classlabels_int64s"
+    ctx.node("ZipMap", [prob], "probabilities", domain=_common.ML_DOMAIN,
+             **{key: [str(c) for c in classes] if strings else [int(c) for c in classes]})
+    key_type = onnx.TensorProto.STRING if strings else onnx.TensorProto.INT64
+    seq = onnx.helper.make_sequence_type_proto(onnx.helper.make_map_type_proto(
+        key_type, onnx.helper.make_tensor_type_proto(onnx.TensorProto.FLOAT, [])))
+    return [label_vi, onnx.helper.make_value_info("probabilities", seq)]
+
+
+def to_model_proto(model, opset=None, zipmap: bool = False):
+    """The ONNX ``ModelProto`` of a built dnnx model or ``Classifier`` (see ``export``)."""
     onnx = _common.require_onnx("dnnx.onnx.export")
     from .._functional import Model
+    from ._classifier import Classifier
+    clf = model if isinstance(model, Classifier) else None
+    model = clf.model if clf is not None else model
     if not isinstance(model, Model):
-        raise TypeError(f"dnnx.onnx.export: model must be a dnnx Model or Sequential. Received: {type(model).__name__}")
+        raise TypeError(f"dnnx.onnx.export: model must be a dnnx Model, Sequential or dnnx.onnx.Classifier. "
+                        f"Received: {type(model).__name__}")
+    if not isinstance(zipmap, bool):
+        raise TypeError(f"dnnx.onnx.export: zipmap must be a bool. Received: zipmap={zipmap!r}")
+    if zipmap and clf is None:
+        raise ValueError("dnnx.onnx.export: zipmap=True needs class labels; export a "
+                         "dnnx.onnx.Classifier(model, classes) instead of the bare model")
     opset = _check_opset(opset)
     model._require_built("dnnx.onnx.export")
     model._pull_shared()
     g = model._graph
     dtype = model._np_dtype
     out_names = list(g.output_names)
-    ctx = Context(opset, dtype, g.input_names + out_names)
+    ctx = Context(opset, dtype, g.input_names + out_names + (["label", "probabilities"] if clf else []))
     ctx._model = model
     names: Dict[int, str] = {}  # id(KerasTensor) -> ONNX tensor name
     inputs = []
@@ -145,6 +182,8 @@ def to_model_proto(model, opset=None):
         if names[id(t)] != name:  # a pass-through layer (Dropout) produced an output
             ctx.node("Identity", [names[id(t)]], name)
         outputs.append(_value_info(name, _common.elem_type(dtype), t.shape))
+    if clf is not None:
+        outputs = _classifier_tail(ctx, clf, out_names[0], zipmap)
     graph = onnx.helper.make_graph(ctx.nodes, model.name, inputs, outputs, ctx.initializers)
     from .. import __version__
     proto = onnx.helper.make_model(
@@ -155,15 +194,21 @@ def to_model_proto(model, opset=None):
     return proto
 
 
-def export(model, path, opset: Optional[int] = None):
+def export(model, path, opset: Optional[int] = None, zipmap: bool = False):
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the ModelProto.
 
     Args:
-        model: a built ``dnnx.Model`` or ``Sequential``.
+        model: a built ``dnnx.Model`` or ``Sequential``, or a ``dnnx.onnx.Classifier``
+            (a model of class probabilities plus its ``classes_``): then the outputs are
+            skl2onnx's ``label`` (``classes_[argmax]``, int64 or string) and
+            ``probabilities`` (``(n, n_classes)``).
         path: the file to write.
         opset: the default-domain opset (13 to the newest the installed onnx knows;
             default 20). LayerNormalization is one op from 17 on and GELU from 20 on;
             below, both are decomposed into exact elementwise ops.
+        zipmap: a Classifier only: ``probabilities`` as an ai.onnx.ml ZipMap (a sequence
+            of {label: probability} maps, as skl2onnx writes by default). Otherwise no
+            ai.onnx.ml op is written.
 
     The graph takes the model's inputs by name (float inputs in the model's dtype, ID
     inputs int64) with any batch size and returns its outputs by name; onnxruntime gives
@@ -171,7 +216,7 @@ def export(model, path, opset: Optional[int] = None):
     ``Gemm`` on 2-D input (``MatMul`` + ``Add`` otherwise), Embedding is ``Gather``.
     """
     from ..saving import _atomic_write
-    proto = to_model_proto(model, opset)
+    proto = to_model_proto(model, opset, zipmap)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"dnnx.onnx.export: path must be a str or os.PathLike. Received: {path!r}")
     _atomic_write(os.fspath(path), proto.SerializeToString())

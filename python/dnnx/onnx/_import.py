@@ -21,6 +21,7 @@ Anything else raises ``UnsupportedGraph`` (a ValueError) naming the node, its op
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Dict, List, Optional
@@ -296,7 +297,7 @@ def load(source, name: Optional[str] = None):
             ctx.values[node.output[0]] = Const(_constant_value(ctx, node, onnx))
             continue
         if ins and all(isinstance(v, Const) for v in ins if v is not None) and not node.domain \
-                and node.op_type not in ("RandomNormalLike", "RandomUniformLike"):
+                and node.op_type in _FOLDABLE:
             for name, arr in zip(node.output, _fold(ctx, node, ins)):
                 ctx.values[name] = Const(arr)
             continue
@@ -346,10 +347,25 @@ def _constant_value(ctx, node, onnx):
     ctx.fail(node, "only tensor, float(s) and int(s) constants are supported")
 
 
+# Ops folded when all their inputs are constants: weight and shape arithmetic exporters
+# write. None makes an output much larger than its inputs (no ConstantOfShape, Expand, Tile
+# or Range), so a crafted file cannot make loading allocate without bound.
+_FOLDABLE = frozenset("""Abs Add Cast Concat Div Equal Flatten Gather Identity Mul Neg Not Pow Reciprocal Reshape Shape
+Size Slice Sqrt Squeeze Sub Transpose Unsqueeze Where""".split())
+_FOLD_LIMIT = 1 << 27  # values a broadcast may produce while folding
+
+
 def _fold(ctx, node, ins) -> list:
     """Evaluate a node whose inputs are all constants (onnx's reference implementation)."""
     from onnx.reference import ReferenceEvaluator
     feeds = {n: v.array for n, v in zip(node.input, ins) if n}
+    if node.op_type in ("Add", "Sub", "Mul", "Div", "Pow", "Equal", "Where"):
+        try:
+            size = math.prod(np.broadcast_shapes(*(a.shape for a in feeds.values())))
+        except ValueError:
+            size = 0  # the evaluator reports the mismatch
+        if size > _FOLD_LIMIT:
+            ctx.fail(node, f"folding its constant inputs would make {size:,} values")
     try:
         return ReferenceEvaluator(node, opsets={"": ctx.opset}).run(None, feeds)
     except Exception as e:

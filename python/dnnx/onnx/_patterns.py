@@ -278,6 +278,13 @@ def strip_classifier_tail(nodes, outputs, consts, opset: int):
                                       "axis=1)) is supported")
             agree(arg.input[0], _labels(labels.reshape(-1).tolist()), n)
             tail.add(arg.output[0])
+        elif not n.domain and n.op_type == "Gather":  # dnnx's label tail: Gather(classes, ArgMax(p))
+            arg = g.producer.get(n.input[1])
+            labels = g.const(n.input[0])
+            if arg is not None and arg.op_type == "ArgMax" and labels is not None and labels.ndim == 1 \
+                    and _attr(arg, "axis", 0) in (1, -1) and not _attr(arg, "select_last_index", 0):
+                agree(arg.input[0], _labels(labels.tolist()), n)
+                tail.add(arg.output[0])
     if prob is None:
         return g.nodes, g.outputs, None, False
     # everything computed from the label tail goes (Reshape, Cast, ...)

@@ -265,7 +265,11 @@ class TabularModel:
             raise TableError(f"--val-split {val_split} leaves an empty training or validation set for {n} rows")
         perm = np.random.default_rng(seed).permutation(n)
         tr, va = perm[n_val:], perm[:n_val]
-        xtr = {k: v[tr] for k, v in x.items()}
+        # after dnnx.distributed.init(): this rank trains and validates on its shard of the rows
+        # (the logs are merged over ranks); the result below is computed on all of them
+        from .. import distributed
+        tr_rank, va_rank = distributed.shard(tr), distributed.shard(va)
+        xtr = {k: v[tr_rank] for k, v in x.items()}
         xva = {k: v[va] for k, v in x.items()}
         task = self.info["task"]
         loss = {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy",
@@ -275,7 +279,8 @@ class TabularModel:
         bs = batch_size or _auto_batch_size(len(tr))
         stop = dnnx.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
         t0 = time.perf_counter()
-        self.history = self.model.fit(xtr, y[tr], batch_size=bs, epochs=epochs, validation_data=(xva, y[va]),
+        self.history = self.model.fit(xtr, y[tr_rank], batch_size=bs, epochs=epochs,
+                                      validation_data=({k: v[va_rank] for k, v in x.items()}, y[va_rank]),
                                       callbacks=[stop, *callbacks], verbose=verbose)
         seconds = time.perf_counter() - t0
         result = self.metrics(self.predict_proba_or_values(xva), y[va])
