@@ -1,8 +1,7 @@
 """Keeps bench/compare.py runnable: a --quick run on tiny sizes, no speed assertions.
 
 torch and scikit-learn are optional (they join the run when installed); the NumPy worker
-always runs. dnnx rows may be n/a while dnnx has no training API, but once
-``dnnx.Sequential`` exists the quick run must train it.
+always runs; the dnnx rows must all train and predict.
 """
 
 import importlib.util
@@ -13,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import dnnx
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -87,12 +84,11 @@ def test_quick_run(tmp_path):
     ok = {(r["section"], r["framework"]) for r in raw if r.get("status") == "ok"}
     for section in ("train", "small", "tabular", "predict", "gemm"):
         assert (section, "numpy") in ok, section
-    if hasattr(dnnx, "Sequential"):  # the training API exists: the quick run must exercise it
-        # "unavailable" is fine (e.g. the digits task without scikit-learn); an error is not
-        errors = [r.get("reason") for r in raw if r.get("framework") == "dnnx" and r.get("status") == "error"]
-        assert not errors, errors
-        for section in ("train", "small", "tabular", "predict"):
-            assert (section, "dnnx") in ok, section
+    # "unavailable" is fine (e.g. the digits task without scikit-learn); an error is not
+    errors = [r.get("reason") for r in raw if r.get("framework") == "dnnx" and r.get("status") == "error"]
+    assert not errors, errors
+    for section in ("train", "small", "tabular", "predict"):
+        assert (section, "dnnx") in ok, section
 
 
 def test_quick_run_torch(tmp_path):

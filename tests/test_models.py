@@ -1,5 +1,9 @@
 """Sequential: construction, fit/evaluate/predict, weights, gradients, input conversion."""
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -236,22 +240,40 @@ def test_sample_and_class_weight():
         np.testing.assert_array_equal(u, v)
 
 
-def test_reproducible_with_seed_and_threads(threads):
-    x, y = make_data(n=512, d=20)
-
-    def run(n_threads):
-        dnnx.set_num_threads(n_threads)
-        dnnx.utils.set_random_seed(42)
-        m = dnnx.Sequential([dnnx.Input(shape=(20,)), layers.Dense(64, activation="relu"), layers.Dropout(0.2),
-                             layers.BatchNormalization(), layers.Dense(3, activation="softmax")])
-        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        m.fit(x, y, batch_size=64, epochs=3, verbose=0)
-        return m.get_weights()
-
-    a, b, c = run(1), run(2), run(1)
-    for u, v, w in zip(a, b, c):
-        np.testing.assert_array_equal(u, v)
-        np.testing.assert_array_equal(u, w)
+def test_reproducible_with_seed_and_threads():
+    # Products and elementwise passes above the threading thresholds (GEMMs of 2*512*256*512
+    # flops, passes over 512*512 elements), so 2 and 3 threads really split the work: the
+    # fresh process's thread count shows the OpenMP team was started.
+    code = textwrap.dedent("""
+        import os, numpy as np, dnnx
+        from dnnx import layers
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((1024, 256)).astype(np.float32)
+        y = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0.5)
+        def run(n_threads):
+            dnnx.set_num_threads(n_threads)
+            dnnx.utils.set_random_seed(42)
+            m = dnnx.Sequential([dnnx.Input(shape=(256,)), layers.Dense(512, activation="relu"),
+                                 layers.Dropout(0.2), layers.BatchNormalization(),
+                                 layers.Dense(3, activation="softmax")])
+            m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            m.fit(x, y, batch_size=512, epochs=2, verbose=0)
+            return m.get_weights()
+        tasks = lambda: len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else -1
+        a = run(1)
+        t1 = tasks()
+        b = run(3)
+        t3 = tasks()
+        c = run(2)
+        same = all(np.array_equal(u, v) and np.array_equal(u, w) for u, v, w in zip(a, b, c))
+        print(same, t1, t3)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    same, t1, t3 = out.stdout.split()
+    assert same == "True"
+    if int(t1) >= 0 and dnnx.config.config_dict()["openmp"] != "none (serial build)":
+        assert int(t3) >= int(t1) + 2, (t1, t3)  # two OpenMP workers joined the main thread
 
 
 def test_progress_bar_verbose_1(capsys):

@@ -148,7 +148,12 @@ def test_invalid_files_rejected(tmp_path):
     wrong = json.loads(json.dumps(cfg))
     wrong["config"]["layers"][1]["config"]["units"] = 17
     _rewrite_meta(good, bad, model_config=json.dumps(wrong))
-    with pytest.raises(ValueError, match=r"tensor 'param.0000' must be float32 \(6, 17\)"):
+    # a config claiming more weights than the file holds is refused before anything is allocated
+    with pytest.raises(ValueError, match=r"the model has 558 weights, more than the 531 allowed"):
+        dnnx.load_model(bad)
+    wrong["config"]["layers"][1]["config"]["units"] = 15
+    _rewrite_meta(good, bad, model_config=json.dumps(wrong))
+    with pytest.raises(ValueError, match=r"tensor 'param.0000' must be float32 \(6, 15\)"):
         dnnx.load_model(bad)
     comp = json.loads(metadata(good)["compile_config"])
     comp["optimizer"]["name"] = "evil"

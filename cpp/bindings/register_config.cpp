@@ -14,6 +14,9 @@ namespace dnnx::py_detail {
 void register_config(py::module_& m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"), R"(Set the number of threads dnnx uses (n >= 1).)");
   m.def("get_num_threads", &num_threads, R"(Number of threads dnnx uses.)");
+  m.def("_fail_alloc_in_parallel", &set_fail_alloc_in_parallel, py::arg("armed"),
+        R"(Tests only: while armed, every buffer allocation inside a parallel region fails (std::bad_alloc).)");
+  m.def("physical_memory", &physical_memory, R"(Bytes of physical memory (0 if unknown); larger models are refused.)");
   m.def("available_kernels", &available_kernels, R"(GEMM kernels this CPU can run ("ref" first, best last).)");
   m.def("compiled_kernels", &compiled_kernels, R"(GEMM kernels compiled into this build.)");
   m.def("active_kernel", &active_kernel, R"(The GEMM kernel in use.)");

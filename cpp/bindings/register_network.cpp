@@ -5,9 +5,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "arrays.hpp"
@@ -368,10 +371,141 @@ TrainingConfig parse_training(const py::handle& loss, const py::handle& opt, con
 
 // ---- the Python object --------------------------------------------------------------
 
+// The per-network guard. The GIL is released while the core runs, so nothing else keeps
+// two threads (or a callback re-entering the model) apart: predict() calls may overlap
+// each other (the core allows it); every other call runs alone. A call that would break
+// that raises RuntimeError at once, naming what is running, instead of waiting or
+// corrupting the model. Training pauses in its batch callbacks (on the training thread):
+// there predict() and evaluate() may run (evaluate keeps the epoch's running metrics),
+// and so may the calls that only set state for the next step; another training call may
+// not. fit() holds the network across its epochs (hold()), so that another thread cannot
+// slip in between them.
+struct Guard {
+  std::mutex m;
+  int readers = 0;                 // predict() calls in flight
+  bool writer = false;             // an exclusive call in flight
+  std::thread::id writer_thread;
+  std::string writer_what;
+  bool paused = false;             // the writer waits in a Python callback
+  bool held = false;               // fit() holds the network (between its calls too)
+  std::thread::id hold_thread;
+  std::string hold_what;
+};
+
+// predict; any other call; a call that trains; compile (not even between fit's epochs)
+enum class Access { read, write, training, configure };
+
+[[noreturn]] void busy(const std::string& what, const std::string& why) {
+  throw std::runtime_error(what + ": the model is busy: " + why +
+                           ". A model runs one call at a time (only predict() calls may overlap, from any "
+                           "number of threads); wait for the running call to finish");
+}
+
+/// Whether a call of kind `a` may run now (g.m locked): throws if not; returns true when
+/// it runs inside the callback of the paused writer (nested).
+bool admit(Guard& g, const std::string& what, Access a) {
+    const auto me = std::this_thread::get_id();
+    if (g.held && g.hold_thread != me)
+      busy(what, g.hold_what + " is running on another thread");
+    if (g.held && a == Access::configure)
+      busy(what, g.hold_what + " is running on this model (called from one of its callbacks?); change the "
+                 "configuration after it returns");
+    if (g.writer) {
+      const bool from_callback = g.writer_thread == me && g.paused;
+      if (!from_callback) busy(what, g.writer_what + " is running on another thread");
+      if (a == Access::training || a == Access::configure)
+        busy(what, std::string("it is called from a callback of ") + g.writer_what +
+                       ", which is training this model (train it after that call returns)");
+      return true;  // runs inside the paused writer's callback
+    }
+    if (a != Access::read && g.readers > 0)
+      busy(what, std::to_string(g.readers) + " predict() call(s) are running on other threads");
+    return false;
+}
+
+/// Enter the guard for `what` (released by the destructor). Holds g.m only briefly.
+class Enter {
+ public:
+  Enter(Guard& g, const char* what, Access a) : g_(g), a_(a) {
+    std::lock_guard<std::mutex> lock(g.m);
+    nested_ = admit(g, what, a);
+    if (nested_) return;
+    if (a == Access::read) {
+      ++g.readers;
+      return;
+    }
+    const auto me = std::this_thread::get_id();
+    g.writer = true;
+    g.writer_thread = me;
+    g.writer_what = what;
+  }
+  ~Enter() {
+    if (nested_) return;
+    std::lock_guard<std::mutex> lock(g_.m);
+    if (a_ == Access::read) --g_.readers;
+    else { g_.writer = false; g_.paused = false; }
+  }
+  Enter(const Enter&) = delete;
+  Enter& operator=(const Enter&) = delete;
+
+ private:
+  Guard& g_;
+  Access a_;
+  bool nested_ = false;
+};
+
+/// The writer is waiting in a Python callback for the scope of this object.
+struct Paused {
+  Guard& g;
+  explicit Paused(Guard& gg) : g(gg) { std::lock_guard<std::mutex> lock(g.m); g.paused = true; }
+  ~Paused() { std::lock_guard<std::mutex> lock(g.m); g.paused = false; }
+};
+
+/// Ctrl-C between batches / chunks: at most every 20 ms it takes the GIL and runs the
+/// signal handlers (PyErr_CheckSignals acts on the main thread only), so a
+/// KeyboardInterrupt ends the call soon after Ctrl-C while small steps pay almost nothing.
+struct SignalPoll {
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  void operator()() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::milliseconds(20)) return;
+    last = now;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+};
+
+/// fit(): hold the network across its calls (see Guard).
+void hold(Guard& g, const std::string& what) {
+  const auto me = std::this_thread::get_id();
+  std::lock_guard<std::mutex> lock(g.m);
+  if (g.held)
+    busy(what, g.hold_what + (g.hold_thread == me ? " is already running on this model (called from one of its "
+                                                    "callbacks?)"
+                                                  : " is running on another thread"));
+  if (g.writer) busy(what, g.writer_what + " is running on another thread");
+  if (g.readers > 0) busy(what, std::to_string(g.readers) + " predict() call(s) are running on other threads");
+  g.held = true;
+  g.hold_thread = me;
+  g.hold_what = what;
+}
+
+void check_access(Guard& g, const std::string& what, const std::string& kind) {
+  Access a = Access::write;
+  if (kind == "configure") a = Access::configure;
+  else if (kind == "training") a = Access::training;
+  else if (kind == "read") a = Access::read;
+  else if (kind != "write")
+    throw py::value_error("check: kind must be 'read', 'write', 'training' or 'configure'; received '" + kind + "'");
+  std::lock_guard<std::mutex> lock(g.m);
+  admit(g, what, a);
+}
+
 struct PyNetwork {
   bool f64 = false;
   std::unique_ptr<Network<float>> nf;
   std::unique_ptr<Network<double>> nd;
+  Guard guard;
 
   template <class F>
   decltype(auto) visit(F&& fn) {
@@ -544,12 +678,13 @@ void register_network(py::module_& m) {
   py::class_<PyNetwork>(m, "Network", R"(A graph of layers with losses, an optimizer and metrics, run in C++ (see _core.pyi).)")
       .def(py::init([](const py::dict& spec) {
              check_keys(spec, "spec", {"dtype", "input_dim", "seed", "layers", "loss", "optimizer", "metrics", "inputs",
-                                       "nodes", "outputs", "output_names"});
+                                       "nodes", "outputs", "output_names", "max_params"});
              const std::string dtype = get_str(spec, "dtype", "float32", "spec");
              if (dtype != "float32" && dtype != "float64")
                throw py::value_error("spec: 'dtype' must be 'float32' or 'float64'; received '" + dtype + "'");
              NetworkSpec ns;
              ns.seed = get_seed(spec, "seed", "spec");
+             ns.max_params = get_int(spec, "max_params", -1, "spec");
              if (!present(spec, "layers") || !py::isinstance<py::list>(spec["layers"]))
                throw py::value_error("spec: 'layers' must be a list of layer dicts");
              std::map<std::string, int> counts;
@@ -623,6 +758,7 @@ void register_network(py::module_& m) {
       .def_property(
           "iterations", [](PyNetwork& s) { return s.visit([](auto& n) { return n.iterations(); }); },
           [](PyNetwork& s, std::int64_t v) {
+            Enter e(s.guard, "iterations", Access::write);
             named("iterations", [&] { s.visit([&](auto& n) { n.set_iterations(v); }); return 0; });
           })
       .def("output_shapes", [](PyNetwork& s) { return s.visit([](auto& n) { return n.output_shapes(); }); },
@@ -649,6 +785,7 @@ void register_network(py::module_& m) {
         });
       }, R"(How many weight arrays each layer (spec order) owns.)")
       .def("set_layer_trainable", [](PyNetwork& s, std::size_t l, bool trainable) {
+        Enter e(s.guard, "set_layer_trainable", Access::write);
         named("set_layer_trainable", [&] { s.visit([&](auto& n) { n.set_layer_trainable(l, trainable); }); return 0; });
       }, py::arg("layer"), py::arg("trainable"))
       .def("layer_trainable", [](PyNetwork& s) {
@@ -682,12 +819,22 @@ void register_network(py::module_& m) {
       }, R"(1-D view of the gradient arena (layout of param_arena).)")
       .def("optimizer_state", [](py::object self) {
         return self.cast<PyNetwork&>().visit([&](auto& n) {
+          using T = typename std::remove_reference_t<decltype(n)>::value_type;
+          using O = Optimizer<T>;
           py::list r;
-          if (auto* o = n.optimizer())
-            for (std::size_t i = 0; i < o->num_slots(); ++i) r.append(view(self, o->slot(i), {n.trainable_size()}));
+          if (auto o = n.shared_optimizer()) {
+            // base = a capsule owning the optimizer: set_training_config replaces it, and the
+            // views must not point into freed slots then (they keep the old state alive).
+            auto* holder = new std::shared_ptr<O>(o);
+            py::capsule owner(holder, [](void* p) { delete static_cast<std::shared_ptr<O>*>(p); });
+            for (std::size_t i = 0; i < o->num_slots(); ++i)
+              r.append(py::array_t<T>({static_cast<py::ssize_t>(n.trainable_size())}, o->slot(i), owner));
+          }
           return r;
         });
-      }, R"(1-D views of the optimizer slots over the trainable part of the arena (invalidated by set_training_config).)")
+      }, R"(1-D views of the optimizer slots over the trainable part of the arena. set_training_config starts a new
+optimizer: views taken before it then show the old one's final state (they keep it alive) and are detached from the
+model.)")
       .def("optimizer_state_names", [](PyNetwork& s) {
         return s.visit([](auto& n) {
           std::vector<std::string> r;
@@ -700,13 +847,16 @@ void register_network(py::module_& m) {
         return s.visit([](auto& n) { return py::make_tuple(n.seed(), n.rng_counter()); });
       })
       .def("set_rng_state", [](PyNetwork& s, std::uint64_t seed, std::uint64_t counter) {
+        Enter e(s.guard, "set_rng_state", Access::write);
         s.visit([&](auto& n) { n.set_rng_state(seed, counter); });
       }, py::arg("seed"), py::arg("counter"))
       .def("set_training_config", [](PyNetwork& s, py::object loss, py::object opt, py::object metrics) {
         TrainingConfig tc = parse_training(loss, opt, metrics);
+        Enter e(s.guard, "set_training_config", Access::configure);
         named("set_training_config", [&] { s.visit([&](auto& n) { n.configure(tc); }); return 0; });
       }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics"))
       .def("train_batch", [](PyNetwork& s, py::object x, py::object y, py::object sw, double lr, bool accumulate) {
+        Enter e(s.guard, "train_batch", Access::training);
         return s.visit([&](auto& n) {
           std::vector<py::object> keep;
           auto b = check_batch(n, x, y, sw, keep);
@@ -723,6 +873,7 @@ void register_network(py::module_& m) {
       .def("train_epoch",
            [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size, bool shuffle,
               std::int64_t epoch, py::array lrs, py::object callback, index_t callback_every) {
+             Enter e(s.guard, "train_epoch", Access::training);
              return s.visit([&](auto& n) {
                std::vector<py::object> keep;
                auto b = check_batch(n, x, y, sw, keep);
@@ -733,16 +884,17 @@ void register_network(py::module_& m) {
                EpochHooks hooks;
                hooks.callback_every = callback_every;
                // Both hooks run on this thread between batches, outside any parallel region.
-               hooks.poll = [] {
-                 py::gil_scoped_acquire gil;
-                 if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-               };
+               SignalPoll poll;
+               hooks.poll = [&poll] { poll(); };
                if (!callback.is_none()) {
                  hooks.on_batch = [&](index_t batch, const Logs& logs) {
                    py::gil_scoped_acquire gil;
                    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+                   Paused paused(s.guard);  // the callback may predict/evaluate this model
                    py::object r = callback(batch, to_dict(logs));
-                   return r.is_none() ? false : PyObject_IsTrue(r.ptr()) == 1;
+                   const int truth = r.is_none() ? 0 : PyObject_IsTrue(r.ptr());
+                   if (truth < 0) throw py::error_already_set();
+                   return truth == 1;
                  };
                }
                Logs logs;
@@ -759,6 +911,7 @@ void register_network(py::module_& m) {
            py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("shuffle"),
            py::arg("epoch"), py::arg("learning_rates"), py::arg("callback"), py::arg("callback_every"))
       .def("evaluate", [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size, bool accumulate) {
+        Enter e(s.guard, "evaluate", Access::write);
         return s.visit([&](auto& n) {
           std::vector<py::object> keep;
           auto b = check_batch(n, x, y, sw, keep);
@@ -772,6 +925,9 @@ void register_network(py::module_& m) {
         });
       }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("accumulate") = false)
       .def("predict", [](PyNetwork& s, py::object x, index_t batch_size, py::object out) {
+        Enter e(s.guard, "predict", Access::read);
+        SignalPoll poll;
+        const std::function<void()> poll_fn = [&poll] { poll(); };
         return s.visit([&](auto& n) -> py::object {
           using T = typename std::remove_reference_t<decltype(n)>::value_type;
           if (n.num_inputs() == 1 && n.num_outputs() == 1 && !n.input_is_int(0) && py::isinstance<py::array>(x)) {
@@ -793,7 +949,7 @@ void register_network(py::module_& m) {
             {
               // Safe without the GIL: predict writes only call-local buffers and `out`.
               py::gil_scoped_release nogil;
-              n.predict(rows, xp, op, batch_size);
+              n.predict(rows, xp, op, batch_size, &poll_fn);
             }
             return std::move(result);
           }
@@ -819,7 +975,7 @@ void register_network(py::module_& m) {
           {
             // Safe without the GIL: predict writes only call-local buffers and `out`.
             py::gil_scoped_release nogil;
-            n.predict(rows, xp.data(), op.data(), batch_size);
+            n.predict(rows, xp.data(), op.data(), batch_size, &poll_fn);
           }
           if (O == 1) return results[0];
           py::list r;
@@ -828,6 +984,7 @@ void register_network(py::module_& m) {
         });
       }, py::arg("x"), py::arg("batch_size") = 0, py::arg("out") = py::none())
       .def("compute_gradients", [](PyNetwork& s, py::object x, py::object y, py::object sw) {
+        Enter e(s.guard, "compute_gradients", Access::training);
         return s.visit([&](auto& n) {
           std::vector<py::object> keep;
           auto b = check_batch(n, x, y, sw, keep);
@@ -837,6 +994,7 @@ void register_network(py::module_& m) {
         });
       }, py::arg("x"), py::arg("y"), py::arg("sample_weight"))
       .def("apply_gradients", [](PyNetwork& s, py::object grads, double lr) {
+        Enter e(s.guard, "apply_gradients", Access::training);
         s.visit([&](auto& n) {
           using T = typename std::remove_reference_t<decltype(n)>::value_type;
           AlignedBuffer<T> g(static_cast<std::size_t>(std::max<index_t>(n.arena_size(), 1)));
@@ -868,6 +1026,7 @@ void register_network(py::module_& m) {
       }, py::arg("grads"), py::arg("learning_rate"),
          R"(One optimizer step with these gradients (a list in params() order, or one arena-sized 1-D array).)")
       .def("set_gradient_hook", [](PyNetwork& s, py::object fn) {
+        Enter e(s.guard, "set_gradient_hook", Access::write);
         s.visit([&](auto& n) {
           using T = typename std::remove_reference_t<decltype(n)>::value_type;
           if (fn.is_none()) { n.set_gradient_hook(nullptr); return; }
@@ -890,6 +1049,7 @@ void register_network(py::module_& m) {
         });
       }, R"(The additive state behind the last train/evaluate logs (float64; merge by addition).)")
       .def("logs_from_state", [](PyNetwork& s, py::array state) {
+        Enter e(s.guard, "logs_from_state", Access::write);
         if (!has_dtype<double>(state) || state.ndim() != 1 || !(state.flags() & py::array::c_style))
           throw py::type_error("logs_from_state: state must be a C-contiguous 1-D float64 array (log_state's layout); "
                                "received " + dtype_str(state) + " of shape " + shape_str(state));
@@ -899,8 +1059,22 @@ void register_network(py::module_& m) {
           }));
         });
       }, py::arg("state"), R"(The logs of a (merged) log_state(); the metrics take that state.)")
-      .def("params_changed", [](PyNetwork& s) { s.visit([](auto& n) { n.params_changed(); }); },
-           R"(Call after writing parameters through views: predict repacks its cached weights.)")
+      .def("params_changed", [](PyNetwork& s) {
+        Enter e(s.guard, "params_changed", Access::read);  // allowed beside predicts (see Network)
+        s.visit([](auto& n) { n.params_changed(); });
+      }, R"(Call after writing parameters through views: predict repacks its cached weights.)")
+      .def("hold", [](PyNetwork& s, const std::string& what) { hold(s.guard, what); }, py::arg("what"),
+           R"(Hold the network for a call made of several (fit): until release(), calls from other threads raise
+RuntimeError, and so do hold() and set_training_config from this one.)")
+      .def("release", [](PyNetwork& s) {
+        std::lock_guard<std::mutex> lock(s.guard.m);
+        s.guard.held = false;
+      })
+      .def("check", [](PyNetwork& s, const std::string& what, const std::string& kind) {
+        check_access(s.guard, what, kind);
+      }, py::arg("what"), py::arg("kind"),
+           R"(RuntimeError naming `what` unless a call of this kind ('read', 'write', 'training', 'configure') could
+run now (a Python-side change checks before it starts).)")
       .def_property_readonly("params_version", [](PyNetwork& s) {
         return s.visit([](auto& n) { return n.params_version(); });
       })

@@ -10,6 +10,8 @@ __version__: str
 # ---- configuration ---------------------------------------------------------------
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
+def physical_memory() -> int: ...  # bytes (0 if unknown); a model needing more is refused (MemoryError)
+# _fail_alloc_in_parallel(armed: bool) -> None: tests only: allocations in parallel regions fail
 def available_kernels() -> list[str]: ...
 def compiled_kernels() -> list[str]: ...
 def active_kernel() -> str: ...
@@ -139,7 +141,17 @@ class Network:
     logits (no probability clipping then, as with Keras' TensorFlow backend).
     train_epoch calls callback(batch_index, logs) after every callback_every-th batch
     (<= 0: none but the last) and after the last batch; logs are the running epoch means;
-    a truthy return stops the epoch. Ctrl-C raises KeyboardInterrupt between batches.
+    a truthy return stops the epoch. Ctrl-C raises KeyboardInterrupt between batches (and
+    between predict's chunks) within ~20 ms of a batch ending, the last step applied.
+    spec "max_params": int refuses (ValueError) a model with more weights, before allocating.
+
+    Concurrency (the GIL is released while the core runs): predict() calls may overlap from
+    any number of threads; every other call runs alone, and one that would overlap a running
+    call raises RuntimeError ("... the model is busy: ...") at once. From a train_epoch
+    callback (the training paused on its thread) predict, evaluate (the epoch's running
+    logs stay intact) and the state setters may run; training calls and
+    set_training_config may not. hold(what) ... release() keeps other threads out across
+    several calls (fit) and rejects set_training_config and a second hold meanwhile.
     """
 
     def __init__(self, spec: dict[str, Any]) -> None: ...
@@ -173,7 +185,8 @@ class Network:
     def param_arena(self) -> NDArray[Any]: ...  # 1-D view: trainable tensors (params() order), then non-trainable
     def grad_arena(self) -> NDArray[Any]: ...  # 1-D view of all gradients (same layout)
     def optimizer_state(self) -> list[NDArray[Any]]: ...  # 1-D views of the optimizer slots over the
-    #   trainable part of the arena; invalidated (and reset) by set_training_config
+    #   trainable part of the arena; set_training_config starts a new optimizer: older views
+    #   keep the old one alive (and show its last state), detached from the model
     def optimizer_state_names(self) -> list[str]: ...  # e.g. ["momentum", "velocity"]
     def get_rng_state(self) -> tuple[int, int]: ...  # (seed, counter); counter = training passes so far
     #   (dropout masks are keyed by (seed, layer, counter, element); shuffles by (seed, epoch))
@@ -210,6 +223,11 @@ class Network:
     #   output's loss sum, each metric's additive state; states of disjoint data add up
     def logs_from_state(self, state: NDArray[Any]) -> dict[str, float]: ...
     # ^ logs of a (merged) log_state() of the same layout; the metrics take that state
+    def hold(self, what: str) -> None: ...  # see Concurrency above; RuntimeError if busy
+    def release(self) -> None: ...
+    def check(self, what: str, kind: str) -> None: ...
+    # ^ RuntimeError naming `what` unless a call of kind "read" | "write" | "training" |
+    #   "configure" could run now (Python checks before changing anything itself)
     def params_changed(self) -> None: ...
     # ^ call after writing parameters through views (params(), param_arena()): predict
     #   keeps each Dense kernel packed for the GEMM and repacks it on the next call.

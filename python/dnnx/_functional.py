@@ -4,6 +4,7 @@ from the traced graph; training, evaluation and inference live in ``_trainer.Tra
 
 from __future__ import annotations
 
+import contextvars
 import weakref
 from typing import List, Optional, Sequence
 
@@ -16,6 +17,9 @@ from ._trainer import Trainer, _by_name
 from .utils import next_seed
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
+# Set while a model file is read: the most weights the model may have (those the file
+# holds), checked by the core before it allocates anything.
+max_params = contextvars.ContextVar("dnnx_max_params", default=None)
 
 
 def _check_dtype(dtype, owner: str) -> str:
@@ -92,7 +96,10 @@ class Model(Trainer):
     def _build_network(self) -> None:
         g = self._graph
         self._seed = next_seed(self._seed)
-        self._net = _core.Network(g.spec(self.dtype, self._seed))
+        spec = g.spec(self.dtype, self._seed)
+        if max_params.get() is not None:
+            spec["max_params"] = max_params.get()
+        self._net = _core.Network(spec)
         counts = list(self._net.layer_param_counts())
         if len(counts) != len(g.core_layers):
             raise RuntimeError(f"internal error: {len(g.core_layers)} layers, the network reports {len(counts)}")
@@ -253,7 +260,9 @@ class Model(Trainer):
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Copy ``weights`` (Keras order and shapes) into the model."""
+        from ._validation import _as_array
         self._require_built("set_weights")
+        self._net.check("set_weights", "write")  # not while another thread trains the model
         self._pull_shared()
         views = self._net.params()
         weights = list(weights)
@@ -261,7 +270,7 @@ class Model(Trainer):
             raise ValueError(f"set_weights: the model has {len(views)} weight arrays; received {len(weights)}")
         arrays = []
         for i, (v, w) in enumerate(zip(views, weights)):
-            w = np.asarray(w)
+            w = _as_array(w, f"set_weights: weight {i} ({self._net.param_names()[i]})")
             if w.shape != v.shape:
                 raise ValueError(f"set_weights: weight {i} ({self._net.param_names()[i]}) must have shape {v.shape}; "
                                  f"received {w.shape}")

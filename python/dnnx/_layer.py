@@ -78,7 +78,7 @@ def _dtype_name(dtype, owner: str) -> str:
         return "string"  # raw text: only a StringLookup (run in NumPy before the network) reads it
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except Exception:  # NumPy raises TypeError, ValueError, even SyntaxError for odd strings
         dt = None
     if dt is None or dt.kind not in "fiu" or dt.itemsize < 4 and dt.kind == "f":
         raise ValueError(f"{owner}: dtype must be a float ('float32', 'float64'), an integer dtype "
@@ -308,11 +308,14 @@ class Layer:
         return [w.copy() for w in self._views()]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        from ._validation import _as_array
         views = self._views()
         weights = list(weights)
         if len(weights) != len(views):
             raise ValueError(f"{self.name}: set_weights expects {len(views)} arrays; received {len(weights)}")
-        arrays = [np.asarray(w) for w in weights]
+        if views:
+            self._owner()._net.check("set_weights", "write")  # not while another thread trains the model
+        arrays = [_as_array(w, f"{self.name}: set_weights: weight {i}") for i, w in enumerate(weights)]
         for v, w in zip(views, arrays):
             if w.shape != v.shape:
                 raise ValueError(f"{self.name}: weight shape mismatch: expected {v.shape}, received {w.shape}")
@@ -379,6 +382,9 @@ class InputLayer:
                              f"without the batch axis; () for one value per sample). Received: shape={shape!r}")
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"{owner}: name must be a non-empty string. Received: name={name!r}")
+        if math.prod(int(d) for d in shape) > 2**48:
+            raise ValueError(f"{owner}: shape {tuple(shape)} holds {math.prod(int(d) for d in shape)} values per "
+                             f"sample: too large (at most 2**48)")
         self.batch_shape: Shape = (None, *(int(d) for d in shape))
         self.dtype = _dtype_name(dtype, owner)
         self.name = name

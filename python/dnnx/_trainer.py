@@ -7,6 +7,7 @@ as one array, a list (one per input / output) or a dict keyed by input / output 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Dict, List, Optional, Sequence
 
@@ -56,6 +57,26 @@ def _fit_rank(a: np.ndarray, shape: tuple, name: str, kind: str) -> np.ndarray:
     if a.ndim != len(shape) + 1:
         raise ValueError(f"{name} must be {len(shape) + 1}-D with shape {expected}; received shape {a.shape}")
     raise ValueError(f"{name} must have shape {expected} (the model's {kind}); received shape {a.shape}")
+
+
+def _holding(what: str):
+    """Run the method with the network held (``_core.Network.hold``): a call from another
+    thread, a nested call of the same kind or ``compile`` from a callback raises RuntimeError
+    instead of interleaving with it."""
+    def decorate(method):
+        @functools.wraps(method)
+        def run(self, x=None, *args, **kwargs):
+            if self._net is None and x is not None and self.compiled and not _batches.is_batch_source(x):
+                self._ensure_built(x)  # a Sequential built from the data: hold it from the start
+            if self._net is None:
+                return method(self, x, *args, **kwargs)
+            self._net.hold(what)
+            try:
+                return method(self, x, *args, **kwargs)
+            finally:
+                self._net.release()
+        return run
+    return decorate
 
 
 def _verbose(verbose, what: str) -> int:
@@ -141,6 +162,8 @@ class Trainer:
         ``metrics`` ignore ``sample_weight``/``class_weight``; ``weighted_metrics`` use them.
         Several outputs take per-output lists or dicts (see ``dnnx._compile``).
         """
+        if self._net is not None:
+            self._net.check("compile", "configure")  # not from a callback or while another thread trains
         opt = _optimizers.get(optimizer)
         args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics, "weighted_metrics": weighted_metrics}
         names = self._graph.output_names if self._net is not None else self._pending_output_names()
@@ -188,7 +211,7 @@ class Trainer:
         layers = self._graph.input_layers
         if type(x) is np.ndarray and x.dtype == self._np_dtype and x.ndim == 2 and x.shape[1] == self._plain_width \
                 and x.flags.c_contiguous:
-            return [x]
+            return [_validation.finite(x, what)]
         names = [l.name for l in layers]
         arrays = []
         for layer, value in zip(layers, _by_name(x, names, what, "inputs", allow_missing=False)):
@@ -209,7 +232,7 @@ class Trainer:
             elif is_int_dtype(layer.dtype):
                 a = _validation.ids(a, name, layer.name)
             else:
-                a = np.ascontiguousarray(a, dtype=self._np_dtype)
+                a = _validation.finite(np.ascontiguousarray(a, dtype=self._np_dtype), name)
             arrays.append(a)
         rows = {l.name: a.shape[0] for l, a in zip(layers, arrays)}
         if len(set(rows.values())) > 1:
@@ -231,7 +254,7 @@ class Trainer:
             a = _validation._as_array(value, name)
             if len(t.shape) > 2 and a.shape[1:] == t.shape[1:]:
                 a = a.reshape(a.shape[0], width(t.shape))
-            out.append(_validation.targets(a, self._np_dtype, n, width(t.shape), o.sparse, name))
+            out.append(_validation.finite(_validation.targets(a, self._np_dtype, n, width(t.shape), o.sparse, name), name))
         return out
 
     def _data(self, x, y, sample_weight=None, what: str = "x"):
@@ -265,6 +288,7 @@ class Trainer:
         return cw if sw is None else np.ascontiguousarray(sw * cw)
 
     # -- training -----------------------------------------------------------------------
+    @_holding("fit")
     def fit(self, x=None, y=None, batch_size: Optional[int] = None, epochs: int = 1, verbose="auto",
             callbacks: Optional[Sequence[_callbacks.Callback]] = None, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, class_weight: Optional[Dict[int, float]] = None,
@@ -454,9 +478,12 @@ class Trainer:
         ``callbacks`` get the predict hooks; ``verbose`` 1 or 2 prints Keras's progress line."""
         if (batch_size is None and steps is None and not callbacks and verbose == 0 and type(x) is np.ndarray
                 and x.dtype == self._np_dtype and x.ndim == 2 and x.shape[1] == self._plain_width
-                and x.flags.c_contiguous and not self._shared and not self._live_views):
+                and x.flags.c_contiguous and not self._shared and not self._live_views
+                and not _validation.checks_finite()):
             return self._net.predict(x, 0)  # one float input and output, 2-D: small predicts are all overhead
         verbose = _distributed.verbose(_verbose(verbose, "predict"))  # distributed: rank 0 shows progress
+        if batch_size is not None:
+            _validation.positive_int(batch_size, "batch_size", "predict")  # before any use of it
         steps = _steps(steps, "steps", "predict")
         if _batches.is_batch_source(x):
             stream = _batches.BatchStream(x, steps, "predict")

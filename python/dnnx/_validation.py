@@ -7,6 +7,30 @@ from typing import Optional
 
 import numpy as np
 
+_check_finite = False  # dnnx.config.set_check_finite
+
+
+def set_check_finite(enabled: bool) -> None:
+    global _check_finite
+    if not isinstance(enabled, bool):
+        raise TypeError(f"set_check_finite: enabled must be a bool; received {enabled!r}")
+    _check_finite = enabled
+
+
+def checks_finite() -> bool:
+    return _check_finite
+
+
+def finite(a: np.ndarray, name: str) -> np.ndarray:
+    """``a`` unchanged; with ``set_check_finite(True)`` a ValueError if it holds NaN or inf."""
+    if _check_finite and a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
+        bad = ~np.isfinite(a)
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf); the first is "
+                         f"{name}[{', '.join(map(str, first))}] = {a[first]!r}. Clean the data, or call "
+                         f"dnnx.config.set_check_finite(False) to let NaN/inf propagate (Keras behaviour)")
+    return a
+
 
 def _as_array(x, name: str) -> np.ndarray:
     if isinstance(x, np.ndarray):
@@ -94,6 +118,8 @@ def class_weights(class_weight, y: np.ndarray, sparse: bool, output_dim: int, dt
 def positive_int(value, name: str, owner: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{owner}: {name} must be a positive integer. Received: {name}={value!r}")
+    if value > 2**62:
+        raise ValueError(f"{owner}: {name} must be a positive integer (at most 2**62). Received: {name}={value!r}")
     return int(value)
 
 

@@ -5,6 +5,16 @@ from __future__ import annotations
 import os
 
 from . import _core
+from ._validation import checks_finite as get_check_finite  # noqa: F401  (public here)
+
+
+def set_check_finite(enabled: bool) -> None:
+    """Check inputs, targets and sample weights for NaN/inf before every fit, evaluate and
+    predict call (``ValueError`` naming the array and the first bad element). Off by default:
+    NaN/inf then propagate as in Keras (a NaN loss, which ``callbacks.TerminateOnNaN`` stops
+    on; NaN rows out of predict). The check costs one pass over the data per call."""
+    from . import _validation
+    _validation.set_check_finite(enabled)
 
 
 def set_num_threads(n: int) -> None:

@@ -69,14 +69,13 @@ class Dense(Layer):
 
     @property
     def kernel(self):
-        """Zero-copy view of the kernel ``(in_features, units)``."""
-        return self._views()[0]
+        """Zero-copy view of the kernel ``(in_features, units)`` (writes change the model)."""
+        return self.weights[0]
 
     @property
     def bias(self):
         """Zero-copy view of the bias ``(units,)``, or None with ``use_bias=False``."""
-        v = self._views()
-        return v[1] if self.use_bias else None
+        return self.weights[1] if self.use_bias else None
 
 
 class Activation(Layer):
@@ -231,8 +230,8 @@ class Embedding(Layer):
 
     @property
     def embeddings(self):
-        """Zero-copy view of the table ``(input_dim, output_dim)``."""
-        return self._views()[0]
+        """Zero-copy view of the table ``(input_dim, output_dim)`` (writes change the model)."""
+        return self.weights[0]
 
 
 _ALL = (Dense, Activation, Dropout, BatchNormalization, LayerNormalization, Embedding, Add, Subtract, Multiply,

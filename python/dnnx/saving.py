@@ -83,7 +83,7 @@ def _parse(data: bytes, path: str) -> tuple:
         raise InvalidModelFile(f"{path!r} is not a dnnx file: bad safetensors header length")
     try:
         header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise InvalidModelFile(f"{path!r} is not a dnnx file: header is not JSON ({e})") from None
     if not isinstance(header, dict):
         raise InvalidModelFile(f"{path!r} is not a dnnx file: header is not a JSON object")
@@ -108,7 +108,7 @@ def _json(meta: Dict[str, str], key: str, path: str) -> Any:
         raise InvalidModelFile(f"{path!r}: metadata field {key!r} is missing")
     try:
         return json.loads(meta[key])
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, RecursionError) as e:
         raise InvalidModelFile(f"{path!r}: metadata field {key!r} is not valid JSON ({e})") from None
 
 
@@ -213,16 +213,20 @@ def _model_from_v1_config(cfg: dict):
     return model
 
 
-def _model_from_config(cfg: Any, path: str, version: str):
+def _model_from_config(cfg: Any, path: str, version: str, n_weights: int):
+    from ._functional import max_params
     from ._serialization import model_from_config
+    token = max_params.set(n_weights)  # the file's weights bound the model: nothing larger is allocated
     try:
         if not isinstance(cfg, dict):
             raise TypeError("model_config is not an object")
         if version == "1":
             return _model_from_v1_config(cfg)
         return model_from_config(cfg, seed=_seed(cfg))
-    except (TypeError, ValueError, KeyError) as e:
+    except (TypeError, ValueError, KeyError, RecursionError) as e:
         raise InvalidModelFile(f"{path!r}: invalid model_config: {e}") from None
+    finally:
+        max_params.reset(token)
 
 
 def _compile_from_config(model, ccfg: Any, version: str) -> None:
@@ -255,7 +259,11 @@ def model_from_bytes(data: bytes, path: str = "<bytes>", compile: bool = True):
     path, meta, tensors = _parse(data, path)
     _check_format(meta, path, FORMAT_MODEL)
     version = meta["format_version"]
-    model = _model_from_config(_json(meta, "model_config", path), path, version)
+    n_weights = sum(int(t.size) for k, t in tensors.items() if k.startswith("param."))
+    model = _model_from_config(_json(meta, "model_config", path), path, version, n_weights)
+    if not model.built:
+        raise InvalidModelFile(f"{path!r}: invalid model_config: the model has no input shape (a saved model is "
+                               f"always built)")
     _assign(model._net.params(), tensors, "param.", path, "weight")
     ccfg = _json(meta, "compile_config", path)
     if compile and ccfg is not None:

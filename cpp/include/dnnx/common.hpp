@@ -20,6 +20,23 @@ inline bool mul_overflows(index_t a, index_t b, index_t* r) noexcept {
   return false;
 }
 
+/// std::bad_alloc with a message (Python sees a MemoryError carrying it).
+class OutOfMemory : public std::bad_alloc {
+ public:
+  explicit OutOfMemory(std::string msg) : msg_(std::move(msg)) {}
+  const char* what() const noexcept override { return msg_.c_str(); }
+
+ private:
+  std::string msg_;
+};
+
+namespace detail {
+/// Test hook (fault injection): while armed, every AlignedBuffer::reserve called inside a
+/// parallel region throws std::bad_alloc, so tests can check that such a failure reaches
+/// the caller as an exception (not std::terminate). Defined in parallel.cpp.
+bool fail_alloc_in_parallel() noexcept;
+}  // namespace detail
+
 /// 64-byte aligned, owning, uninitialised buffer of T. Move-only. Growing it (reserve)
 /// is the only place the core allocates; hot loops only ever reuse an existing buffer.
 template <class T>
@@ -38,7 +55,9 @@ class AlignedBuffer {
 
   /// Ensure capacity for n elements. Contents are NOT preserved when it grows.
   void reserve(std::size_t n) {
+    if (detail::fail_alloc_in_parallel()) throw std::bad_alloc();
     if (n <= n_) return;
+    if (n > (SIZE_MAX - 63) / sizeof(T)) throw std::bad_alloc();
     release();
     std::size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
     void* p = nullptr;

@@ -73,6 +73,7 @@ class Metric {
   double total_ = 0, count_ = 0;        // mean metrics
   double tp_ = 0, fp_ = 0, fn_ = 0, tn_ = 0;  // precision / recall / the count metrics
   std::vector<double> pos_, neg_;       // auc: weighted positives/negatives per bucket
+  bool nan_ = false;                    // auc, precision, recall, the counts saw a NaN: the result is NaN
 };
 
 }  // namespace dnnx

@@ -40,6 +40,7 @@
 // Everything else (train_*, evaluate, compute_gradients, configure, setters) needs
 // exclusive access.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -80,6 +81,9 @@ struct NetworkSpec {
   /// The chain form: when inputs and nodes are empty, one float input of input_dim
   /// features and node i = layer i applied to tensor i; the output is the last node's.
   index_t input_dim = 0;
+  /// >= 0: refuse (std::invalid_argument, before allocating) a model with more parameters
+  /// than this (a model file's config is checked against the weights the file holds).
+  index_t max_params = -1;
 };
 
 /// One output's loss and metrics.
@@ -127,7 +131,8 @@ struct EpochHooks {
   /// last) with the running logs; returning true stops the epoch after that batch.
   std::function<bool(index_t batch, const Logs& logs)> on_batch;
   index_t callback_every = 0;
-  /// Called at least every kPollEvery batches (e.g. to check for Ctrl-C); may throw.
+  /// Called after every batch that on_batch is not called for (e.g. to check for Ctrl-C:
+  /// keep it cheap); may throw, and the epoch ends with that batch's step applied.
   std::function<void()> poll;
 };
 
@@ -135,7 +140,6 @@ template <class T>
 class Network {
  public:
   using value_type = T;
-  static constexpr index_t kPollEvery = 64;
   static constexpr index_t kDefaultChunk = 1024;
   /// Called in every training step between backward and the optimizer update with the
   /// whole gradient arena (arena_size() elements; data-parallel training averages it
@@ -180,6 +184,9 @@ class Network {
   index_t arena_size() const noexcept { return arena_size_; }
   index_t trainable_size() const noexcept { return trainable_size_; }
   Optimizer<T>* optimizer() noexcept { return optimizer_.get(); }
+  /// The optimizer, shared: a holder (a view of its slots) keeps it alive after
+  /// configure() replaced it.
+  std::shared_ptr<Optimizer<T>> shared_optimizer() const noexcept { return optimizer_; }
 
   std::int64_t iterations() const noexcept { return iterations_; }
   void set_iterations(std::int64_t it);
@@ -218,13 +225,18 @@ class Network {
   /// out[o] (n x output_dim(o)) = the network applied to the inputs x in inference mode,
   /// chunk rows at a time (chunk <= 0: a default). Safe to call concurrently. Throws
   /// std::invalid_argument (before computing anything) for an ID outside its Embedding.
-  void predict(index_t n, const void* const* x, T* const* out, index_t chunk) const;
+  /// poll (optional) is called between chunks (e.g. to check for Ctrl-C) and may throw.
+  void predict(index_t n, const void* const* x, T* const* out, index_t chunk,
+               const std::function<void()>* poll = nullptr) const;
   /// The one-input, one-output form.
-  void predict(index_t n, const T* x, T* out, index_t chunk) const {
+  void predict(index_t n, const T* x, T* out, index_t chunk, const std::function<void()>* poll = nullptr) const {
     const void* xs[1] = {x};
     T* outs[1] = {out};
-    predict(n, xs, outs, chunk);
+    predict(n, xs, outs, chunk, poll);
   }
+  /// True while train_epoch is running (also inside its hooks): evaluate() called from a
+  /// hook then keeps the epoch's running loss and metrics intact.
+  bool in_epoch() const noexcept { return in_epoch_; }
 
   /// The state behind the logs of the last train_batch, train_epoch or evaluate (the
   /// running logs, for their accumulate forms), as additive doubles: the sample-weighted loss sum, the sample count, each output's loss
@@ -241,8 +253,9 @@ class Network {
   /// rebuilds it when this moved.
   std::uint64_t params_version() const noexcept { return params_version_; }
   /// Tell the network its parameters were written from outside (through params(), views,
-  /// set_weights, a load): predict() repacks before its next use. Not thread-safe with
-  /// predict (like every other writer).
+  /// set_weights, a load): predict() repacks before its next use. May run while other
+  /// threads predict (the counter is atomic; each Dense refreshes its packed copy under
+  /// its lock), not while anything else runs.
   void params_changed() noexcept { ++params_version_; }
 
   /// Bytes held by the training workspace, and how often it grew (tests: no growth per step).
@@ -273,7 +286,7 @@ class Network {
 
   std::uint64_t seed_ = 0, counter_ = 0;
   std::int64_t iterations_ = 0;
-  std::uint64_t params_version_ = 1;
+  std::atomic<std::uint64_t> params_version_{1};
   std::vector<InputSpec> inputs_;
   std::vector<std::unique_ptr<Layer<T>>> layers_;
   std::vector<Node> nodes_;
@@ -293,7 +306,7 @@ class Network {
   std::vector<char> fused_;                   // per output: softmax/sigmoid + cross-entropy
   std::vector<int> node_fused_output_;        // per node: the fused output it produces, or -1
   bool per_output_losses_ = false;            // logs carry "<output>_loss" (2+ outputs with a loss)
-  std::unique_ptr<Optimizer<T>> optimizer_;
+  std::shared_ptr<Optimizer<T>> optimizer_;
   std::vector<std::vector<Metric>> metrics_;  // per output
   Logs logs_;
   double run_loss_ = 0;                       // running logs (accumulate): sums of loss * rows,
@@ -336,6 +349,7 @@ class Network {
   std::vector<T*> dxs_;
   std::vector<double> out_loss_, out_loss_sum_;
   std::int64_t growths_ = 0;
+  bool in_epoch_ = false;
 };
 
 }  // namespace dnnx

@@ -11,6 +11,7 @@
 #endif
 #if defined(__linux__)
 #include <sched.h>
+#include <unistd.h>
 #endif
 
 namespace dnnx {
@@ -73,5 +74,33 @@ int thread_index() noexcept {
   return 0;
 #endif
 }
+
+bool in_parallel() noexcept {
+#if defined(_OPENMP)
+  return omp_in_parallel() != 0;
+#else
+  return false;
+#endif
+}
+
+std::uint64_t physical_memory() noexcept {
+#if defined(__linux__)
+  const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && size > 0) return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(size);
+#endif
+  return 0;
+}
+
+namespace {
+std::atomic<bool> g_fail_alloc{false};
+}
+
+void set_fail_alloc_in_parallel(bool armed) noexcept { g_fail_alloc.store(armed, std::memory_order_relaxed); }
+
+namespace detail {
+bool fail_alloc_in_parallel() noexcept {
+  return g_fail_alloc.load(std::memory_order_relaxed) && in_parallel();
+}
+}  // namespace detail
 
 }  // namespace dnnx

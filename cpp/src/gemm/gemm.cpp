@@ -121,6 +121,24 @@ Plan make_plan(const KernelDesc<T>& kd, const Problem<T>& pr) {
   return pl;
 }
 
+// This thread's packing buffers for run_thread (the only allocation of a product's
+// threads; run() reserves them before the loops with barriers start).
+template <class T>
+void reserve_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, int tid) {
+  const int MR = kd.MR, NR = kd.NR;
+  const index_t m = pr.m;
+  const int ti = tid / pl.tn;
+  const index_t row_panels = ceil_div(m, MR);
+  const index_t i0 = std::min(m, row_panels * ti / pl.tm * MR);
+  const index_t i1 = std::min(m, row_panels * (ti + 1) / pl.tm * MR);
+  const index_t mc_max = std::min<index_t>(kd.MC, i1 - i0);
+  const index_t n_ic = mc_max > 0 ? ceil_div(i1 - i0, mc_max) : 0;
+  const index_t mc_step = n_ic > 0 ? round_up(ceil_div(i1 - i0, n_ic), MR) : 0;
+  Workspace<T>& ws = workspace<T>();
+  if (pl.pack_a) ws.a.reserve(static_cast<size_t>(round_up(std::max<index_t>(mc_step, MR), MR) * pl.kc));
+  if (!pl.pack_b && !pr.Bp) ws.b_edge.reserve(static_cast<size_t>(NR * pl.kc));
+}
+
 // One thread's share of the product. All threads run the same jc/pc loops (and barriers).
 template <class T>
 void run_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, T* b_shared, int tid) {
@@ -134,9 +152,7 @@ void run_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, T
   const index_t n_ic = mc_max > 0 ? ceil_div(i1 - i0, mc_max) : 0;
   const index_t mc_step = n_ic > 0 ? round_up(ceil_div(i1 - i0, n_ic), MR) : 0;
 
-  Workspace<T>& ws = workspace<T>();
-  if (pl.pack_a) ws.a.reserve(static_cast<size_t>(round_up(std::max<index_t>(mc_step, MR), MR) * pl.kc));
-  if (!pl.pack_b && !pr.Bp) ws.b_edge.reserve(static_cast<size_t>(NR * pl.kc));
+  Workspace<T>& ws = workspace<T>();  // reserved by reserve_thread() (no allocation here)
   const Epilogue<T>* ep = pr.ep;
 
   for (index_t jc = 0; jc < n; jc += pl.nc) {
@@ -247,7 +263,7 @@ void run_col(const KernelDesc<T>& kd, const ColDesc<T>& cd, const Problem<T>& pr
   const Epilogue<T>* ep = pr.ep;
   const bool relu = ep && ep->act.kind == Act::relu;
   const bool other_act = ep && ep->act.kind != Act::relu && ep->act.kind != Act::linear;
-  auto body = [&](int tid) {
+  auto body = [&](int tid) {  // no barriers: an exception may end one thread's share early
     T* buf = nullptr;  // this thread's transposed A tile (op(A) = A only)
     if (pr.ta == Trans::N) {
       AlignedBuffer<T>& a_ws = workspace<T>().a;
@@ -280,10 +296,12 @@ void run_col(const KernelDesc<T>& kd, const ColDesc<T>& cd, const Problem<T>& pr
     body(0);
     return;
   }
+  ParallelErrors errors;
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(nt)
-  body(thread_index());
+  errors.run([&] { body(thread_index()); });
 #endif
+  errors.rethrow();
 }
 
 template <class T>
@@ -309,13 +327,23 @@ void run(const KernelDesc<T>& kd, const Problem<T>& pr, const ColDesc<T>* cd = n
     b_shared = ws.b.data();
   }
   if (pl.threads == 1) {
+    reserve_thread(kd, pr, pl, 0);
     run_thread(kd, pr, pl, b_shared, 0);
     return;
   }
+  // An allocation failure on one thread must not skip the barriers the others wait at:
+  // every thread reserves, all meet, and then either all compute or none does.
+  ParallelErrors errors;
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(pl.threads)
-  run_thread(kd, pr, pl, b_shared, thread_index());
+  {
+    const int tid = thread_index();
+    errors.run([&] { reserve_thread(kd, pr, pl, tid); });
+#pragma omp barrier
+    if (!errors.failed()) run_thread(kd, pr, pl, b_shared, tid);
+  }
 #endif
+  errors.rethrow();
 }
 
 }  // namespace
@@ -346,14 +374,16 @@ void gemm_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, 
                 cd);
     return;
   }
+  ParallelErrors errors;
 #if defined(_OPENMP)
 #pragma omp parallel for num_threads(nt) schedule(static)
 #endif
   for (index_t b = 0; b < batch; ++b) {
     blis::Problem<T> pr{ta, tb, m, n, k, alpha, A[b], lda, B[b], ldb, nullptr, beta, C[b], ldc, nullptr};
     pr.max_threads = 1;
-    blis::run(kd, pr, cd);
+    if (!errors.failed()) errors.run([&] { blis::run(kd, pr, cd); });
   }
+  errors.rethrow();
 }
 
 template <class T>

@@ -34,10 +34,13 @@ void parallel_chunks(index_t n, index_t chunk, index_t work, F&& f) {
     for (index_t c = 0; c < nchunks; ++c) f(c * chunk, std::min(n, (c + 1) * chunk));
     return;
   }
+  ParallelErrors errors;  // an exception must not escape the region (std::terminate)
 #if defined(_OPENMP)
 #pragma omp parallel for num_threads(nt) schedule(static)
 #endif
-  for (index_t c = 0; c < nchunks; ++c) f(c * chunk, std::min(n, (c + 1) * chunk));
+  for (index_t c = 0; c < nchunks; ++c)
+    if (!errors.failed()) errors.run([&] { f(c * chunk, std::min(n, (c + 1) * chunk)); });
+  errors.rethrow();
 }
 
 /// The SIMD optimizer scalars for a float step.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace dnnx {
@@ -48,8 +49,8 @@ MetricKind metric_from_name(const std::string& name) {
 
 Metric::Metric(const MetricSpec& spec) : spec_(spec) {
   if (spec_.kind == MetricKind::auc) {
-    if (spec_.num_thresholds < 2)
-      throw std::invalid_argument("metric auc: num_thresholds must be > 1; received num_thresholds=" +
+    if (spec_.num_thresholds < 2 || spec_.num_thresholds > (index_t(1) << 24))
+      throw std::invalid_argument("metric auc: num_thresholds must be in [2, 16777216]; received num_thresholds=" +
                                   std::to_string(spec_.num_thresholds));
     pos_.assign(static_cast<std::size_t>(spec_.num_thresholds), 0.0);
     neg_.assign(static_cast<std::size_t>(spec_.num_thresholds), 0.0);
@@ -61,6 +62,7 @@ Metric::Metric(const MetricSpec& spec) : spec_(spec) {
 
 void Metric::reset() {
   total_ = count_ = tp_ = fp_ = fn_ = tn_ = 0;
+  nan_ = false;
   std::fill(pos_.begin(), pos_.end(), 0.0);
   std::fill(neg_.begin(), neg_.end(), 0.0);
 }
@@ -108,6 +110,7 @@ void Metric::update(index_t n, index_t d, const T* p, const T* y, const T* sw) {
       case MetricKind::false_negatives:
         for (index_t j = 0; j < d; ++j) {
           const double pj = spec_.from_logits ? sigmoid(double(pr[j])) : double(pr[j]);
+          if (std::isnan(pj) || std::isnan(double(yr[j]))) { nan_ = true; continue; }
           const bool pred = pj > thr, pos = double(yr[j]) > 0.5;
           tp_ += (pred && pos) * w;
           fp_ += (pred && !pos) * w;
@@ -121,6 +124,8 @@ void Metric::update(index_t n, index_t d, const T* p, const T* y, const T* sw) {
         const double nm1 = double(spec_.num_thresholds - 1);
         for (index_t j = 0; j < d; ++j) {
           double pj = spec_.from_logits ? sigmoid(double(pr[j])) : double(pr[j]);
+          // A NaN has no bucket (casting it to an index is undefined): the AUC is NaN.
+          if (std::isnan(pj) || !std::isfinite(double(yr[j]))) { nan_ = true; continue; }
           pj = std::min(std::max(pj, 0.0), 1.0);
           const auto b = static_cast<std::size_t>(std::max(std::ceil(pj * nm1) - 1.0, 0.0));
           pos_[b] += w * double(yr[j]);
@@ -136,13 +141,18 @@ void Metric::update(index_t n, index_t d, const T* p, const T* y, const T* sw) {
 
 double Metric::result() const {
   switch (spec_.kind) {
-    case MetricKind::precision: return tp_ + fp_ > 0 ? tp_ / (tp_ + fp_) : 0.0;
-    case MetricKind::recall: return tp_ + fn_ > 0 ? tp_ / (tp_ + fn_) : 0.0;
-    case MetricKind::true_positives: return tp_;
-    case MetricKind::false_positives: return fp_;
-    case MetricKind::true_negatives: return tn_;
-    case MetricKind::false_negatives: return fn_;
+    case MetricKind::precision:
+      if (nan_) return std::numeric_limits<double>::quiet_NaN();
+      return tp_ + fp_ > 0 ? tp_ / (tp_ + fp_) : 0.0;
+    case MetricKind::recall:
+      if (nan_) return std::numeric_limits<double>::quiet_NaN();
+      return tp_ + fn_ > 0 ? tp_ / (tp_ + fn_) : 0.0;
+    case MetricKind::true_positives: return nan_ ? std::numeric_limits<double>::quiet_NaN() : tp_;
+    case MetricKind::false_positives: return nan_ ? std::numeric_limits<double>::quiet_NaN() : fp_;
+    case MetricKind::true_negatives: return nan_ ? std::numeric_limits<double>::quiet_NaN() : tn_;
+    case MetricKind::false_negatives: return nan_ ? std::numeric_limits<double>::quiet_NaN() : fn_;
     case MetricKind::auc: {
+      if (nan_) return std::numeric_limits<double>::quiet_NaN();
       // tp[t] / fp[t]: weight above threshold t (suffix sums over buckets).
       const std::size_t N = pos_.size();
       double P = 0, Ng = 0;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "dnnx/parallel.hpp"
 #include "dnnx/rng.hpp"
 #include "kernels.hpp"
 
@@ -166,6 +167,17 @@ Network<T>::Network(const NetworkSpec& spec_in) : seed_(spec_in.seed) {
   trainable_size_ = off;
   for (TensorInfo& t : tensors_) if (!t.trainable) { t.offset = off; off += t.size; }
   arena_size_ = off;
+  if (spec.max_params >= 0 && arena_size_ > spec.max_params)
+    throw std::invalid_argument("network: the model has " + std::to_string(arena_size_) +
+                                " weights, more than the " + std::to_string(spec.max_params) + " allowed (max_params)");
+  // Parameters and gradients (two arenas) beyond this machine's memory would be zeroed
+  // page by page until the system runs out: refuse them at once.
+  const std::uint64_t need = 2 * static_cast<std::uint64_t>(arena_size_) * sizeof(T);
+  const std::uint64_t have = physical_memory();
+  if (have > 0 && need > have)
+    throw OutOfMemory("network: the model's parameters and gradients need " + std::to_string(need >> 20) +
+                      " MiB (" + std::to_string(arena_size_) + " weights); this machine has " +
+                      std::to_string(have >> 20) + " MiB of memory");
   params_.reserve(static_cast<std::size_t>(std::max<index_t>(arena_size_, 1)));
   grads_.reserve(static_cast<std::size_t>(std::max<index_t>(arena_size_, 1)));
   params_.zero();
@@ -258,6 +270,7 @@ void Network<T>::configure(const TrainingConfig& config_in) {
                                 " outputs");
   config.outputs.resize(outputs_.size());
   std::vector<std::vector<Metric>> metrics(outputs_.size());
+  index_t auc_thresholds = 0;
   for (std::size_t o = 0; o < outputs_.size(); ++o) {
     OutputConfig& oc = config.outputs[o];
     if (oc.loss_key.empty()) oc.loss_key = output_names_[o] + "_loss";
@@ -275,7 +288,13 @@ void Network<T>::configure(const TrainingConfig& config_in) {
                                     (oc.has_loss ? std::string("the loss ") + loss_name(oc.loss.kind)
                                                  : std::string("another metric")) +
                                     " uses " + (sparse ? "sparse" : "dense") + " labels");
-    for (const MetricSpec& m : oc.metrics) metrics[o].emplace_back(m);
+    for (const MetricSpec& m : oc.metrics) {
+      // AUC keeps two doubles per threshold: bound what a configuration (a file) may claim.
+      if (m.kind == MetricKind::auc) auc_thresholds += m.num_thresholds;
+      if (auc_thresholds > (index_t(1) << 24))
+        throw std::invalid_argument("metrics: the auc metrics hold more than 16777216 thresholds in total");
+      metrics[o].emplace_back(m);
+    }
     // A (batch, steps, features) output: the per-sample flat losses equal Keras' per-step
     // means only for the elementwise losses and metrics.
     const Node& producer = nodes_[static_cast<std::size_t>(outputs_[o]) - inputs_.size()];
@@ -426,6 +445,17 @@ void Network<T>::reserve(index_t rows) {
   if (plan_stale_) plan_backward();
   if (rows <= rows_) return;
   const std::size_t I = inputs_.size(), N = nodes_.size();
+  {  // every region below is at most rows x (a width, a cache or a slot): bound them first
+    index_t widest = std::max(max_width_, pscratch_size_);
+    for (const InputSpec& in : inputs_) widest = std::max(widest, in.dim);
+    for (std::size_t j = 0; j < N; ++j)
+      widest = std::max(widest, layers_[nodes_[j].layer]->cache_size(nodes_[j].steps));
+    index_t per = 0;
+    const index_t regions = static_cast<index_t>(2 * N + 2 * I + outputs_.size() + 64) + max_arity_;
+    if (mul_overflows(rows, widest, &per) || mul_overflows(per, regions, &per) || per > (index_t(1) << 56))
+      throw OutOfMemory("network: the training workspace for batches of " + std::to_string(rows) +
+                        " rows is too large to allocate; use a smaller batch_size");
+  }
   index_t off = 0;
   act_off_.assign(N, 0);
   cache_off_.assign(N, 0);
@@ -509,6 +539,7 @@ const T* Network<T>::tensor_ptr(index_t t, const void* const* x) const {
 template <class T>
 double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T* const* y, const T* sw, double lr) {
   // Assumes reserve(n) happened and a loss is configured (checked by the callers).
+  if (plan_stale_) plan_backward();  // set_layer_trainable from a batch callback: next step
   StepContext ctx;
   ctx.training = mode != Mode::evaluate;
   ctx.update_stats = mode == Mode::train;
@@ -767,6 +798,11 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
   set_running(0.0, out_loss_sum_.data(), 0);
   if (n == 0) { update_logs(0.0, nullptr); return logs_; }
   reserve(std::min(bs, n));
+  struct InEpoch {  // evaluate() from a hook must leave this epoch's running logs alone
+    bool& flag;
+    explicit InEpoch(bool& f) : flag(f) { flag = true; }
+    ~InEpoch() { flag = false; }
+  } in_epoch(in_epoch_);
   const std::size_t I = inputs_.size(), O = outputs_.size();
   if (shuffle) {
     // Fisher-Yates; draw i is a pure function of (seed, epoch, i).
@@ -836,7 +872,7 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
       for (std::size_t o = 0; o < O; ++o) out_loss_[o] = out_loss_sum_[o] / double(seen);
       update_logs(loss_sum / double(seen), out_loss_.data());
       if (hooks.on_batch(s, logs_)) break;
-    } else if (hooks.poll && (s + 1) % kPollEvery == 0) {
+    } else if (hooks.poll) {
       hooks.poll();
     }
   }
@@ -850,6 +886,31 @@ template <class T>
 Logs Network<T>::evaluate(const Batch<T>& d, index_t bs, bool accumulate) {
   if (!config_.has_loss()) throw std::runtime_error("evaluate: the network has no loss; call set_training_config first");
   if (bs <= 0) bs = kDefaultChunk;
+  if (in_epoch_) {
+    // Called from a train_epoch hook: the epoch's metric states and loss sums carry on
+    // after this returns, so evaluate on copies of them and put the originals back. A
+    // batch-by-batch (accumulate) evaluate would lose its running state between calls.
+    if (accumulate)
+      throw std::runtime_error("evaluate: batches from a generator cannot be evaluated from a batch callback of "
+                               "a training epoch; evaluate arrays there, or evaluate after the epoch");
+    auto metrics = metrics_;
+    auto sums = out_loss_sum_, losses = out_loss_;
+    auto logs = logs_;
+    in_epoch_ = false;
+    struct Restore {
+      Network& net; decltype(metrics)& m; decltype(sums)& s; decltype(losses)& l; Logs& g;
+      ~Restore() {
+        net.metrics_ = std::move(m); net.out_loss_sum_ = std::move(s); net.out_loss_ = std::move(l);
+        net.logs_ = std::move(g); net.in_epoch_ = true;
+      }
+    };
+    Logs result;
+    {
+      Restore restore{*this, metrics, sums, losses, logs};
+      result = evaluate(d, bs, false);
+    }
+    return result;
+  }
   if (accumulate && d.n < 1) throw std::invalid_argument("evaluate: the batch is empty");
   if (!accumulate) {
     reset_metrics();
@@ -929,9 +990,14 @@ double Network<T>::compute_gradients(const Batch<T>& d) {
 }
 
 template <class T>
-void Network<T>::predict(index_t n, const void* const* x, T* const* out, index_t chunk) const {
+void Network<T>::predict(index_t n, const void* const* x, T* const* out, index_t chunk,
+                         const std::function<void()>* poll) const {
   if (chunk <= 0) chunk = kDefaultChunk;
   chunk = std::max<index_t>(1, std::min(chunk, n));
+  index_t need_elems = 0;
+  if (mul_overflows(chunk, pred_width_, &need_elems) || need_elems > (index_t(1) << 56))
+    throw OutOfMemory("predict: a chunk of " + std::to_string(chunk) + " rows is too large to allocate; use a "
+                      "smaller batch_size");
   const std::size_t I = inputs_.size(), N = nodes_.size();
   // IDs index the Embedding tables: check them all before any gather (an ID out of range
   // would read outside the table), as training and evaluate do (check_batch).
@@ -963,6 +1029,7 @@ void Network<T>::predict(index_t n, const void* const* x, T* const* out, index_t
   StepContext ctx;
   ctx.params_version = params_version_;
   for (index_t i0 = 0; i0 < n; i0 += chunk) {
+    if (poll && *poll && i0 > 0) (*poll)();
     const index_t nb = std::min(chunk, n - i0);
     for (std::size_t i = 0; i < I; ++i)
       ptr[i] = inputs_[i].is_int
