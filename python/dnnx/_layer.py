@@ -299,8 +299,9 @@ class Layer:
     def weights(self) -> List[np.ndarray]:
         """Zero-copy views of this layer's weights (writes change the model)."""
         views = self._views()
-        if views:
-            self._owner()._track_views(views)
+        owner = self._owner()
+        if views and owner is not None:  # standalone weights (no model yet) are plain arrays
+            owner._track_views(views)
         return views
 
     def get_weights(self) -> List[np.ndarray]:
@@ -313,16 +314,17 @@ class Layer:
         weights = list(weights)
         if len(weights) != len(views):
             raise ValueError(f"{self.name}: set_weights expects {len(views)} arrays; received {len(weights)}")
-        if views:
-            self._owner()._net.check("set_weights", "write")  # not while another thread trains the model
+        owner = self._owner()
+        if views and owner is not None:
+            owner._net.check("set_weights", "write")  # not while another thread trains the model
         arrays = [_as_array(w, f"{self.name}: set_weights: weight {i}") for i, w in enumerate(weights)]
         for v, w in zip(views, arrays):
             if w.shape != v.shape:
                 raise ValueError(f"{self.name}: weight shape mismatch: expected {v.shape}, received {w.shape}")
         for v, w in zip(views, arrays):
             v[...] = w
-        if views and self._owner() is not None:
-            self._owner()._weights_changed()
+        if views and owner is not None:
+            owner._weights_changed()
 
     def count_params(self) -> int:
         return int(sum(v.size for v in self._views()))
