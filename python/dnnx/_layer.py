@@ -184,7 +184,13 @@ class Layer:
             if t.dtype == "string" and not getattr(self, "host", False):
                 raise TypeError(f"{owner}: input {t.name!r} holds strings; map them to indices first with "
                                 f"layers.StringLookup")
-            if is_int_dtype(t.dtype) and not self._takes_ints():
+            if self.reads_ids:
+                src = t._keras_history[0]
+                if not is_int_dtype(t.dtype) or not (isinstance(src, InputLayer) or getattr(src, "host", False)):
+                    raise TypeError(f"{type(self).__name__} {self.name or ''}: input must be an integer dnnx.Input of integer IDs "
+                                    f"(e.g. dnnx.Input(shape=(k,), dtype='int64')) or the output of a "
+                                    f"StringLookup, IntegerLookup or Discretization; received {t!r}")
+            elif is_int_dtype(t.dtype) and not self._takes_ints():
                 what = repr(t.name) if t.name else "(unnamed)"
                 raise TypeError(f"{owner}: input {what} holds integer IDs ({t.dtype}); only Embedding takes "
                                 f"integer inputs")
@@ -195,8 +201,12 @@ class Layer:
         self._inbound_nodes.append(Node(self, tensors, out))
         return out
 
+    #: True for the layers that read integer IDs (Embedding, CategoryEncoding): straight from an
+    #: integer model input or from a host-stage lookup / Discretization, never a computed tensor.
+    reads_ids = False
+
     def _takes_ints(self) -> bool:
-        return False
+        return self.reads_ids
 
     def _output_dtype(self, tensors: List[KerasTensor]) -> str:
         return tensors[0].dtype

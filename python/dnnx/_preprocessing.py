@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 
 from ._host import encoded_shape
-from ._layer import InputLayer, KerasTensor, Layer, is_int_dtype
+from ._layer import Layer
 from ._layer import declared_default as _d
 
 
@@ -146,17 +146,7 @@ class CategoryEncoding(Layer):
         self.num_tokens = int(num_tokens)
         self.output_mode = output_mode
 
-    def _takes_ints(self) -> bool:
-        return True
-
-    def __call__(self, inputs):
-        t = inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1 else inputs
-        if isinstance(t, KerasTensor):
-            src = t._keras_history[0]
-            if not is_int_dtype(t.dtype) or not (isinstance(src, InputLayer) or getattr(src, "host", False)):
-                raise TypeError(f"CategoryEncoding {self.name or ''}: input must be integer IDs from an integer "
-                                f"dnnx.Input or a lookup / Discretization layer; received {t!r}")
-        return super().__call__(inputs)
+    reads_ids = True
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) > 2:

@@ -205,19 +205,7 @@ class Embedding(Layer):
         self.embeddings_regularizer = _regularizers.get(embeddings_regularizer)
         self._initial_weights = None if weights is None else list(weights)
 
-    def _takes_ints(self) -> bool:
-        return True
-
-    def __call__(self, inputs):
-        t = inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1 else inputs
-        if isinstance(t, KerasTensor):
-            from ._layer import is_int_dtype
-            src = t._keras_history[0]
-            if not is_int_dtype(t.dtype) or not (isinstance(src, InputLayer) or getattr(src, "host", False)):
-                raise TypeError(f"Embedding {self.name or ''}: input must be an integer dnnx.Input "
-                                f"(e.g. dnnx.Input(shape=(k,), dtype='int64')) or the output of a StringLookup, "
-                                f"IntegerLookup or Discretization; received {t!r}")
-        return super().__call__(inputs)
+    reads_ids = True
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) > 2:
