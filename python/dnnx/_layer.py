@@ -187,8 +187,8 @@ class Layer:
             if self.reads_ids:
                 src = t._keras_history[0]
                 if not is_int_dtype(t.dtype) or not (isinstance(src, InputLayer) or getattr(src, "host", False)):
-                    raise TypeError(f"{type(self).__name__} {self.name or ''}: input must be an integer dnnx.Input of integer IDs "
-                                    f"(e.g. dnnx.Input(shape=(k,), dtype='int64')) or the output of a "
+                    raise TypeError(f"{type(self).__name__} {self.name or ''}: input must be an integer dnnx.Input of "
+                                    f"integer IDs (e.g. dnnx.Input(shape=(k,), dtype='int64')) or the output of a "
                                     f"StringLookup, IntegerLookup or Discretization; received {t!r}")
             elif is_int_dtype(t.dtype) and not self._takes_ints():
                 what = repr(t.name) if t.name else "(unnamed)"
