@@ -177,6 +177,28 @@ LayerSpec parse_layer(const py::handle& h, std::size_t index, std::map<std::stri
         s.seed = get_seed(d, key, where);
         break;
       case FieldType::ignored: break;
+      case FieldType::integers:
+      case FieldType::numbers: {
+        if (!present(d, key)) break;
+        py::object v = d[key];
+        if (!py::isinstance<py::list>(v) && !py::isinstance<py::tuple>(v))
+          throw py::value_error(w + " must be a list of " + (f.type == FieldType::integers ? "ints" : "numbers") +
+                                "; received " + repr_of(v));
+        py::sequence seq = py::reinterpret_borrow<py::sequence>(v);
+        if (f.type == FieldType::integers) (s.*f.as_ints).clear();
+        else (s.*f.as_numbers).clear();
+        for (std::size_t i = 0; i < seq.size(); ++i) {
+          py::object e = seq[i];
+          const std::string we = w + "[" + std::to_string(i) + "]";
+          if (py::isinstance<py::bool_>(e) ||
+              !(py::isinstance<py::int_>(e) || (f.type == FieldType::numbers && py::isinstance<py::float_>(e))))
+            throw py::value_error(we + " must be " + (f.type == FieldType::integers ? "an int" : "a number") +
+                                  "; received " + repr_of(e));
+          if (f.type == FieldType::integers) (s.*f.as_ints).push_back(static_cast<index_t>(int_value(e, we)));
+          else (s.*f.as_numbers).push_back(e.cast<double>());
+        }
+        break;
+      }
       case FieldType::choice: {
         const std::string name = get_str(d, key, f.choices[static_cast<std::size_t>(s.*f.as_int)], where);
         std::string known;
@@ -201,7 +223,7 @@ LayerSpec parse_layer(const py::handle& h, std::size_t index, std::map<std::stri
 /// "type", "default"}]}} (defaults as the spec dicts write them).
 py::dict declarations_dict() {
   static const char* type_names[] = {"integer", "number", "boolean", "activation", "initializer", "regularizer",
-                                     "seed", "ignored", "choice"};
+                                     "seed", "ignored", "choice", "integers", "numbers"};
   py::dict all;
   for (const LayerDecl& decl : layer_declarations()) {
     py::list fields;
@@ -232,6 +254,8 @@ py::dict declarations_dict() {
           fd["choices"] = names;
           break;
         }
+        case FieldType::integers: fd["default"] = py::list(py::cast(s.*f.as_ints)); break;
+        case FieldType::numbers: fd["default"] = py::list(py::cast(s.*f.as_numbers)); break;
         default: fd["default"] = py::none(); break;
       }
       fields.append(fd);

@@ -158,8 +158,9 @@ class Model(Trainer):
 
     @property
     def layers(self) -> list:
-        """Input layers, then the layers in topological order (each shared layer once)."""
-        return list(self._graph.input_layers) + list(self._graph.layers)
+        """Input layers, then the layers in topological order (each shared layer once); op
+        nodes (dnnx.ops) are not layers, as in Keras."""
+        return list(self._graph.input_layers) + [l for l in self._graph.layers if not getattr(l, "is_op", False)]
 
     @property
     def inputs(self) -> List[KerasTensor]:

@@ -13,6 +13,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._tensor_ops import TensorOperators
+
 Shape = Tuple[Optional[int], ...]
 
 _DECLARATIONS = None
@@ -95,9 +97,15 @@ def width(shape: Shape) -> int:
     return int(math.prod(shape[1:]))
 
 
-class KerasTensor:
+class KerasTensor(TensorOperators):
     """A symbolic tensor: a shape ``(None, *dims)``, a dtype, and where it came from
-    (``_keras_history = (layer, node_index, tensor_index)``)."""
+    (``_keras_history = (layer, node_index, tensor_index)``). Python's arithmetic operators
+    on it are ``dnnx.ops`` calls (``_tensor_ops``)."""
+
+    #: "mean" or "sum" for the scalar of ``ops.mean(x)`` / ``ops.sum(x)`` over every axis,
+    #: batch included (a loss value): the core holds each sample's part, and the batch
+    #: reduction happens in the loss (see dnnx.ops).
+    _batch_reduce = None
 
     def __init__(self, shape: Shape, dtype: str, history: Tuple, name: Optional[str] = None):
         self.shape = tuple(shape)
@@ -117,8 +125,28 @@ class KerasTensor:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
     def __bool__(self):
-        raise TypeError("A symbolic KerasTensor has no truth value (it holds no data); build a dnnx.Model "
-                        "and call model.predict to compute values")
+        raise TypeError(f"A symbolic KerasTensor has no truth value (it holds no data), so Python control flow "
+                        f"on it (if, while, and/or) cannot be traced{_user_line()}. Use dnnx.ops.where (or "
+                        f"ops.maximum, ops.clip) to choose values, or build a dnnx.Model and call predict to "
+                        f"compute them")
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(f"A symbolic KerasTensor holds no data and cannot become a NumPy array{_user_line()}; "
+                        f"use dnnx.ops functions on it, or build a dnnx.Model and call predict")
+
+    __hash__ = object.__hash__
+
+
+def _user_line() -> str:
+    """' (at <file>, line <n>: <code>)' for the innermost caller outside dnnx."""
+    import os
+    import traceback
+    here = os.path.dirname(os.path.abspath(__file__))
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not os.path.abspath(frame.filename).startswith(here + os.sep):
+            code = f": {frame.line}" if frame.line else ""
+            return f" (at {frame.filename}, line {frame.lineno}{code})"
+    return ""
 
 
 class Node:

@@ -660,7 +660,7 @@ class Trainer:
 
     def _shape_outputs(self, out):
         outs = out if isinstance(out, list) else [out]
-        shaped = [o.reshape(o.shape[0], *t.shape[1:]) if len(t.shape) > 2 else o
+        shaped = [o.reshape(o.shape[0], *t.shape[1:]) if len(t.shape) != 2 else o
                   for o, t in zip(outs, self._graph.outputs)]
         return shaped if len(shaped) > 1 else shaped[0]
 

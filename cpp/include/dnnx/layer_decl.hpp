@@ -26,6 +26,8 @@ enum class FieldType : int {
   seed,         ///< optional integer: has_seed + seed
   ignored,      ///< accepted and not used by the core (Python-only, e.g. Reshape's target_shape)
   choice,       ///< index_t member holding the position of a name in FieldDecl::choices
+  integers,     ///< std::vector<index_t> member (a list of integers)
+  numbers,      ///< std::vector<double> member (a list of numbers)
 };
 
 struct FieldDecl {
@@ -37,6 +39,8 @@ struct FieldDecl {
   ActParams LayerSpec::*as_act = nullptr;
   InitSpec LayerSpec::*as_init = nullptr;
   RegSpec LayerSpec::*as_reg = nullptr;
+  std::vector<index_t> LayerSpec::*as_ints = nullptr;
+  std::vector<double> LayerSpec::*as_numbers = nullptr;
   std::vector<std::string> choices;  ///< choice: the accepted names (the member is the index)
 };
 
@@ -57,6 +61,8 @@ struct LayerDecl {
   LayerDecl& field(const char* key, ActParams LayerSpec::*m) { return add(key, FieldType::activation).set(m); }
   LayerDecl& field(const char* key, InitSpec LayerSpec::*m) { return add(key, FieldType::initializer).set(m); }
   LayerDecl& field(const char* key, RegSpec LayerSpec::*m) { return add(key, FieldType::regularizer).set(m); }
+  LayerDecl& field(const char* key, std::vector<index_t> LayerSpec::*m) { return add(key, FieldType::integers).set(m); }
+  LayerDecl& field(const char* key, std::vector<double> LayerSpec::*m) { return add(key, FieldType::numbers).set(m); }
   LayerDecl& seed_field(const char* key) { return add(key, FieldType::seed); }
   LayerDecl& choice_field(const char* key, index_t LayerSpec::*m, std::vector<std::string> names) {
     add(key, FieldType::choice).set(m);
@@ -79,6 +85,8 @@ struct LayerDecl {
   LayerDecl& set(ActParams LayerSpec::*m) { fields.back().as_act = m; return *this; }
   LayerDecl& set(InitSpec LayerSpec::*m) { fields.back().as_init = m; return *this; }
   LayerDecl& set(RegSpec LayerSpec::*m) { fields.back().as_reg = m; return *this; }
+  LayerDecl& set(std::vector<index_t> LayerSpec::*m) { fields.back().as_ints = m; return *this; }
+  LayerDecl& set(std::vector<double> LayerSpec::*m) { fields.back().as_numbers = m; return *this; }
 };
 
 /// A declaration for `type` with the factories of a one-input layer.
@@ -109,5 +117,6 @@ LayerDecl embedding_declaration();
 std::vector<LayerDecl> reshaping_declarations();
 LayerDecl normalization_declaration();
 LayerDecl category_encoding_declaration();
+LayerDecl op_declaration();
 
 }  // namespace dnnx

@@ -37,6 +37,7 @@ enum class LayerKind : int {
   global_average_pooling1d,
   normalization,                                           // (x - mean) / std, adapted statistics
   category_encoding,                                       // int64 IDs -> one-hot / multi-hot / counts
+  op,                                                      // a dnnx.ops op (ops.hpp: the op codes)
 };
 
 inline bool layer_is_merge(LayerKind k) noexcept { return k >= LayerKind::add && k <= LayerKind::concatenate; }
@@ -75,6 +76,14 @@ struct LayerSpec {
   // {"one_hot", "multi_hot", "count"} (Keras's default: multi_hot)
   index_t num_tokens = 0;
   index_t output_mode = 1;
+  // op (dnnx.ops; cpp/src/nn/layers/ops.hpp): which op, its scalar arguments, its shape
+  // description (a list of integers whose layout each op family documents) and its
+  // constant operand values (row-major)
+  index_t op = 0;
+  double op_a = 0.0, op_b = 0.0;
+  bool op_ids = false;  ///< the input holds int64 IDs (a model input): cast, one_hot
+  std::vector<index_t> op_dims;
+  std::vector<double> op_values;
 };
 
 /// One parameter tensor: where it sits in the arenas and how to initialize/regularize it.
@@ -191,5 +200,6 @@ template <class T> std::unique_ptr<Layer<T>> make_identity(const LayerSpec& spec
 template <class T> std::unique_ptr<Layer<T>> make_global_average_pooling1d(const LayerSpec& spec, index_t in_dim);
 template <class T> std::unique_ptr<Layer<T>> make_normalization(const LayerSpec& spec, index_t in_dim);
 template <class T> std::unique_ptr<Layer<T>> make_category_encoding(const LayerSpec& spec, index_t in_dim);
+template <class T> std::unique_ptr<Layer<T>> make_op(const LayerSpec& spec, const std::vector<index_t>& in_dims);
 
 }  // namespace dnnx

@@ -14,6 +14,7 @@ const std::vector<LayerDecl>& layer_declarations() {
     for (auto& d : reshaping_declarations()) r.push_back(d);
     r.push_back(normalization_declaration());
     r.push_back(category_encoding_declaration());
+    r.push_back(op_declaration());
     return r;
   }();
   return all;

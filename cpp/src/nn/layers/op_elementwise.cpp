@@ -1,0 +1,327 @@
+// Elementwise ops (dnnx.ops arithmetic and math).
+//
+// Unary ops run over the flat row (any per-sample shape): y = f(x; a, b), dx = f'(x) dy.
+//   negative -x | square x^2 (2x) | sqrt (1 / 2y) | abs (sign x) | exp (y) | log (1 / x)
+//   log1p (1 / (1 + x)) | expm1 (y + 1) | sign (0) | reciprocal 1/x (-y^2)
+//   power_scalar x^a (a x^(a-1)) | rpower_scalar a^x (y ln a) | add_scalar x + a (1)
+//   multiply_scalar a x (a) | rsubtract_scalar a - x (-1) | rdivide_scalar a / x (-a / x^2)
+//   clip min(max(x, a), b) (1 inside [a, b]) | maximum_scalar / minimum_scalar (1 where x
+//   wins) | trunc (0) | cast_ids: int64 IDs as values (no gradient)
+//
+// Broadcasting ops (add, subtract, multiply, divide, maximum, minimum, power: two operands;
+// where(c, x, y): three) follow NumPy broadcasting over the per-sample shape. op_dims:
+//   [k, r, S_0 .. S_{r-1}, then per operand: src, st_0 .. st_{r-1}]
+// S is the output's per-sample shape (r axes), st an operand's strides over S (0 along a
+// broadcast axis), src -1 for the node's next input tensor, or the offset of a constant
+// operand in op_values. At construction each operand gets a table of its element offset
+// per output element; a step gathers through it, and backward scatters (adds) the
+// gradient back, so a broadcast operand's gradient sums over the axes it was broadcast
+// along. maximum/minimum send the gradient to the first operand on ties; where's
+// condition gets none.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "../kernels.hpp"
+#include "ops.hpp"
+
+namespace dnnx::ops {
+namespace {
+
+template <class F>
+void row_blocks(index_t n, index_t w, F&& f) {
+  const index_t block = std::max<index_t>(1, 4096 / std::max<index_t>(w, 1));
+  detail::parallel_chunks(n, block, n * w * 4, f);
+}
+
+template <class T>
+class Unary final : public Layer<T> {
+ public:
+  Unary(const LayerSpec& s, index_t w) : Layer<T>(s.name, w, w), op_(static_cast<Op>(s.op)), a_(T(s.op_a)), b_(T(s.op_b)) {}
+
+  bool int_input() const override { return op_ == Op::cast_ids; }
+
+  void forward(const StepContext&, index_t n, const T* x, T* y, T*) const override {
+    const index_t w = this->out_dim_;
+    if (op_ == Op::cast_ids) {
+      const auto* ids = reinterpret_cast<const std::int64_t*>(x);
+      for (index_t e = 0; e < n * w; ++e) y[e] = static_cast<T>(ids[e]);
+      return;
+    }
+    row_blocks(n, w, [&](index_t r0, index_t r1) {
+      const T a = a_, b = b_;
+      for (index_t e = r0 * w; e < r1 * w; ++e) {
+        const T v = x[e];
+        T out;
+        switch (op_) {
+          case Op::negative: out = -v; break;
+          case Op::square: out = v * v; break;
+          case Op::sqrt: out = std::sqrt(v); break;
+          case Op::abs: out = std::abs(v); break;
+          case Op::exp: out = std::exp(v); break;
+          case Op::log: out = std::log(v); break;
+          case Op::log1p: out = std::log1p(v); break;
+          case Op::expm1: out = std::expm1(v); break;
+          case Op::sign: out = v > T(0) ? T(1) : (v < T(0) ? T(-1) : v); break;
+          case Op::reciprocal: out = T(1) / v; break;
+          case Op::power_scalar: out = std::pow(v, a); break;
+          case Op::rpower_scalar: out = std::pow(a, v); break;
+          case Op::add_scalar: out = v + a; break;
+          case Op::multiply_scalar: out = v * a; break;
+          case Op::rsubtract_scalar: out = a - v; break;
+          case Op::rdivide_scalar: out = a / v; break;
+          case Op::clip: out = std::min(std::max(v, a), b); break;
+          case Op::maximum_scalar: out = (v != v) ? v : std::max(v, a); break;
+          case Op::minimum_scalar: out = (v != v) ? v : std::min(v, a); break;
+          default: out = std::trunc(v); break;  // trunc
+        }
+        y[e] = out;
+      }
+    });
+  }
+
+  void backward(const StepContext&, index_t n, const T* x, const T* y, T* dy, T* dx, const T*, bool) const override {
+    if (!dx || op_ == Op::cast_ids) return;
+    const index_t w = this->out_dim_;
+    row_blocks(n, w, [&](index_t r0, index_t r1) {
+      const T a = a_, b = b_;
+      for (index_t e = r0 * w; e < r1 * w; ++e) {
+        const T v = x[e], g = dy[e];
+        T d;
+        switch (op_) {
+          case Op::negative: d = -g; break;
+          case Op::square: d = T(2) * v * g; break;
+          case Op::sqrt: d = g / (T(2) * y[e]); break;
+          case Op::abs: d = v > T(0) ? g : (v < T(0) ? -g : T(0)); break;
+          case Op::exp: d = g * y[e]; break;
+          case Op::log: d = g / v; break;
+          case Op::log1p: d = g / (T(1) + v); break;
+          case Op::expm1: d = g * (y[e] + T(1)); break;
+          case Op::reciprocal: d = -g * y[e] * y[e]; break;
+          case Op::power_scalar: d = g * a * std::pow(v, a - T(1)); break;
+          case Op::rpower_scalar: d = g * y[e] * std::log(a); break;
+          case Op::add_scalar: d = g; break;
+          case Op::multiply_scalar: d = g * a; break;
+          case Op::rsubtract_scalar: d = -g; break;
+          case Op::rdivide_scalar: d = -g * a / (v * v); break;
+          case Op::clip: d = (v >= a && v <= b) ? g : T(0); break;
+          case Op::maximum_scalar: d = v >= a ? g : T(0); break;
+          case Op::minimum_scalar: d = v <= a ? g : T(0); break;
+          default: d = T(0); break;  // sign, trunc
+        }
+        dx[e] = d;
+      }
+    });
+  }
+
+ private:
+  Op op_;
+  T a_, b_;
+};
+
+template <class T>
+class Broadcast final : public Layer<T> {
+ public:
+  Broadcast(const LayerSpec& s, const std::vector<index_t>& in_dims, index_t out, std::vector<std::vector<index_t>> off,
+            std::vector<index_t> src, std::vector<char> direct)
+      : Layer<T>(s.name, in_dims, out), op_(static_cast<Op>(s.op)), off_(std::move(off)), src_(std::move(src)),
+        direct_(std::move(direct)), values_(s.op_values.begin(), s.op_values.end()) {
+    for (std::size_t i = 0, t = 0; i < src_.size(); ++i) input_of_.push_back(src_[i] < 0 ? static_cast<index_t>(t++) : -1);
+  }
+
+  void forward(const StepContext& ctx, index_t n, const T* x, T* y, T* cache) const override {
+    const T* xs[1] = {x};
+    forward_n(ctx, n, xs, y, cache);
+  }
+  void backward(const StepContext& ctx, index_t n, const T* x, const T* y, T* dy, T* dx, const T* cache,
+                bool pre) const override {
+    const T* xs[1] = {x};
+    T* dxs[1] = {dx};
+    backward_n(ctx, n, xs, y, dy, dxs, cache, pre);
+  }
+
+  void forward_n(const StepContext&, index_t n, const T* const* xs, T* y, T*) const override {
+    const index_t w = this->out_dim_;
+    const std::size_t k = src_.size();
+    row_blocks(n, w, [&](index_t r0, index_t r1) {
+      for (index_t r = r0; r < r1; ++r) {
+        const T* base[3];
+        for (std::size_t i = 0; i < k; ++i)
+          base[i] = src_[i] < 0 ? xs[input_of_[i]] + r * this->in_dims_[static_cast<std::size_t>(input_of_[i])]
+                                : values_.data() + src_[i];
+        T* yr = y + r * w;
+        if (k == 2 && direct_[0] && direct_[1]) {  // equal shapes: a plain loop
+          for (index_t e = 0; e < w; ++e) yr[e] = apply(base[0][e], base[1][e], T(0));
+          continue;
+        }
+        for (index_t e = 0; e < w; ++e) {
+          const T a = base[0][off_[0][static_cast<std::size_t>(e)]];
+          const T b = base[1][off_[1][static_cast<std::size_t>(e)]];
+          const T c = k > 2 ? base[2][off_[2][static_cast<std::size_t>(e)]] : T(0);
+          yr[e] = apply(a, b, c);
+        }
+      }
+    });
+  }
+
+  void backward_n(const StepContext&, index_t n, const T* const* xs, const T* y, T* dy, T* const* dxs, const T*,
+                  bool) const override {
+    const index_t w = this->out_dim_;
+    const std::size_t k = src_.size();
+    row_blocks(n, w, [&](index_t r0, index_t r1) {
+      for (index_t r = r0; r < r1; ++r) {
+        const T* base[3];
+        T* grad[3] = {nullptr, nullptr, nullptr};
+        for (std::size_t i = 0; i < k; ++i) {
+          if (src_[i] < 0) {
+            const std::size_t t = static_cast<std::size_t>(input_of_[i]);
+            base[i] = xs[t] + r * this->in_dims_[t];
+            if (dxs[t]) {
+              grad[i] = dxs[t] + r * this->in_dims_[t];
+              if (!direct_[i]) std::fill(grad[i], grad[i] + this->in_dims_[t], T(0));
+            }
+          } else {
+            base[i] = values_.data() + src_[i];
+          }
+        }
+        const T* yr = y + r * w;
+        const T* gr = dy + r * w;
+        for (index_t e = 0; e < w; ++e) {
+          const std::size_t ue = static_cast<std::size_t>(e);
+          const index_t o0 = off_[0][ue], o1 = off_[1][ue], o2 = k > 2 ? off_[2][ue] : 0;
+          const T a = base[0][o0], b = base[1][o1], g = gr[e];
+          T ga = 0, gb = 0, gc = 0;
+          switch (op_) {
+            case Op::add: ga = g; gb = g; break;
+            case Op::subtract: ga = g; gb = -g; break;
+            case Op::multiply: ga = g * b; gb = g * a; break;
+            case Op::divide: ga = g / b; gb = -g * a / (b * b); break;
+            case Op::maximum: if (a >= b) ga = g; else gb = g; break;
+            case Op::minimum: if (a <= b) ga = g; else gb = g; break;
+            case Op::power:
+              ga = g * b * std::pow(a, b - T(1));
+              gb = a > T(0) ? g * yr[e] * std::log(a) : T(0);
+              break;
+            case Op::where:  // the condition has no gradient
+              gb = a != T(0) ? g : T(0);
+              gc = a != T(0) ? T(0) : g;
+              break;
+            default: break;  // comparisons: no gradient
+
+          }
+          const T gs[3] = {ga, gb, gc};
+          const index_t os[3] = {o0, o1, o2};
+          for (std::size_t i = 0; i < k; ++i) {
+            if (!grad[i]) continue;
+            if (direct_[i]) grad[i][e] = gs[i];
+            else grad[i][os[i]] += gs[i];
+          }
+        }
+      }
+    });
+  }
+
+ private:
+  T apply(T a, T b, T c) const {
+    switch (op_) {
+      case Op::add: return a + b;
+      case Op::subtract: return a - b;
+      case Op::multiply: return a * b;
+      case Op::divide: return a / b;
+      case Op::maximum: return (a != a || b != b) ? a + b : std::max(a, b);
+      case Op::minimum: return (a != a || b != b) ? a + b : std::min(a, b);
+      case Op::power: return std::pow(a, b);
+      case Op::greater: return T(a > b);
+      case Op::greater_equal: return T(a >= b);
+      case Op::less: return T(a < b);
+      case Op::less_equal: return T(a <= b);
+      case Op::equal: return T(a == b);
+      case Op::not_equal: return T(a != b);
+      default: return a != T(0) ? b : c;  // where
+    }
+  }
+  Op op_;
+  std::vector<std::vector<index_t>> off_;  // per operand: its offset per output element
+  std::vector<index_t> src_;               // per operand: -1 (a node input) or its offset in values_
+  std::vector<char> direct_;               // per operand: a tensor of the output's shape (off = identity)
+  std::vector<index_t> input_of_;          // per operand: which node input (-1: a constant)
+  std::vector<T> values_;
+};
+
+}  // namespace
+
+template <class T>
+std::unique_ptr<Layer<T>> make_unary(const LayerSpec& s, const std::vector<index_t>& in_dims) {
+  if (in_dims.size() != 1)
+    throw std::invalid_argument(who(s) + " takes one input; received " + std::to_string(in_dims.size()));
+  if (static_cast<Op>(s.op) != Op::cast_ids && s.op_ids)
+    throw std::invalid_argument(who(s) + " cannot read int64 IDs; cast them to a float dtype first");
+  return std::make_unique<Unary<T>>(s, in_dims[0]);
+}
+
+template <class T>
+std::unique_ptr<Layer<T>> make_broadcast(const LayerSpec& s, const std::vector<index_t>& in_dims) {
+  const std::vector<index_t>& d = s.op_dims;
+  const std::string w = who(s);
+  const index_t want_k = static_cast<Op>(s.op) == Op::where ? 3 : 2;
+  if (d.size() < 2 || d[0] != want_k || d[1] < 0 || d[1] > 16)
+    throw std::invalid_argument(w + ": dims must start with [" + std::to_string(want_k) + ", rank <= 16]");
+  const std::size_t k = static_cast<std::size_t>(d[0]), r = static_cast<std::size_t>(d[1]);
+  if (d.size() != 2 + r + k * (1 + r))
+    throw std::invalid_argument(w + ": dims must hold " + std::to_string(2 + r + k * (1 + r)) + " values; received " +
+                                std::to_string(d.size()));
+  index_t out = 1;
+  for (std::size_t a = 0; a < r; ++a) {
+    if (d[2 + a] < 1 || mul_overflows(out, d[2 + a], &out) || out > (index_t(1) << 32))
+      throw std::invalid_argument(w + ": the output shape must be positive and not too large");
+  }
+  std::vector<std::vector<index_t>> off(k);
+  std::vector<index_t> src(k);
+  std::vector<char> direct(k, 0);
+  std::size_t next_input = 0;
+  for (std::size_t i = 0; i < k; ++i) {
+    const index_t* p = d.data() + 2 + r + i * (1 + r);
+    src[i] = p[0];
+    const index_t* st = p + 1;
+    index_t size = 1;  // 1 + the largest offset
+    for (std::size_t a = 0; a < r; ++a) {
+      if (st[a] < 0) throw std::invalid_argument(w + ": strides must be >= 0");
+      size += (d[2 + a] - 1) * st[a];
+    }
+    if (src[i] < 0) {
+      if (next_input >= in_dims.size())
+        throw std::invalid_argument(w + ": more tensor operands than inputs (" + std::to_string(in_dims.size()) + ")");
+      if (size != in_dims[next_input])
+        throw std::invalid_argument(w + ": operand " + std::to_string(i) + " spans " + std::to_string(size) +
+                                    " values per sample; its input has " + std::to_string(in_dims[next_input]));
+      ++next_input;
+    } else if (src[i] + size > static_cast<index_t>(s.op_values.size())) {
+      throw std::invalid_argument(w + ": constant operand " + std::to_string(i) + " reads past the " +
+                                  std::to_string(s.op_values.size()) + " values given");
+    }
+    off[i].resize(static_cast<std::size_t>(out));
+    bool identity = src[i] < 0;
+    for (index_t e = 0; e < out; ++e) {
+      index_t rem = e, o = 0;
+      for (std::size_t a = r; a-- > 0;) {
+        o += (rem % d[2 + a]) * st[a];
+        rem /= d[2 + a];
+      }
+      off[i][static_cast<std::size_t>(e)] = o;
+      identity &= o == e;
+    }
+    direct[i] = identity;
+  }
+  if (next_input != in_dims.size())
+    throw std::invalid_argument(w + ": " + std::to_string(in_dims.size()) + " inputs for " +
+                                std::to_string(next_input) + " tensor operands");
+  return std::make_unique<Broadcast<T>>(s, in_dims, out, std::move(off), std::move(src), std::move(direct));
+}
+
+template std::unique_ptr<Layer<float>> make_unary<float>(const LayerSpec&, const std::vector<index_t>&);
+template std::unique_ptr<Layer<double>> make_unary<double>(const LayerSpec&, const std::vector<index_t>&);
+template std::unique_ptr<Layer<float>> make_broadcast<float>(const LayerSpec&, const std::vector<index_t>&);
+template std::unique_ptr<Layer<double>> make_broadcast<double>(const LayerSpec&, const std::vector<index_t>&);
+
+}  // namespace dnnx::ops

@@ -1,0 +1,37 @@
+"""Python operators on symbolic tensors (``x + 1``, ``a * b``, ``-x``, ``x @ w``, ``x[:, 0]``):
+each is the ``dnnx.ops`` function of the same meaning (imported when first used, so this
+module imports nothing)."""
+
+from __future__ import annotations
+
+
+def _ops():
+    from . import ops
+    return ops
+
+
+class TensorOperators:
+    """Mixin of KerasTensor: NumPy's arithmetic operators, recorded as op nodes."""
+
+    __array_ufunc__ = None  # ndarray + KerasTensor defers to KerasTensor.__radd__
+
+    def __add__(self, other): return _ops().add(self, other)
+    def __radd__(self, other): return _ops().add(other, self)
+    def __sub__(self, other): return _ops().subtract(self, other)
+    def __rsub__(self, other): return _ops().subtract(other, self)
+    def __mul__(self, other): return _ops().multiply(self, other)
+    def __rmul__(self, other): return _ops().multiply(other, self)
+    def __truediv__(self, other): return _ops().divide(self, other)
+    def __rtruediv__(self, other): return _ops().divide(other, self)
+    def __pow__(self, other): return _ops().power(self, other)
+    def __rpow__(self, other): return _ops().power(other, self)
+    def __matmul__(self, other): return _ops().matmul(self, other)
+    def __rmatmul__(self, other): return _ops().matmul(other, self)
+    def __neg__(self): return _ops().negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ops().abs(self)
+    def __gt__(self, other): return _ops().greater(self, other)
+    def __ge__(self, other): return _ops().greater_equal(self, other)
+    def __lt__(self, other): return _ops().less(self, other)
+    def __le__(self, other): return _ops().less_equal(self, other)
+    def __getitem__(self, key): return _ops()._getitem(self, key)
