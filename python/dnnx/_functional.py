@@ -196,7 +196,7 @@ class Model(Trainer):
                 and not is_int_dtype(ins[0].dtype) and not g.host_nodes:
             self._plain_width = ins[0].batch_shape[1]
         self._pull_shared()  # a layer already trained in another model brings its weights
-        for layer in g.layers:
+        for layer in g.leaf_layers:
             if layer._home is None:
                 layer._home = weakref.ref(self)
             init = getattr(layer, "_initial_weights", None)
