@@ -10,10 +10,19 @@ def _ops():
     return ops
 
 
+def ufunc_op(ufunc):
+    """The dnnx.ops function of a NumPy ufunc that a Python operator calls (``ndarray +
+    tensor`` calls ``np.add``), or None."""
+    import numpy as np
+    ops = _ops()
+    return {np.add: ops.add, np.subtract: ops.subtract, np.multiply: ops.multiply, np.true_divide: ops.divide,
+            np.power: ops.power, np.matmul: ops.matmul, np.negative: ops.negative, np.absolute: ops.abs,
+            np.greater: ops.greater, np.greater_equal: ops.greater_equal, np.less: ops.less,
+            np.less_equal: ops.less_equal}.get(ufunc)
+
+
 class TensorOperators:
     """Mixin of KerasTensor: NumPy's arithmetic operators, recorded as op nodes."""
-
-    __array_ufunc__ = None  # ndarray + KerasTensor defers to KerasTensor.__radd__
 
     def __add__(self, other): return _ops().add(self, other)
     def __radd__(self, other): return _ops().add(other, self)
