@@ -253,3 +253,11 @@ def test_ops_are_not_model_layers():
     m = dnnx.Model(x, ops.tanh(h) + 1.0)
     assert [l.name for l in m.layers] == [m.layers[0].name, "d"]
     assert len(m.get_weights()) == 2
+
+
+def test_onnx_export_refuses_op_nodes_by_name(tmp_path):
+    pytest.importorskip("onnx")
+    x = dnnx.Input(shape=(3,))
+    m = dnnx.Model(x, layers.Dense(2)(ops.exp(layers.Dense(4)(x))))
+    with pytest.raises(ValueError, match=r"is a dnnx.ops.exp op; ops have no ONNX converter yet"):
+        dnnx.onnx.export(m, tmp_path / "m.onnx")

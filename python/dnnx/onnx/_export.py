@@ -169,7 +169,7 @@ def to_model_proto(model, opset=None, zipmap: bool = False):
     wanted = {id(t): n for t, n in zip(g.outputs, out_names)}
     for node in g.nodes:
         layer = node.layer
-        convert = CONVERTERS.get(layer.type_name)
+        convert = CONVERTERS.get("op" if getattr(layer, "is_op", False) else layer.type_name)
         if convert is None:
             raise ValueError(f"dnnx.onnx.export: layer {layer.name!r} ({type(layer).__name__}) has no ONNX converter; "
                              f"types with one: {', '.join(sorted(CONVERTERS))}")

@@ -261,6 +261,14 @@ def _reshape(ctx, layer, inputs, shapes, out):
     return ctx.node("Reshape", [inputs[0], shape], out)
 
 
+@register("op")
+def _op(ctx, layer, inputs, shapes, out):
+    # TODO(issue 17): ONNX forms of the dnnx.ops nodes (most map 1:1: Add, Mul, MatMul,
+    # ReduceSum, Softmax, Transpose, Gather, ...).
+    raise ValueError(f"dnnx.onnx.export: node {layer.name!r} is a dnnx.ops.{layer.default_name} op; ops have no "
+                     f"ONNX converter yet (build the model from layers to export it)")
+
+
 @register("identity")
 def _identity(ctx, layer, inputs, shapes, out):
     return ctx.node("Identity", inputs, out)
