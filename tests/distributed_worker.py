@@ -140,6 +140,13 @@ try:
 except ValueError as e:
     facts["fit_error"] = str(e)
 
+# 7. A NaN prediction on rank 1 only: the merged metrics are NaN on every rank, as one
+#    process evaluating the union gives (the NaN travels in the metric state).
+xn = x[:40].copy()
+if rank == 1:
+    xn[5, 0] = np.nan
+facts["nan_eval"] = model().evaluate(xn, y[:40], return_dict=True, verbose=0)
+
 np.savez(os.path.join(out, f"rank{rank}.npz"), **arrays)
 with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
     json.dump(facts, f)
