@@ -251,7 +251,23 @@ class Layer:
             home = next(iter(self._models), None)
         return home
 
-    def _views(self) -> List[np.ndarray]:
+    def _check_owners(self, what: str, kind: str, exclude=None) -> None:
+        """RuntimeError unless a call of this kind could run now on every model that holds
+        this layer (a shared layer: each model's network keeps a copy, and the one training
+        writes its own)."""
+        for model in list(self._models):
+            net = getattr(model, "_net", None)
+            if model is exclude or net is None:
+                continue
+            try:
+                net.check(what, kind)
+            except RuntimeError as e:
+                shared = f" (shared by {len(self._models)} models)" if len(self._models) > 1 else ""
+                raise RuntimeError(f"layer {self.name!r}{shared} is in model {model.name!r}, which is busy: {e}") \
+                    from None
+
+    def _views(self, what: str = "weights", kind: str = "write") -> List[np.ndarray]:
+        self._check_owners(what, kind)
         model = self._owner()
         if model is None:
             return self._standalone_weights()
@@ -316,17 +332,15 @@ class Layer:
 
     def get_weights(self) -> List[np.ndarray]:
         """Copies of this layer's weights, in Keras order."""
-        return [w.copy() for w in self._views()]
+        return [w.copy() for w in self._views("get_weights", "read")]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         from ._validation import _as_array
-        views = self._views()
+        views = self._views("set_weights", "write")  # not while a model holding it trains elsewhere
         weights = list(weights)
         if len(weights) != len(views):
             raise ValueError(f"{self.name}: set_weights expects {len(views)} arrays; received {len(weights)}")
         owner = self._owner()
-        if views and owner is not None:
-            owner._net.check("set_weights", "write")  # not while another thread trains the model
         arrays = [_as_array(w, f"{self.name}: set_weights: weight {i}") for i, w in enumerate(weights)]
         for v, w in zip(views, arrays):
             if w.shape != v.shape:
@@ -337,7 +351,7 @@ class Layer:
             owner._weights_changed()
 
     def count_params(self) -> int:
-        return int(sum(v.size for v in self._views()))
+        return int(sum(v.size for v in self._views("count_params", "read")))
 
     # -- config ------------------------------------------------------------------
     @classmethod
