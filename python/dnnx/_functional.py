@@ -211,8 +211,12 @@ class Model(Trainer):
         return self._net.params()[first:first + n] if n else []
 
     def _pull_shared(self) -> None:
-        """Layers shared with other models: copy in the weights from the model that used them last."""
+        """Layers shared with other models: copy in the weights from the model that used them last.
+        Not while another model holding one of them runs (RuntimeError): its copy is changing,
+        and this model would take the layer over from under it."""
         changed = False
+        for layer in self._shared:
+            layer._check_owners("a call on a model that shares it", "read", exclude=self)
         for layer in self._shared:
             home = layer._home() if layer._home is not None else None
             if home is not None and home is not self and home._net is not None:

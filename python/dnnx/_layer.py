@@ -353,6 +353,21 @@ class Layer:
             home = next(iter(self._models), None)
         return home
 
+    def _check_owners(self, what: str, kind: str, exclude=None) -> None:
+        """RuntimeError unless a call of this kind could run now on every model that holds
+        this layer (a shared layer: each model's network keeps a copy, and the one training
+        writes its own)."""
+        for model in list(self._models):
+            net = getattr(model, "_net", None)
+            if model is exclude or net is None:
+                continue
+            try:
+                net.check(what, kind)
+            except RuntimeError as e:
+                shared = f" (shared by {len(self._models)} models)" if len(self._models) > 1 else ""
+                raise RuntimeError(f"layer {self.name!r}{shared} is in model {model.name!r}, which is busy: {e}") \
+                    from None
+
     def _leaves(self) -> list:
         """A subclassed layer's leaf layers in Keras's weight order (itself for a leaf)."""
         if not self._is_composite():
@@ -360,9 +375,10 @@ class Layer:
         from ._subclass import leaf_order
         return leaf_order(self)
 
-    def _views(self) -> List[np.ndarray]:
+    def _views(self, what: str = "weights", kind: str = "write") -> List[np.ndarray]:
         if self._is_composite():
-            return [v for leaf in self._leaves() for v in leaf._views()]
+            return [v for leaf in self._leaves() for v in leaf._views(what, kind)]
+        self._check_owners(what, kind)
         model = self._owner()
         if model is None:
             return self._standalone_weights()
@@ -427,7 +443,7 @@ class Layer:
 
     def get_weights(self) -> List[np.ndarray]:
         """Copies of this layer's weights, in Keras order."""
-        return [w.copy() for w in self._views()]
+        return [w.copy() for w in self._views("get_weights", "read")]
 
     def _trainable_flags(self) -> List[bool]:
         flags = []
@@ -454,7 +470,7 @@ class Layer:
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         from ._validation import _as_array
-        views = self._views()
+        views = self._views("set_weights", "write")  # not while a model holding it trains elsewhere
         weights = list(weights)
         if self._is_composite():
             if len(weights) != len(views):
@@ -468,8 +484,6 @@ class Layer:
         if len(weights) != len(views):
             raise ValueError(f"{self.name}: set_weights expects {len(views)} arrays; received {len(weights)}")
         owner = self._owner()
-        if views and owner is not None:
-            owner._net.check("set_weights", "write")  # not while another thread trains the model
         arrays = [_as_array(w, f"{self.name}: set_weights: weight {i}") for i, w in enumerate(weights)]
         for v, w in zip(views, arrays):
             if w.shape != v.shape:
@@ -480,7 +494,7 @@ class Layer:
             owner._weights_changed()
 
     def count_params(self) -> int:
-        return int(sum(v.size for v in self._views()))
+        return int(sum(v.size for v in self._views("count_params", "read")))
 
     # -- config ------------------------------------------------------------------
     @classmethod
