@@ -27,8 +27,10 @@ from ._comm import Communicator
 # 4 buckets, as DDP's 25 MB gives ResNet-50) and one for a small one, where one message is
 # cheapest.
 DEFAULT_BUCKET_MB = 1.0
-# Whether buckets start during backward: see README "Data-parallel training" for the
-# figures behind it.
+# Whether buckets start during backward. Measured on one 2-core machine (README, "Overlap"):
+# the same samples/s as after backward within the noise, the callbacks ~1% of a step; on
+# by default as it never measured worse, gives the same bits and pays where the transfer
+# runs on a network card while the cores compute.
 DEFAULT_OVERLAP = True
 
 
@@ -98,7 +100,13 @@ class GradientSync:
 
     def attach(self) -> None:
         self.net.set_gradient_hook(self.hook)
-        self.net.set_layer_gradient_callback(self.on_layer if self.overlap else None)
+        # One bucket has nothing to overlap with (it is complete when backward is): no callbacks.
+        self.net.set_layer_gradient_callback(self.on_layer if self.overlaps else None)
+
+    @property
+    def overlaps(self) -> bool:
+        """Whether buckets start during backward: overlap asked for, and more than one bucket."""
+        return self.overlap and len(self.buckets) > 1
 
     def detach(self) -> None:
         self.net.set_gradient_hook(None)
