@@ -9,9 +9,10 @@ core calls back as each layer's gradient is final and a bucket's non-blocking al
 all final, while backward computes the earlier layers; the gradient hook (after backward,
 before the update) waits for all of them. Without ``overlap`` the hook starts every bucket
 at once and waits. The buckets are started in the same order on every rank, each is scaled
-by this rank's share of the step's samples first, and every element is reduced by the same
-sum whichever bucket it is in: the result is the same bits on every rank and with or
-without overlap, for any bucket size (the arena is an elementwise sum).
+by this rank's share of the step's samples first, and the sum is elementwise: overlap
+changes no bit. With two ranks (a + b) no bucket size does either; with more, MPI may pick
+its reduction order by message size, so bucket sizes may differ in the last bits (every
+rank still gets the same bits: the epoch-end checksum checks).
 """
 
 from __future__ import annotations
