@@ -4,6 +4,7 @@ each step the gradient allreduce takes.
 Run one configuration per launch (ranks alternate with threads in separate processes):
 
     mpiexec -n 2 python bench/bench_distributed.py --threads 1
+    mpiexec -n 2 python bench/bench_distributed.py --threads 1 --overlap off   # buckets after backward
     python bench/bench_distributed.py --threads 2          # 1 rank (dnnx.distributed on MPI too)
 
 Each rank trains its own shard of ``--samples`` rows (per rank: weak scaling, the global
@@ -11,7 +12,8 @@ batch grows with the ranks) of an MLP ``--width`` wide and ``--depth`` hidden la
 rank 0 prints one JSON line per round: global samples/s, the seconds spent in allreduce
 (the gradient hook's and the metric merges', waiting for the slower rank included), the
 gradient bytes per step, and the median time of one allreduce of that size alone (the ranks
-lined up by a barrier first: the transfer itself).
+lined up by a barrier first: the transfer itself). ``--overlap`` and ``--bucket-mb`` are
+``dnnx.distributed.init``'s (default: its defaults).
 """
 
 from __future__ import annotations
@@ -38,11 +40,15 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1, help="dnnx threads per rank")
+    ap.add_argument("--overlap", choices=["on", "off"], default=None,
+                    help="start the bucket allreduces during backward (default: dnnx.distributed's)")
+    ap.add_argument("--bucket-mb", type=float, default=None, help="bucket size (default: dnnx.distributed's)")
     args = ap.parse_args()
 
     dnnx.set_num_threads(args.threads)
     comm = Timed(dist.MPICommunicator())
-    rank, size = dist.init(comm, threads=None)
+    rank, size = dist.init(comm, threads=None, bucket_mb=args.bucket_mb,
+                           overlap=None if args.overlap is None else args.overlap == "on")
     rng = np.random.default_rng(rank)
     x = rng.normal(size=(args.samples, args.features)).astype(np.float32)
     y = rng.integers(0, args.classes, size=args.samples)
@@ -65,6 +71,7 @@ def main() -> None:
         if rank == 0:
             print(json.dumps({
                 "ranks": size, "threads": args.threads, "round": r, "params": params,
+                "overlap": dist.settings()["overlap"], "bucket_mb": dist.settings()["bucket_mb"],
                 "grad_bytes_per_step": params * 4, "batch_per_rank": args.batch_size,
                 "samples_per_s": size * args.samples * args.epochs / wall, "wall_s": wall,
                 "allreduce_s": comm.seconds, "allreduce_fraction": comm.seconds / wall,
@@ -86,7 +93,7 @@ def allreduce_alone_ms(comm, n: int, reps: int = 30) -> float:
 
 
 class Timed(dist.Communicator):
-    """MPI, counting the seconds spent in allreduce."""
+    """MPI, counting the seconds spent in allreduce (and in starting and waiting for iallreduce)."""
 
     def __init__(self, inner):
         self.inner, self.seconds = inner, 0.0
@@ -97,6 +104,22 @@ class Timed(dist.Communicator):
     def allreduce(self, buf, op="sum"):
         t = time.perf_counter()
         self.inner.allreduce(buf, op)
+        self.seconds += time.perf_counter() - t
+
+    def iallreduce(self, buf, op="sum"):
+        t = time.perf_counter()
+        h = self.inner.iallreduce(buf, op)
+        self.seconds += time.perf_counter() - t
+        return h
+
+    def wait_all(self, handles):
+        t = time.perf_counter()
+        self.inner.wait_all(handles)
+        self.seconds += time.perf_counter() - t
+
+    def test_all(self, handles):
+        t = time.perf_counter()
+        self.inner.test_all(handles)
         self.seconds += time.perf_counter() - t
 
     def broadcast(self, buf, root=0):

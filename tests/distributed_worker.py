@@ -140,6 +140,23 @@ try:
 except ValueError as e:
     facts["fit_error"] = str(e)
 
+# 7. A NaN prediction on rank 1 only: the merged metrics are NaN on every rank, as one
+#    process evaluating the union gives (the NaN travels in the metric state).
+xn = x[:40].copy()
+if rank == 1:
+    xn[5, 0] = np.nan
+facts["nan_eval"] = model().evaluate(xn, y[:40], return_dict=True, verbose=0)
+
+# 8. The bucketed gradient allreduce: started during backward or after it, one bucket per
+#    layer, a few, or one for all: the same bits (BatchNormalization, shuffle, Adam).
+xb, yb = data(300, seed=3)
+for overlap, mb in ((True, 0.0), (False, 0.0), (True, 1e-4), (True, float("inf")), (False, float("inf"))):
+    dist.init(dist.communicator(), bucket_mb=mb, overlap=overlap)
+    m = model(bn=True)
+    m.fit(dist.shard(xb), dist.shard(yb), batch_size=16, epochs=2, shuffle=True, verbose=0)
+    arrays[f"bucket_{overlap}_{mb}"] = m._net.param_arena().copy()
+dist.init(dist.communicator())
+
 np.savez(os.path.join(out, f"rank{rank}.npz"), **arrays)
 with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
     json.dump(facts, f)

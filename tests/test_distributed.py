@@ -252,3 +252,21 @@ def test_mpi_disagreement_is_a_clear_error_on_every_rank(mpi_run):
         assert f["model_error"].startswith("dnnx.distributed: the ranks disagree on the model (parameters): "
                                            "rank 0 has 129, rank 1 has 137")
         assert "the ranks disagree on the fit arguments (batch_size): rank 0 has 8, rank 1 has 9" in f["fit_error"]
+
+
+def test_mpi_nan_on_one_rank_stays_nan_in_the_merged_metrics(mpi_run):
+    facts, _, _ = mpi_run
+    for f in facts:
+        logs = f["nan_eval"]
+        for k in ("loss", "auc", "precision"):
+            assert np.isnan(logs[k]), (f["rank"], k, logs[k])
+        assert not np.isnan(logs["accuracy"])  # a NaN prediction is not > 0.5: counted wrong, as Keras
+
+
+def test_mpi_bucketed_allreduce_same_bits_overlapped_or_not(mpi_run):
+    _, arrays, _ = mpi_run
+    keys = sorted(k for k in arrays[0] if k.startswith("bucket_"))
+    assert len(keys) == 5
+    for k in keys:
+        np.testing.assert_array_equal(arrays[0][k], arrays[0][keys[0]], err_msg=k)  # overlap, bucket size
+        np.testing.assert_array_equal(arrays[1][k], arrays[0][k], err_msg=k)        # every rank

@@ -298,3 +298,155 @@ def test_learning_rate_zero_trains_nothing(opt):
     for a, b in zip(w0, m.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert m.optimizer.iterations == 6
+
+
+# -- second review: three gaps ---------------------------------------------------------------
+def test_gradient_hook_view_kept_after_the_call_is_safe_and_read_only():
+    """The zero-copy gradient arena view a hook receives, kept by user code: it keeps the
+    network (and so the arena) alive, and is read-only once the hook returned."""
+    import gc
+    import weakref
+
+    x, y = data(32)
+    m = classifier()
+    m.build()
+    net = m._net
+    net.set_training_config({"name": "sparse_categorical_crossentropy"}, {"name": "sgd", "learning_rate": 0.1}, [])
+    kept, during = [], []
+
+    def hook(g):
+        during.append(g.flags.writeable)
+        g *= 1.0  # writable during the call (an allreduce writes here)
+        kept.append(g)
+
+    net.set_gradient_hook(hook)
+    net.train_batch(x, y.reshape(-1, 1).astype(np.float32), None, 0.1)
+    view = kept[0]
+    assert during == [True]
+    assert not view.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        view[0] = 1.0
+    np.testing.assert_array_equal(view, net.grad_arena())  # the live arena
+    alive = weakref.ref(net)
+    net.set_gradient_hook(None)
+    del m, net, hook
+    gc.collect()
+    assert alive() is not None  # the view keeps the network: no freed memory behind it
+    expected = alive().grad_arena().copy()
+    np.testing.assert_array_equal(view, expected)
+    del view, kept
+    gc.collect()
+    assert alive() is None  # and lets it go with the view
+
+
+def test_gradient_hook_view_read_only_after_the_hook_raised():
+    x, y = data(16)
+    m = classifier()
+    m.build()
+    m._net.set_training_config({"name": "sparse_categorical_crossentropy"}, {"name": "sgd", "learning_rate": 0.1}, [])
+    kept = []
+
+    def hook(g):
+        kept.append(g)
+        raise KeyError("stop")
+
+    m._net.set_gradient_hook(hook)
+    with pytest.raises(KeyError, match="stop"):
+        m._net.train_batch(x, y.reshape(-1, 1).astype(np.float32), None, 0.1)
+    assert not kept[0].flags.writeable
+
+
+def test_nan_metric_survives_the_metric_state_merge():
+    """States of two parts, added (as the distributed merge does), give NaN wherever the
+    whole gives NaN: AUC, precision, recall and the counts keep a NaN count in their state;
+    the counts' own values merge too."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    m = dnnx.Sequential([dnnx.Input(shape=(3,)), layers.Dense(1, activation="sigmoid")], seed=0)
+    m.compile(optimizer="adam", loss="binary_crossentropy",
+              metrics=["accuracy", "auc", "precision", "recall", "true_positives", "false_negatives", "mse"])
+    m.build()
+    x_nan = x.copy()
+    x_nan[3, 0] = np.nan  # in the first part only
+    for xs in (x, x_nan):
+        whole = m.evaluate(xs, y, return_dict=True, verbose=0)
+        m.evaluate(xs[:20], y[:20], verbose=0)
+        a = m._net.log_state()
+        m.evaluate(xs[20:], y[20:], verbose=0)
+        b = m._net.log_state()
+        merged = m._net.logs_from_state(a + b)
+        assert merged.keys() == whole.keys()
+        for k, v in whole.items():
+            if math.isnan(v):
+                assert math.isnan(merged[k]), (k, merged[k])
+            else:
+                assert merged[k] == pytest.approx(v, rel=1e-12), k
+    assert math.isnan(whole["auc"]) and math.isnan(whole["true_positives"])
+    # the clean half alone is not NaN: the flag travels in the state, not in the network
+    assert not math.isnan(m._net.logs_from_state(b)["auc"])
+
+
+def _shared_pair():
+    d = layers.Dense(4, name="shared")
+    ia = dnnx.Input(shape=(3,))
+    a = dnnx.Model(ia, layers.Dense(1)(d(ia)), name="model_a")
+    ib = dnnx.Input(shape=(3,))
+    b = dnnx.Model(ib, layers.Dense(2)(d(ib)), name="model_b")
+    for m in (a, b):
+        m.compile(optimizer="sgd", loss="mse")
+    return d, a, b
+
+
+def test_shared_layer_cannot_be_written_while_another_model_trains_with_it():
+    """A layer in two models: while one trains on another thread, the layer's set_weights,
+    weight views and the other model's calls (which would take the layer over) raise a clear
+    RuntimeError; the training model's result for the layer is not lost."""
+    import threading
+
+    d, a, b = _shared_pair()
+    x = np.random.default_rng(0).random((64, 3)).astype(np.float32)
+    a.predict(x, verbose=0)  # a is the layer's current home
+    started, go = threading.Event(), threading.Event()
+
+    class Hold(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                started.set()
+                go.wait(30)
+
+    errors = []
+    t = threading.Thread(target=lambda: errors.append(b.fit(x, np.ones((64, 2), np.float32), batch_size=8, epochs=1,
+                                                            verbose=0, callbacks=[Hold()])))
+    t.start()
+    try:
+        assert started.wait(30)
+        zeros = [np.zeros((3, 4), np.float32), np.zeros(4, np.float32)]
+        attempts = {"a.predict": lambda: a.predict(x, verbose=0), "d.get_weights": d.get_weights,
+                    "d.set_weights": lambda: d.set_weights(zeros), "d.weights": lambda: d.weights,
+                    "d.kernel": lambda: d.kernel, "a.set_weights": lambda: a.set_weights(a.get_weights())}
+        for name, call in attempts.items():
+            with pytest.raises(RuntimeError, match=r"layer 'shared' \(shared by 2 models\) is in model 'model_b', "
+                                                   r"which is busy: .*fit is running on another thread"):
+                call()
+    finally:
+        go.set()
+        t.join(60)
+    assert not t.is_alive()
+    trained = b.layers[1].get_weights()
+    assert not np.array_equal(trained[1], np.zeros(4, np.float32))
+    np.testing.assert_array_equal(d.get_weights()[1], trained[1])  # b's training kept
+    np.testing.assert_array_equal(a.layers[1].get_weights()[1], trained[1])  # and a takes it over afterwards
+
+
+def test_shared_layer_written_from_a_callback_of_the_training_model():
+    """From the training model's own callback (same thread) a shared layer may be written, as in Keras."""
+    d, a, b = _shared_pair()
+    x = np.random.default_rng(1).random((16, 3)).astype(np.float32)
+
+    class Write(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            d.set_weights([w * 0.5 for w in d.get_weights()])
+
+    b.fit(x, np.ones((16, 2), np.float32), batch_size=8, epochs=1, verbose=0, callbacks=[Write()])
+    a.predict(x, verbose=0)

@@ -1025,21 +1025,53 @@ model.)")
         });
       }, py::arg("grads"), py::arg("learning_rate"),
          R"(One optimizer step with these gradients (a list in params() order, or one arena-sized 1-D array).)")
-      .def("set_gradient_hook", [](PyNetwork& s, py::object fn) {
+      .def("set_gradient_hook", [](py::object self, py::object fn) {
+        PyNetwork& s = self.cast<PyNetwork&>();
         Enter e(s.guard, "set_gradient_hook", Access::write);
         s.visit([&](auto& n) {
           using T = typename std::remove_reference_t<decltype(n)>::value_type;
           if (fn.is_none()) { n.set_gradient_hook(nullptr); return; }
           // The hook holds the Python callable and re-acquires the GIL (training runs without
-          // it). The view it passes is valid during the call only (base None: no reference
-          // cycle through the network).
+          // it). The view it passes is the gradient arena, writable during the call; its base
+          // is the Network (a view kept after the call keeps the arena alive, never freed
+          // memory), and after the call it is read-only (later writes would race the next
+          // steps). The network is held weakly here: no reference cycle through the hook.
           auto holder = std::make_shared<py::object>(fn);
-          n.set_gradient_hook([holder](T* g, index_t size) {
+          auto owner = std::make_shared<py::weakref>(self);
+          n.set_gradient_hook([holder, owner](T* g, index_t size) {
             py::gil_scoped_acquire gil;
-            (*holder)(py::array_t<T>({static_cast<py::ssize_t>(size)}, g, py::none()));
+            py::object base = (*owner)();
+            if (base.is_none()) throw std::runtime_error("gradient hook: the network is gone");
+            py::array_t<T> v({static_cast<py::ssize_t>(size)}, g, base);
+            try {
+              (*holder)(v);
+            } catch (...) {
+              v.attr("setflags")(py::arg("write") = false);
+              throw;
+            }
+            v.attr("setflags")(py::arg("write") = false);
           });
         });
-      }, py::arg("fn"), R"(fn(grad_arena_view) after backward, before each optimizer update; None removes it.)")
+      }, py::arg("fn"), R"(fn(grad_arena_view) after backward, before each optimizer update; None removes it. The view
+is writable during the call and read-only after it (a view of the live gradient arena that keeps the network alive).)")
+      .def("set_layer_gradient_callback", [](PyNetwork& s, py::object fn) {
+        Enter e(s.guard, "set_layer_gradient_callback", Access::write);
+        s.visit([&](auto& n) {
+          if (fn.is_none()) { n.set_layer_gradient_callback(nullptr); return; }
+          auto holder = std::make_shared<py::object>(fn);
+          n.set_layer_gradient_callback([holder](index_t layer) {
+            py::gil_scoped_acquire gil;
+            (*holder)(static_cast<py::ssize_t>(layer));
+          });
+        });
+      }, py::arg("fn"), R"(fn(layer) during each training step's backward, as soon as that layer's gradient range
+(layer_grad_ranges) is final, before the gradient hook; None removes it.)")
+      .def("layer_grad_ranges", [](PyNetwork& s) {
+        return s.visit([](auto& n) {
+          std::vector<std::pair<index_t, index_t>> r = n.layer_grad_ranges();
+          return r;
+        });
+      }, R"(Per layer (spec order): (offset, size) of its trainable tensors in the arenas; (0, 0) when it has none.)")
       .def("log_state", [](PyNetwork& s) {
         return s.visit([](auto& n) {
           const std::vector<double> v = n.log_state();

@@ -1,6 +1,6 @@
 """Type stubs for dnnx._core, the compiled core (kept in sync with dir(_core) by a test)."""
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -217,7 +217,12 @@ class Network:
     def apply_gradients(self, grads: Any, learning_rate: float) -> None: ...
     # ^ one optimizer step with grads (list in params() order, or a 1-D arena array)
     def set_gradient_hook(self, fn: Optional[Callable[[NDArray[Any]], None]]) -> None: ...
-    # ^ fn(grad_arena) after backward, before every update (the view is valid in the call)
+    # ^ fn(grad_arena) after backward, before every update (writable in the call, read-only
+    #   after it; the view keeps the network alive)
+    def set_layer_gradient_callback(self, fn: Optional[Callable[[int], None]]) -> None: ...
+    # ^ fn(layer) during each training step's backward once that layer's gradients are final
+    def layer_grad_ranges(self) -> List[Tuple[int, int]]: ...
+    # ^ per layer: (offset, size) of its trainable tensors in the arenas
     def log_state(self) -> NDArray[Any]: ...
     # ^ float64 state behind the last train/evaluate logs: loss sum, sample count, each
     #   output's loss sum, each metric's additive state; states of disjoint data add up

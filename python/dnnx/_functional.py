@@ -52,11 +52,29 @@ class Model(Trainer):
         >>> model = dnnx.Model([num, ids], layers.Dense(1, activation="sigmoid", name="click")(h))
     """
 
+    _subclassed = False  # True for a subclass with its own call(), traced on first use
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        if cls.call is not Model.call:
+            from ._subclass import capture_config
+            object.__setattr__(self, "_auto_config", capture_config(cls, args, kwargs))
+        return self
+
+    def __setattr__(self, name, value):
+        if type(self).call is not Model.call:  # a subclassed model tracks its layers (Keras order)
+            from ._subclass import track
+            track(self, name, value)
+        object.__setattr__(self, name, value)
+
     def __init__(self, inputs=None, outputs=None, name: Optional[str] = None, trainable: bool = True,
                  seed: Optional[int] = None, dtype: Optional[str] = None):
+        if inputs is None and outputs is None and type(self).call is not Model.call:
+            self._init_subclassed(name, trainable, seed, dtype)
+            return
         if inputs is None or outputs is None:
-            raise TypeError("Model(inputs, outputs): both are required (tensors from dnnx.Input and layer calls); "
-                            "subclassed models with call() are not supported")
+            raise TypeError("Model(inputs, outputs): both are required (tensors from dnnx.Input and layer calls), "
+                            "or subclass dnnx.Model and write call()")
         self._init_model(name or "functional", seed)
         self._graph = Graph(inputs, outputs)
         self._explicit_dtype = dtype is not None
@@ -69,6 +87,60 @@ class Model(Trainer):
         self._build_network()
         if not trainable:
             self.trainable = False
+
+    def _init_subclassed(self, name, trainable, seed, dtype) -> None:
+        """A subclassed model: layers come as attributes, the graph from tracing call() on
+        the first data, tensors or ``build(input_shape)`` (see ``_subclass``)."""
+        from ._subclass import snake_case
+        object.__setattr__(self, "_subclassed", True)
+        self._init_model(name or snake_case(type(self).__name__), seed)
+        self._explicit_dtype = dtype is not None
+        self._set_dtype(_check_dtype("float32" if dtype is None else dtype, type(self).__name__))
+        self._build_config = None
+        if not isinstance(trainable, bool):
+            raise TypeError(f"{type(self).__name__}: trainable must be a bool. Received: trainable={trainable!r}")
+        self._trainable_at_build = trainable
+
+    def call(self, inputs, training=None):
+        """The model applied to symbolic ``inputs``. A subclass writes its own: it is traced
+        once into the graph (sublayer calls become nodes)."""
+        return self._call_symbolic(inputs)
+
+    def build(self, input_shape=None) -> None:
+        """Trace a subclassed model's call() on float inputs of ``input_shape`` (``(None, d)``,
+        a list or a dict of them). ID inputs need int data or ``model(dnnx.Input(..., dtype="int64"))``."""
+        if not self._subclassed or self._net is not None:
+            return
+        from ._subclass import specs_from_shapes
+        self._trace_build(*specs_from_shapes(input_shape, self.dtype, type(self).__name__))
+
+    def _trace_build(self, kind: str, specs: list) -> None:
+        from ._layer import InputLayer
+        from ._subclass import TRAINING, accepts, leaf_order, trace_call
+        cls = type(self).__name__
+        ins = [InputLayer(tuple(s["shape"]), s["dtype"], s["name"], owner=cls) for s in specs]
+        tensors = [l.output for l in ins]
+        struct = dict(zip([s["name"] for s in specs], tensors)) if kind == "dict" else tensors if kind == "list" \
+            else tensors[0]
+        kw = {"training": TRAINING} if accepts(self.call, "training") else {}
+        outs = trace_call(self, struct, kw)
+        ok = isinstance(outs, KerasTensor) or isinstance(outs, (list, tuple)) and outs and all(
+            isinstance(t, KerasTensor) for t in outs) or isinstance(outs, dict) and outs and all(
+            isinstance(t, KerasTensor) for t in outs.values())
+        if not ok:
+            raise TypeError(f"{cls}.call must return a tensor, a list or a dict of tensors computed from its inputs; "
+                            f"returned {type(outs).__name__}")
+        self._graph = Graph(struct, outs, order=leaf_order(self))
+        self._build_config = {"kind": kind, "inputs": [dict(s) for s in specs]}
+        self._build_network()
+        if not self._trainable_at_build:
+            self.trainable = False
+
+    def _build_for_tensors(self, x) -> None:
+        """Build an unbuilt model from the first symbolic tensors it is called on."""
+        from ._subclass import specs_from_tensors
+        if self._subclassed:
+            self._trace_build(*specs_from_tensors(x, type(self).__name__))
 
     def _init_model(self, name: str, seed: Optional[int]) -> None:
         if not isinstance(name, str) or not name:
@@ -87,9 +159,13 @@ class Model(Trainer):
         self._np_dtype = np.dtype(_DTYPES[dtype])
 
     def _ensure_built(self, x) -> None:
-        pass  # a functional model is built when it is made
+        if self._net is None and self._subclassed:  # a functional model is built when it is made
+            from ._subclass import specs_from_data
+            self._trace_build(*specs_from_data(x, self.dtype, type(self).__name__))
 
     def _pending_output_names(self) -> List[str]:
+        if self._graph is None:
+            return ["output"]  # a subclassed model before its first call: one output until traced
         return list(self._graph.output_names)
 
     # -- the C++ network ----------------------------------------------------------------
@@ -120,7 +196,7 @@ class Model(Trainer):
                 and not is_int_dtype(ins[0].dtype) and not g.host_nodes:
             self._plain_width = ins[0].batch_shape[1]
         self._pull_shared()  # a layer already trained in another model brings its weights
-        for layer in g.layers:
+        for layer in g.leaf_layers:
             if layer._home is None:
                 layer._home = weakref.ref(self)
             init = getattr(layer, "_initial_weights", None)
@@ -135,8 +211,12 @@ class Model(Trainer):
         return self._net.params()[first:first + n] if n else []
 
     def _pull_shared(self) -> None:
-        """Layers shared with other models: copy in the weights from the model that used them last."""
+        """Layers shared with other models: copy in the weights from the model that used them last.
+        Not while another model holding one of them runs (RuntimeError): its copy is changing,
+        and this model would take the layer over from under it."""
         changed = False
+        for layer in self._shared:
+            layer._check_owners("a call on a model that shares it", "read", exclude=self)
         for layer in self._shared:
             home = layer._home() if layer._home is not None else None
             if home is not None and home is not self and home._net is not None:
@@ -158,7 +238,11 @@ class Model(Trainer):
 
     @property
     def layers(self) -> list:
-        """Input layers, then the layers in topological order (each shared layer once)."""
+        """Input layers, then the layers in topological order (each shared layer once). A
+        subclassed model: the layers (and models) it holds as attributes, in order."""
+        if self._subclassed:
+            from ._subclass import tracked
+            return tracked(self)
         return list(self._graph.input_layers) + list(self._graph.layers)
 
     @property
@@ -192,12 +276,14 @@ class Model(Trainer):
 
     @property
     def trainable(self) -> bool:
+        if self._subclassed:
+            return all(l.trainable for l in self.layers)
         return all(l.trainable for l in self._graph.layers) if self._graph is not None else True
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
         for layer in self.layers:
-            if isinstance(layer, Layer):
+            if isinstance(layer, (Layer, Model)):
                 layer.trainable = value
 
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None):
@@ -221,14 +307,25 @@ class Model(Trainer):
         if self._net is None:
             raise ValueError(f"{what}: the model is not built yet; give it an Input, call build() or fit()")
 
-    def __call__(self, x):
+    def __call__(self, x, training=None):
         """On tensors: applies this model's layers to them (sharing their weights), so a model
-        can be used as a layer. On arrays: ``predict(x)``."""
+        can be used as a layer (a subclassed model traces its call() on them). On arrays:
+        ``predict(x)`` (``training=True`` is only for tensors: fit trains)."""
+        from ._subclass import TRAINING, accepts, check_training, trace_call
         flat = x if not isinstance(x, (list, tuple)) else list(x)
         if isinstance(flat, KerasTensor) or isinstance(flat, dict) and any(
                 isinstance(v, KerasTensor) for v in flat.values()) or isinstance(flat, list) and flat and all(
                 isinstance(v, KerasTensor) for v in flat):
+            if self._net is None:
+                self._build_for_tensors(x)
+            if self._subclassed:
+                kw = {"training": TRAINING if training is None else training} if accepts(self.call, "training") else {}
+                return trace_call(self, x, kw)
+            check_training(f"model {self.name!r}", training)
             return self._call_symbolic(x)
+        if training:
+            raise ValueError(f"model {self.name!r}: training=True on arrays is not supported (fit trains; calling a "
+                             f"model on arrays predicts)")
         return self.predict(x, verbose=0)
 
     def _call_symbolic(self, x):
@@ -335,6 +432,10 @@ class Model(Trainer):
     # -- config and saving --------------------------------------------------------------------
     def get_config(self) -> dict:
         """Keras's functional layout: name, layers (with their inbound nodes), input_layers, output_layers."""
+        if self._subclassed:  # Keras: the constructor arguments (get_config written by hand, or captured)
+            from ._subclass import auto_config
+            base = {"name": self.name, "trainable": self.trainable}
+            return base if type(self).get_config is not Model.get_config else auto_config(self, base)
         from ._serialization import functional_config
         self._require_built("get_config")
         return functional_config(self)
@@ -342,7 +443,12 @@ class Model(Trainer):
     @classmethod
     def from_config(cls, config: dict, seed: Optional[int] = None) -> "Model":
         """Rebuild a model from ``get_config()`` (or the ``{"class_name", "config"}`` of ``to_json``).
-        Only dnnx's own layer classes are accepted; nothing named in a config is imported or run."""
+        Only dnnx's own layer classes and registered ones are accepted; nothing named in a
+        config is imported. A subclassed model: ``cls(**config)`` (Keras's default)."""
+        if cls.call is not Model.call:
+            if not isinstance(config, dict):
+                raise TypeError(f"{cls.__name__}.from_config expects a dict; received {config!r}")
+            return cls(**config)
         from ._serialization import model_from_config
         return model_from_config(config, seed=seed, expect=cls)
 

@@ -34,7 +34,7 @@ def _flatten(struct, what: str) -> Tuple[List[KerasTensor], Optional[List[str]],
 class Graph:
     """A traced functional graph: inputs, nodes in topological order, outputs."""
 
-    def __init__(self, inputs, outputs):
+    def __init__(self, inputs, outputs, order: Optional[List[Layer]] = None):
         self.inputs, in_keys, self.input_kind = _flatten(inputs, "inputs")
         self.outputs, out_keys, self.output_kind = _flatten(outputs, "outputs")
         self.input_layers: List[InputLayer] = []
@@ -54,10 +54,7 @@ class Graph:
             self.input_layers.append(src)
         self.nodes: List[Node] = []
         self._visit_all()
-        self.layers: List[Layer] = []
-        for node in self.nodes:
-            if node.layer not in self.layers:
-                self.layers.append(node.layer)
+        self._group()
         self._name_everything()
         for t in self.outputs:
             if isinstance(t._keras_history[0], InputLayer):
@@ -68,7 +65,7 @@ class Graph:
                                  f"network; outputs must be computed by network layers")
             if is_int_dtype(t.dtype):
                 raise ValueError(f"Model: output {t.name!r} holds integers; outputs must be float tensors")
-        self.output_names = list(out_keys) if out_keys else [t._keras_history[0].name for t in self.outputs]
+        self.output_names = list(out_keys) if out_keys else [self.top_producer(t).name for t in self.outputs]
         dup = sorted({n for n in self.output_names if self.output_names.count(n) > 1})
         if dup:
             raise ValueError(f"Model: outputs {dup} come from the same layer; give the outputs as a dict "
@@ -80,7 +77,7 @@ class Graph:
             k = counts.get(id(node.layer), 0)
             self.node_index[id(node)] = k
             counts[id(node.layer)] = k + 1
-        self._split_host_stage()
+        self._split_host_stage(order)
         ids: Dict[int, int] = {id(t): i for i, t in enumerate(self.core_inputs)}
         for j, node in enumerate(self.core_nodes):
             ids[id(node.output)] = len(self.core_inputs) + j
@@ -108,13 +105,62 @@ class Graph:
                 stack.append((t, True))
                 stack.extend((i, False) for i in reversed(node.inputs))
 
+    def _group(self) -> None:
+        """The model's own view of its nodes: a node made inside a subclassed layer's call()
+        belongs to that call (the outermost one), which is what ``layers``, the summary and
+        the config show. ``nodes`` stay the leaf nodes C++ runs."""
+        self.top_nodes: List[Node] = []
+        seen = set()
+        for node in self.nodes:
+            top = node.owners[0] if node.owners else node
+            if id(top) not in seen:
+                seen.add(id(top))
+                self.top_nodes.append(top)
+        self.layers: List[Layer] = []
+        for node in self.top_nodes:
+            if node.layer not in self.layers:
+                self.layers.append(node.layer)
+        self.leaf_layers: List[Layer] = []
+        for node in self.nodes:
+            if node.layer not in self.leaf_layers:
+                self.leaf_layers.append(node.layer)
+        self._top_of_output = {id(n.output): n for n in self.top_nodes}
+        self.top_index: Dict[int, int] = {}
+        counts: Dict[int, int] = {}
+        for node in self.top_nodes:
+            k = counts.get(id(node.layer), 0)
+            self.top_index[id(node)] = k
+            counts[id(node.layer)] = k + 1
+
+    def top_producer(self, t: KerasTensor):
+        """The layer that produces ``t`` as this model sees it (a subclassed layer for its output)."""
+        node = self._top_of_output.get(id(t))
+        return node.layer if node is not None else t._keras_history[0]
+
     def _name_everything(self) -> None:
+        self._name(list(self.input_layers) + list(self.layers))
+        # Layers inside subclassed layers: names need not be unique there (Keras scopes them),
+        # but unnamed ones get fresh names.
+        used = {o.name for o in list(self.input_layers) + list(self.layers)}
+        for layer in self.leaf_layers:
+            if any(layer is o for o in self.layers):
+                continue
+            if layer.name is None or layer._auto_name and layer.name in used:
+                base, k = layer.default_name, 0
+                name = base
+                while name in used:
+                    k += 1
+                    name = f"{base}_{k}"
+                layer.name, layer._auto_name = name, True
+            used.add(layer.name)
+
+    def _name(self, objects: list) -> None:
         """Unnamed layers get Keras's default names. Two layers with one name: an error when
         the user gave both names, else the automatically named one is renamed (names are
         per model here, not global as in Keras, so composed models can collide)."""
         used: Dict[str, object] = {}
         pending = []
-        for o in list(self.input_layers) + list(self.layers):
+        for o in objects:
             if o.name is None:
                 pending.append(o)
                 continue
@@ -138,16 +184,23 @@ class Graph:
             o._auto_name = True
             used[name] = o
 
-    def _split_host_stage(self) -> None:
+    def _split_host_stage(self, order: Optional[List[Layer]]) -> None:
         """Host nodes (lookups, Discretization: NumPy, before the network) and core nodes (the
         C++ network). The network's inputs are the model inputs that core nodes read and the
         host nodes' outputs."""
         self.host_nodes = [n for n in self.nodes if getattr(n.layer, "host", False)]
         self.core_nodes = [n for n in self.nodes if not getattr(n.layer, "host", False)]
-        self.core_layers: List[Layer] = []
+        used: List[Layer] = []
         for node in self.core_nodes:
-            if node.layer not in self.core_layers:
-                self.core_layers.append(node.layer)
+            if node.layer not in used:
+                used.append(node.layer)
+        # The network's layer order is its weight order: Keras's (a subclassed layer's or
+        # model's weights in the order its sublayers were assigned), then any others.
+        if order is None:
+            order = [leaf for top in self.layers for leaf in (top._leaves() if isinstance(top, Layer) else [top])]
+        ids = {id(l) for l in used}
+        self.core_layers = [l for l in order if id(l) in ids]
+        self.core_layers = list(dict.fromkeys(self.core_layers)) + [l for l in used if l not in self.core_layers]
         read = {id(t) for n in self.core_nodes for t in n.inputs}
         self.core_inputs = [l.output for l in self.input_layers if id(l.output) in read]
         self.core_input_names = [l.name for l in self.input_layers if id(l.output) in read]
@@ -206,4 +259,7 @@ class Graph:
         src, node_index, tensor_index = t._keras_history
         if isinstance(src, InputLayer):
             return [src.name, 0, tensor_index]
+        top = self._top_of_output.get(id(t))
+        if top is not None:
+            return [top.layer.name, self.top_index[id(top)], 0]
         return [src.name, self.node_index[id(src._inbound_nodes[node_index])], tensor_index]

@@ -117,17 +117,34 @@ class KerasTensor:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
     def __bool__(self):
-        raise TypeError("A symbolic KerasTensor has no truth value (it holds no data); build a dnnx.Model "
-                        "and call model.predict to compute values")
+        raise TypeError("A symbolic KerasTensor has no truth value (it holds no data): Python control flow (if, "
+                        "while, and/or) on tensor values cannot be traced. Compute with layers (or dnnx.ops) "
+                        "instead, or build a dnnx.Model and call model.predict to get values")
+
+    def _no_numpy(self, *args, **kwargs):
+        raise TypeError(f"NumPy cannot compute on a symbolic KerasTensor ({self.shape}, {self.dtype}): it holds no "
+                        f"values while a model is traced. Use layers (or dnnx.ops) on it, or compute on the arrays "
+                        f"that model.predict returns")
+
+    __array__ = __array_ufunc__ = __array_function__ = _no_numpy
+
+
+def _producer(t: KerasTensor) -> "Node":
+    src, node_index, _ = t._keras_history
+    return src._inbound_nodes[node_index] if not isinstance(src, InputLayer) else Node(src, [], t)
 
 
 class Node:
     """One call of a layer: its input tensors and its output tensor."""
 
-    def __init__(self, layer: "Layer", inputs: List[KerasTensor], output: KerasTensor):
+    def __init__(self, layer: "Layer", inputs: List[KerasTensor], output: Optional[KerasTensor]):
+        from ._subclass import current_owners
         self.layer = layer
         self.inputs = inputs
         self.output = output
+        # The calls of subclassed layers being traced when this node was made, outermost
+        # first (empty at the top level): the graph shows and saves those calls, not this node.
+        self.owners = current_owners()
 
 
 class Layer:
@@ -157,9 +174,88 @@ class Layer:
         self._models: "weakref.WeakSet" = weakref.WeakSet()  # models whose networks hold this layer
         self._home = None  # weakref to the model whose copy of the weights is current
 
+    # -- subclassing (Keras: build / call / attribute tracking) -------------------------
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "default_name" not in cls.__dict__ and cls.call is not Layer.call:
+            from ._subclass import snake_case
+            cls.default_name = snake_case(cls.__name__)  # Keras: ResidualBlock -> residual_block
+
+    def __setattr__(self, name, value):
+        if type(self).call is not Layer.call:
+            from ._subclass import track
+            track(self, name, value)
+        object.__setattr__(self, name, value)
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        if cls.call is not Layer.call:
+            from ._subclass import capture_config
+            object.__setattr__(self, "_auto_config", capture_config(cls, args, kwargs))
+        return self
+
+    def call(self, inputs, training=None):
+        """The computation of a subclassed layer, on symbolic tensors: calls of sublayers
+        (and ``dnnx.ops``). Traced once per call site into graph nodes."""
+        raise NotImplementedError(f"{type(self).__name__} must implement call(inputs)")
+
+    def build(self, input_shape) -> None:
+        """Create the layer's state for ``input_shape`` (called once, before the first call)."""
+
+    @property
+    def built(self) -> bool:
+        if self._is_composite():
+            return self.__dict__.get("_built", False)
+        return bool(self._inbound_nodes)
+
+    @built.setter
+    def built(self, value: bool) -> None:
+        self.__dict__["_built"] = bool(value)
+
+    @classmethod
+    def _is_composite(cls) -> bool:
+        """A subclass with its own call(): its calls are traced into sublayer nodes."""
+        return cls.call is not Layer.call
+
+    def _call_composite(self, inputs, training, kwargs):
+        from ._subclass import TRAINING, accepts, trace_call
+        cls = type(self).__name__
+        flat = list(inputs.values()) if isinstance(inputs, dict) else list(inputs) if isinstance(
+            inputs, (list, tuple)) else [inputs]
+        if not flat or not all(isinstance(t, KerasTensor) for t in flat):
+            raise TypeError(f"{cls} {self.name or ''}: must be called on a dnnx.Input tensor or a layer output "
+                            f"(a KerasTensor), or a list or dict of them; received {inputs!r}. To compute on "
+                            f"arrays, build a dnnx.Model and call predict")
+        if not self.built:
+            shapes = {k: v.shape for k, v in inputs.items()} if isinstance(inputs, dict) else [
+                t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
+            self.build(shapes)
+            self.built = True
+        record = Node(self, flat, None)
+        self.__dict__["_list_call"] = isinstance(inputs, (list, tuple))  # how the config writes its calls
+        kw = dict(kwargs)
+        if accepts(self.call, "training"):
+            kw["training"] = TRAINING if training is None else training
+        out = trace_call(self, inputs, kw, record)
+        if not isinstance(out, KerasTensor):
+            raise TypeError(f"{cls}.call must return one tensor (a layer output); returned {type(out).__name__}")
+        if any(out is t for t in flat) or not any(record is o for o in _producer(out).owners):
+            raise ValueError(f"{cls}.call must return a tensor it computed from its inputs (wrap an input in "
+                             f"layers.Identity() to return it)")
+        record.output = out
+        self._inbound_nodes.append(record)
+        return out
+
     # -- symbolic call -------------------------------------------------------------
-    def __call__(self, inputs):
+    def __call__(self, inputs, training=None, **kwargs):
+        if self._is_composite():
+            return self._call_composite(inputs, training, kwargs)
         owner = f"{type(self).__name__} {self.name or ''}".rstrip()
+        if kwargs:
+            raise TypeError(f"{owner}: unexpected call arguments {sorted(kwargs)} (dnnx layers take the inputs "
+                            f"and training=)")
+        from ._subclass import check_training
+        check_training(owner, training)
         if self.takes_list:
             if not isinstance(inputs, (list, tuple)) or not all(isinstance(t, KerasTensor) for t in inputs):
                 raise TypeError(f"{owner} must be called on a list of dnnx.Input tensors or layer outputs; "
@@ -242,16 +338,47 @@ class Layer:
         self._trainable = value
         for model in list(self._models):
             model._set_layer_trainable(self, value)
+        if self._is_composite():  # Keras: freezing a layer freezes everything in it
+            from ._subclass import tracked
+            for sub in tracked(self):
+                sub.trainable = value
 
     # -- weights -----------------------------------------------------------------
     def _owner(self):
         """The model whose network holds this layer's current weights (None before build)."""
+        if self._is_composite():
+            return next((o for o in (leaf._owner() for leaf in self._leaves()) if o is not None), None)
         home = self._home() if self._home is not None else None
         if home is None:
             home = next(iter(self._models), None)
         return home
 
-    def _views(self) -> List[np.ndarray]:
+    def _check_owners(self, what: str, kind: str, exclude=None) -> None:
+        """RuntimeError unless a call of this kind could run now on every model that holds
+        this layer (a shared layer: each model's network keeps a copy, and the one training
+        writes its own)."""
+        for model in list(self._models):
+            net = getattr(model, "_net", None)
+            if model is exclude or net is None:
+                continue
+            try:
+                net.check(what, kind)
+            except RuntimeError as e:
+                shared = f" (shared by {len(self._models)} models)" if len(self._models) > 1 else ""
+                raise RuntimeError(f"layer {self.name!r}{shared} is in model {model.name!r}, which is busy: {e}") \
+                    from None
+
+    def _leaves(self) -> list:
+        """A subclassed layer's leaf layers in Keras's weight order (itself for a leaf)."""
+        if not self._is_composite():
+            return [self]
+        from ._subclass import leaf_order
+        return leaf_order(self)
+
+    def _views(self, what: str = "weights", kind: str = "write") -> List[np.ndarray]:
+        if self._is_composite():
+            return [v for leaf in self._leaves() for v in leaf._views(what, kind)]
+        self._check_owners(what, kind)
         model = self._owner()
         if model is None:
             return self._standalone_weights()
@@ -316,17 +443,47 @@ class Layer:
 
     def get_weights(self) -> List[np.ndarray]:
         """Copies of this layer's weights, in Keras order."""
-        return [w.copy() for w in self._views()]
+        return [w.copy() for w in self._views("get_weights", "read")]
+
+    def _trainable_flags(self) -> List[bool]:
+        flags = []
+        for leaf in self._leaves():
+            owner = leaf._owner()
+            n = len(leaf._views())
+            if owner is not None and id(leaf) in owner._slices:
+                first, count = owner._slices[id(leaf)]
+                flags += owner._trainable_flags()[first:first + count]
+            else:
+                moving = 2 if leaf.type_name == "batch_normalization" else 0  # no network yet: its statistics
+                flags += [leaf.trainable and i < n - moving for i in range(n)]
+        return flags
+
+    @property
+    def trainable_weights(self) -> List[np.ndarray]:
+        """Views of the weights the optimizer updates (Keras order)."""
+        return [v for v, t in zip(self.weights, self._trainable_flags()) if t]
+
+    @property
+    def non_trainable_weights(self) -> List[np.ndarray]:
+        """Views of the other weights (moving statistics, frozen layers)."""
+        return [v for v, t in zip(self.weights, self._trainable_flags()) if not t]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         from ._validation import _as_array
-        views = self._views()
+        views = self._views("set_weights", "write")  # not while a model holding it trains elsewhere
         weights = list(weights)
+        if self._is_composite():
+            if len(weights) != len(views):
+                raise ValueError(f"{self.name}: set_weights expects {len(views)} arrays; received {len(weights)}")
+            first = 0
+            for leaf in self._leaves():
+                n = len(leaf._views())
+                leaf.set_weights(weights[first:first + n])
+                first += n
+            return
         if len(weights) != len(views):
             raise ValueError(f"{self.name}: set_weights expects {len(views)} arrays; received {len(weights)}")
         owner = self._owner()
-        if views and owner is not None:
-            owner._net.check("set_weights", "write")  # not while another thread trains the model
         arrays = [_as_array(w, f"{self.name}: set_weights: weight {i}") for i, w in enumerate(weights)]
         for v, w in zip(views, arrays):
             if w.shape != v.shape:
@@ -337,7 +494,7 @@ class Layer:
             owner._weights_changed()
 
     def count_params(self) -> int:
-        return int(sum(v.size for v in self._views()))
+        return int(sum(v.size for v in self._views("count_params", "read")))
 
     # -- config ------------------------------------------------------------------
     @classmethod
@@ -353,6 +510,9 @@ class Layer:
         """Keras's layer config: name, trainable, and every declared field from the attribute
         of the same name (activations, initializers and regularizers serialized)."""
         c = {"name": self.name, "trainable": self._trainable}
+        if self._is_composite():
+            from ._subclass import auto_config
+            return c if type(self).get_config is not Layer.get_config else auto_config(self, c)
         for field in self._config_fields():
             c[field["key"]] = _config_value(field, getattr(self, field["key"]))
         return c

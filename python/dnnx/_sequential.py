@@ -9,7 +9,7 @@ import numpy as np
 from . import layers as _layers
 from ._functional import Model, _check_dtype
 from ._graph import Graph
-from ._layer import InputLayer, KerasTensor, Layer, width
+from ._layer import InputLayer, KerasTensor, Layer, is_int_dtype, width
 
 
 class Sequential(Model):
@@ -126,6 +126,13 @@ class Sequential(Model):
             self._traced.append(x)
         self._graph = Graph(self._input_layer.output, x)
         self._build_network()
+
+    def _build_for_tensors(self, x) -> None:
+        t = x[0] if isinstance(x, (list, tuple)) else x
+        if self._input_layer is None:
+            self._input_layer = InputLayer(t.shape[1:], t.dtype if is_int_dtype(t.dtype) else self.dtype,
+                                           owner="Sequential")
+        self.build()
 
     def _ensure_built(self, x) -> None:
         if self._net is not None:

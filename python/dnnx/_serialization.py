@@ -19,6 +19,10 @@ MODULE = "dnnx.layers"
 
 
 def _entry(layer, class_name: str, config: dict) -> dict:
+    if getattr(layer, "_is_composite", lambda: False)():  # a subclassed layer: the user's class
+        from ._custom_objects import get_registered_name
+        return {"module": type(layer).__module__, "class_name": class_name, "config": config,
+                "registered_name": get_registered_name(layer), "name": layer.name}
     return {"module": MODULE, "class_name": class_name, "config": config, "registered_name": None,
             "name": layer.name}
 
@@ -40,10 +44,11 @@ def functional_config(model) -> dict:
     layers = [{**_entry(l, "InputLayer", l.get_config()), "inbound_nodes": []} for l in g.input_layers]
     for layer in g.layers:
         nodes = []
-        for node in g.nodes:
+        for node in g.top_nodes:
             if node.layer is layer:
                 args = [_tensor_config(g, t) for t in node.inputs]
-                nodes.append({"args": [args] if layer.takes_list else args, "kwargs": {}})
+                listed = layer.takes_list or layer.__dict__.get("_list_call", False)
+                nodes.append({"args": [args] if listed else args, "kwargs": {}})
         layers.append({**_entry(layer, type(layer).__name__, layer.get_config()), "inbound_nodes": nodes})
     in_keys = g.input_names if g.input_kind == "dict" else None
     out_keys = g.output_names if g.output_kind == "dict" else None
@@ -66,6 +71,10 @@ def sequential_config(model) -> dict:
 
 def serialize_model(model) -> dict:
     from .models import Sequential
+    if model._subclassed:  # Keras: the class, its get_config(), and what it was built on
+        from ._custom_objects import get_registered_name
+        return {"module": type(model).__module__, "class_name": type(model).__name__, "config": model.get_config(),
+                "registered_name": get_registered_name(model), "build_config": model._build_config}
     class_name = "Sequential" if isinstance(model, Sequential) else "Functional"
     return {"module": "dnnx.models", "class_name": class_name, "config": model.get_config(),
             "registered_name": None}
@@ -84,10 +93,18 @@ def _layer_from_entry(entry: Any):
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
         _fail(f"each layer must be an object with a 'config' object; found {entry!r}")
     cls_name = entry.get("class_name")
-    if cls_name == "InputLayer":
+    from ._custom_objects import resolve
+    from ._layer import Layer
+    custom = resolve(entry, Layer, "layer") if entry.get("module") != MODULE else None
+    if custom is not None:
+        cls = custom
+    elif cls_name == "InputLayer":
         cls = InputLayer
     elif cls_name in CLASS_NAMES:
         cls = CLASS_NAMES[cls_name]
+    elif entry.get("module") not in (None, MODULE):
+        from ._custom_objects import unregistered
+        _fail(str(unregistered(entry, "layer class")))
     else:
         _fail(f"unknown layer class {cls_name!r}; dnnx layers are InputLayer, {', '.join(sorted(CLASS_NAMES))}")
     try:
@@ -150,7 +167,8 @@ def _functional(cfg: dict, seed):
                 args = _node_inputs(nodes[k], tensors, f"layer {layer.name!r} node {k}")
                 if args is None:
                     break
-                tensors[(layer.name, k)] = layer(args if layer.takes_list else args[0])
+                listed = layer.takes_list or isinstance(nodes[k]["args"][0], list)
+                tensors[(layer.name, k)] = layer(args if listed else args[0])
                 done[id(layer)] = k + 1
                 remaining -= 1
                 progress = True
@@ -249,6 +267,8 @@ def model_from_config(config: Any, seed: Optional[int] = None, expect=None):
     else:
         kind = "Sequential" if expect is Sequential or "input_layers" not in config else "Functional"
         inner = config
+    if kind not in ("Sequential", "Functional", "Model"):
+        return _subclassed(config, seed)
     if kind == "Sequential":
         return _sequential(inner, seed)
     if kind in ("Functional", "Model"):
@@ -256,3 +276,29 @@ def model_from_config(config: Any, seed: Optional[int] = None, expect=None):
             _fail("Sequential.from_config got a functional model config; use dnnx.Model.from_config")
         return _functional(inner, seed)
     _fail(f"unknown model class {kind!r} (expected 'Functional' or 'Sequential')")
+
+
+def _subclassed(entry: dict, seed):
+    """A subclassed model: its registered class rebuilt from its config (``from_config``),
+    then traced on the inputs it was built on (``build_config``)."""
+    from ._custom_objects import resolve, unregistered
+    from .models import Model
+    cls = resolve(entry, Model, "model")
+    if cls is None:
+        _fail(str(unregistered(entry, "model class")))
+    model = cls.from_config(entry["config"])
+    if not isinstance(model, cls) or not model._subclassed:
+        _fail(f"{cls.__name__}.from_config did not return a subclassed {cls.__name__}")
+    build = entry.get("build_config")
+    if build is not None:
+        kind = build.get("kind") if isinstance(build, dict) else None
+        specs = build.get("inputs") if isinstance(build, dict) else None
+        if kind not in ("tensor", "list", "dict") or not isinstance(specs, list) or not specs or not all(
+                isinstance(s, dict) and set(s) == {"name", "shape", "dtype"} and isinstance(s["shape"], list)
+                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in s["shape"])
+                and s["dtype"] in ("float32", "float64", "int64") and (s["name"] is None or isinstance(s["name"], str))
+                for s in specs) or kind == "tensor" and len(specs) != 1:
+            _fail(f"build_config must be {{'kind', 'inputs': [{{'name', 'shape', 'dtype'}}]}}; found {build!r}")
+        model._seed = seed
+        model._trace_build(kind, [dict(s) for s in specs])
+    return model

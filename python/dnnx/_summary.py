@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from ._layer import InputLayer
+from ._layer import InputLayer, Layer
 
 
 def _shape(shape) -> str:
@@ -25,19 +25,32 @@ def _rows(model) -> List[Tuple[str, str, str, List[str]]]:
         if isinstance(layer, InputLayer):
             rows.append((label, _shape(layer.batch_shape), "0", ["-"]))
             continue
-        nodes = [n for n in g.nodes if n.layer is layer]
+        nodes = _calls(g, layer)
         shapes = {n.output.shape for n in nodes}
-        shape = _shape(shapes.pop()) if len(shapes) == 1 else "multiple"
+        shape = _shape(shapes.pop()) if len(shapes) == 1 else "multiple" if shapes else "?"
         links = [f"{h[0]}[{h[1]}][{h[2]}]" for n in nodes for h in (g.history(t) for t in n.inputs)]
         rows.append((label, shape, f"{layer.count_params():,}", links))
     return rows
+
+
+def _calls(g, layer) -> list:
+    """The calls of ``layer`` this model runs: its top-level nodes; for a layer or model held
+    by a subclassed model, the calls found inside (a model: those of its last layer)."""
+    nodes = [n for n in g.top_nodes if n.layer is layer]
+    if nodes:
+        return nodes
+    if not isinstance(layer, Layer):
+        layers = [l for l in layer.layers if not isinstance(l, InputLayer)]
+        return _calls(g, layers[-1]) if layers else []
+    inner = [o for n in g.nodes for o in n.owners if o.layer is layer]
+    return list({id(o): o for o in inner}.values()) or [n for n in g.nodes if n.layer is layer]
 
 
 def print_summary(model, print_fn) -> None:
     from .models import Sequential
     if isinstance(model, Sequential) and model._input_layer is not None:
         model._require_built("summary")
-    functional = not isinstance(model, Sequential)
+    functional = not isinstance(model, Sequential) and not getattr(model, "_subclassed", False)
     header = ("Layer (type)", "Output Shape", "Param #", "Connected to")
     rows = _rows(model)
     ncol = 4 if functional else 3

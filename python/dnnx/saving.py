@@ -26,6 +26,9 @@ from typing import Any, Dict
 
 import numpy as np
 
+from ._custom_objects import (custom_object_scope, get_registered_name, get_registered_object,  # noqa: F401
+                              register_keras_serializable)
+
 FORMAT_MODEL = "dnnx.model"
 FORMAT_WEIGHTS = "dnnx.weights"
 FORMAT_VERSION = "2"  # 2: the Keras model layout (graphs); 1: the pre-graph Sequential layout
@@ -290,11 +293,19 @@ def model_from_bytes(data: bytes, path: str = "<bytes>", compile: bool = True):
     return model
 
 
-def load_model(filepath, compile: bool = True):
-    """Load a model saved by ``model.save`` (any dnnx format version). Never executes code
-    from the file."""
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
+    """Load a model saved by ``model.save`` (any dnnx format version; Keras's signature).
+    Never executes code from the file: subclassed layers and models are rebuilt only from
+    classes registered with ``register_keras_serializable`` or given in ``custom_objects``
+    (``{"ClassName": cls}``). ``safe_mode`` is accepted for Keras scripts (always safe)."""
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise TypeError(f"load_model: custom_objects must be a dict {{name: class}}. Received: "
+                        f"custom_objects={custom_objects!r}")
+    if not isinstance(compile, bool):
+        raise TypeError(f"load_model: compile must be a bool. Received: compile={compile!r}")
     path, data = _read_bytes(filepath)
-    return model_from_bytes(data, path, compile)
+    with custom_object_scope(custom_objects or {}):
+        return model_from_bytes(data, path, compile)
 
 
 def model_payload(model) -> tuple:

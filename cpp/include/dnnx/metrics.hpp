@@ -61,7 +61,8 @@ class Metric {
   void update(index_t n, index_t d, const T* p, const T* y, const T* sw);
   double result() const;
   /// The accumulated state as additive doubles: (total, count) for mean metrics, (tp, fp,
-  /// fn) for precision/recall, the positive then negative bucket weights for AUC. States
+  /// fn, tn, NaN count) for precision, recall and the counts, the positive then negative
+  /// bucket weights and the NaN count for AUC (a NaN seen anywhere keeps the result NaN). States
   /// of disjoint data merge by elementwise addition (data-parallel training sums them over
   /// processes), and set_state(merged) makes result() the metric of the union.
   std::size_t state_size() const noexcept;

@@ -145,6 +145,14 @@ class Network {
   /// whole gradient arena (arena_size() elements; data-parallel training averages it
   /// across processes here). Runs on the calling thread, outside any parallel region.
   using GradientHook = std::function<void(T* grads, index_t size)>;
+  /// Called during a training step's backward, once per layer with trainable tensors, as
+  /// soon as that layer's gradient range (its trainable tensors' gradients, the penalty's
+  /// included) is final: data-parallel training starts the allreduce of a bucket of layers
+  /// while backward goes on. Layers reach it in backward order (reverse layer order for a
+  /// chain); a layer whose backward does not run (no loss reaches it), at the end of
+  /// backward. Runs on the
+  /// calling thread, outside any parallel region, before the gradient hook.
+  using LayerGradientCallback = std::function<void(index_t layer)>;
 
   /// Check the graph, build the layers, lay out the arenas and initialize the parameters
   /// from spec.seed. Throws std::invalid_argument for an invalid spec.
@@ -195,6 +203,9 @@ class Network {
   void set_rng_state(std::uint64_t seed, std::uint64_t counter) noexcept { seed_ = seed; counter_ = counter; }
 
   void set_gradient_hook(GradientHook hook) { grad_hook_ = std::move(hook); }
+  void set_layer_gradient_callback(LayerGradientCallback cb) { layer_cb_ = std::move(cb); }
+  /// Per layer: (offset, size) of its trainable tensors' range in the arenas ((0, 0): none).
+  const std::vector<std::pair<index_t, index_t>>& layer_grad_ranges() const noexcept { return layer_grad_range_; }
 
   /// Throws std::invalid_argument when a sparse label is not an integer in [0, classes)
   /// or an ID is outside its Embedding's range, naming the offender.
@@ -274,9 +285,13 @@ class Network {
   void plan_backward();
   void zero_ranges(const std::vector<std::pair<index_t, index_t>>& ranges);
   double run_batch(Mode mode, index_t n, const void* const* x, const T* const* y, const T* sw, double lr);
-  void backward(const StepContext& ctx, index_t n, const void* const* x);
+  void backward(const StepContext& ctx, index_t n, const void* const* x, bool notify, double penalty_scale);
   void step(double lr);
   double regularization(bool add_grads, double scale);
+  /// Layer l's penalty terms into reg_term_ (and, with add_grads, its gradient into grads_).
+  void layer_penalty(std::size_t l, bool add_grads, double scale);
+  /// The penalty of layer l, then layer_cb_(l) (a layer with trainable tensors).
+  void layer_final(std::size_t l, double penalty_scale);
   void update_logs(double loss, const double* out_loss);
   void add_running(double loss_sum, const double* out_loss_sum, index_t n);
   /// The running logs' state (log_state) after a whole train_batch/train_epoch/evaluate.
@@ -301,6 +316,10 @@ class Network {
   index_t arena_size_ = 0, trainable_size_ = 0, max_width_ = 0, max_arity_ = 1;
   AlignedBuffer<T> params_, grads_;
   GradientHook grad_hook_;
+  LayerGradientCallback layer_cb_;
+  std::vector<index_t> final_node_;  // per layer: the last node backward runs for it (-1: none)
+  std::vector<double> reg_term_;     // per tensor: this step's penalty term
+  std::vector<char> reg_done_;       // per layer: its penalty is in reg_term_ (and grads_) already
 
   TrainingConfig config_;
   std::vector<char> fused_;                   // per output: softmax/sigmoid + cross-entropy

@@ -173,37 +173,47 @@ double Metric::result() const {
   }
 }
 
+// The confusion-count family (precision, recall, the four counts) keeps (tp, fp, fn, tn),
+// AUC its bucket weights; both then how many merged states saw a NaN (a count, so a sum of
+// states stays NaN when any part was, as the metric of the union is).
+static bool counts_family(MetricKind k) {
+  return k == MetricKind::precision || k == MetricKind::recall || k == MetricKind::true_positives ||
+         k == MetricKind::false_positives || k == MetricKind::true_negatives || k == MetricKind::false_negatives;
+}
+
 std::size_t Metric::state_size() const noexcept {
-  switch (spec_.kind) {
-    case MetricKind::precision:
-    case MetricKind::recall: return 3;
-    case MetricKind::auc: return pos_.size() + neg_.size();
-    default: return 2;
-  }
+  if (counts_family(spec_.kind)) return 5;
+  if (spec_.kind == MetricKind::auc) return pos_.size() + neg_.size() + 1;
+  return 2;
 }
 
 void Metric::get_state(double* out) const {
-  switch (spec_.kind) {
-    case MetricKind::precision:
-    case MetricKind::recall: out[0] = tp_; out[1] = fp_; out[2] = fn_; return;
-    case MetricKind::auc:
-      std::copy(pos_.begin(), pos_.end(), out);
-      std::copy(neg_.begin(), neg_.end(), out + pos_.size());
-      return;
-    default: out[0] = total_; out[1] = count_; return;
+  if (counts_family(spec_.kind)) {
+    out[0] = tp_; out[1] = fp_; out[2] = fn_; out[3] = tn_; out[4] = nan_ ? 1.0 : 0.0;
+    return;
   }
+  if (spec_.kind == MetricKind::auc) {
+    std::copy(pos_.begin(), pos_.end(), out);
+    std::copy(neg_.begin(), neg_.end(), out + pos_.size());
+    out[pos_.size() + neg_.size()] = nan_ ? 1.0 : 0.0;
+    return;
+  }
+  out[0] = total_; out[1] = count_;
 }
 
 void Metric::set_state(const double* in) {
-  switch (spec_.kind) {
-    case MetricKind::precision:
-    case MetricKind::recall: tp_ = in[0]; fp_ = in[1]; fn_ = in[2]; return;
-    case MetricKind::auc:
-      std::copy(in, in + pos_.size(), pos_.begin());
-      std::copy(in + pos_.size(), in + pos_.size() + neg_.size(), neg_.begin());
-      return;
-    default: total_ = in[0]; count_ = in[1]; return;
+  if (counts_family(spec_.kind)) {
+    tp_ = in[0]; fp_ = in[1]; fn_ = in[2]; tn_ = in[3];
+    nan_ = !(in[4] == 0.0);  // a NaN count (or a NaN in it) > 0
+    return;
   }
+  if (spec_.kind == MetricKind::auc) {
+    std::copy(in, in + pos_.size(), pos_.begin());
+    std::copy(in + pos_.size(), in + pos_.size() + neg_.size(), neg_.begin());
+    nan_ = !(in[pos_.size() + neg_.size()] == 0.0);
+    return;
+  }
+  total_ = in[0]; count_ = in[1];
 }
 
 template void Metric::update<float>(index_t, index_t, const float*, const float*, const float*);

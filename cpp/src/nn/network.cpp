@@ -424,6 +424,13 @@ void Network<T>::plan_backward() {
     }
   }
   zero_ranges(idle_);
+  // The node whose backward finishes each layer's gradient: its first running node (a
+  // shared layer's later nodes run first and the earlier ones add).
+  final_node_.assign(layers_.size(), -1);
+  for (std::size_t j = nodes_.size(); j-- > 0;)
+    if (node_runs_[j]) final_node_[nodes_[j].layer] = static_cast<index_t>(j);
+  reg_term_.assign(tensors_.size(), 0.0);
+  reg_done_.assign(layers_.size(), 0);
   plan_stale_ = false;
 }
 
@@ -502,31 +509,49 @@ void Network<T>::reserve(index_t rows) {
 }
 
 template <class T>
-double Network<T>::regularization(bool add_grads, double scale) {
+void Network<T>::layer_penalty(std::size_t l, bool add_grads, double scale) {
   // Each tensor in fixed chunks (a function of its size only, at most 64 of them), each
   // chunk's sums in 8 fixed lanes (detail::reg_sums), chunks added in order: the penalty
   // is the same for any thread count and for every SIMD kernel. Frozen layers' weights are
   // not trainable weights: no penalty (Keras sums the regularizers of trainable weights).
+  for (std::size_t ti = layer_tensors_[l].first; ti < layer_tensors_[l].second; ++ti) {
+    reg_term_[ti] = 0;
+    const TensorInfo& t = tensors_[ti];
+    if (frozen_[l] || !t.reg.active()) continue;
+    const T* w = params_.data() + t.offset;
+    T* g = add_grads ? grads_.data() + t.offset : nullptr;
+    const T l1 = T(t.reg.l1 * scale), l2x2 = T(2 * t.reg.l2 * scale);
+    const index_t chunk = std::max<index_t>(index_t(1) << 16, (t.size + 63) / 64 + 7) / 8 * 8;
+    double part[64][2];
+    detail::parallel_chunks(t.size, chunk, t.size, [&](index_t i0, index_t i1) {
+      detail::reg_sums<T>(i1 - i0, w + i0, g ? g + i0 : nullptr, l1, l2x2, part[i0 / chunk]);
+    });
+    double s1 = 0, s2 = 0;
+    for (index_t c = 0; c * chunk < t.size; ++c) { s1 += part[c][0]; s2 += part[c][1]; }
+    reg_term_[ti] = scale * (t.reg.l1 * s1 + t.reg.l2 * s2);
+  }
+}
+
+template <class T>
+double Network<T>::regularization(bool add_grads, double scale) {
+  // Layers whose penalty backward added already (layer_final) keep their terms; the sum
+  // runs over the tensors in table order either way (the same bits).
   double penalty = 0;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
+    if (!reg_done_[l]) layer_penalty(l, add_grads, scale);
+    reg_done_[l] = 0;
     if (frozen_[l]) continue;
-    for (std::size_t ti = layer_tensors_[l].first; ti < layer_tensors_[l].second; ++ti) {
-      const TensorInfo& t = tensors_[ti];
-      if (!t.reg.active()) continue;
-      const T* w = params_.data() + t.offset;
-      T* g = add_grads ? grads_.data() + t.offset : nullptr;
-      const T l1 = T(t.reg.l1 * scale), l2x2 = T(2 * t.reg.l2 * scale);
-      const index_t chunk = std::max<index_t>(index_t(1) << 16, (t.size + 63) / 64 + 7) / 8 * 8;
-      double part[64][2];
-      detail::parallel_chunks(t.size, chunk, t.size, [&](index_t i0, index_t i1) {
-        detail::reg_sums<T>(i1 - i0, w + i0, g ? g + i0 : nullptr, l1, l2x2, part[i0 / chunk]);
-      });
-      double s1 = 0, s2 = 0;
-      for (index_t c = 0; c * chunk < t.size; ++c) { s1 += part[c][0]; s2 += part[c][1]; }
-      penalty += scale * (t.reg.l1 * s1 + t.reg.l2 * s2);
-    }
+    for (std::size_t ti = layer_tensors_[l].first; ti < layer_tensors_[l].second; ++ti)
+      if (tensors_[ti].reg.active()) penalty += reg_term_[ti];
   }
   return penalty;
+}
+
+template <class T>
+void Network<T>::layer_final(std::size_t l, double penalty_scale) {
+  layer_penalty(l, true, penalty_scale);
+  reg_done_[l] = 1;
+  layer_cb_(static_cast<index_t>(l));
 }
 
 template <class T>
@@ -540,6 +565,7 @@ template <class T>
 double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T* const* y, const T* sw, double lr) {
   // Assumes reserve(n) happened and a loss is configured (checked by the callers).
   if (plan_stale_) plan_backward();  // set_layer_trainable from a batch callback: next step
+  std::fill(reg_done_.begin(), reg_done_.end(), 0);  // (a callback that threw left some set)
   StepContext ctx;
   ctx.training = mode != Mode::evaluate;
   ctx.update_stats = mode == Mode::train;
@@ -604,7 +630,7 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
       grads_dirty_ = false;
     }
     zero_ranges(reg_idle_);
-    backward(ctx, n, x);
+    backward(ctx, n, x, mode == Mode::train && layer_cb_, penalty_scale);
   }
   // The penalty is evaluated on the weights the forward pass used (before the update).
   loss += regularization(backprop, penalty_scale);
@@ -621,7 +647,8 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
 }
 
 template <class T>
-void Network<T>::backward(const StepContext& ctx_in, index_t n, const void* const* x) {
+void Network<T>::backward(const StepContext& ctx_in, index_t n, const void* const* x, bool notify,
+                          double penalty_scale) {
   StepContext ctx = ctx_in;
   T* w = work_.data();
   const std::size_t I = inputs_.size();
@@ -673,7 +700,12 @@ void Network<T>::backward(const StepContext& ctx_in, index_t n, const void* cons
     }
     for (std::size_t i = 0; i < nd.in.size(); ++i)
       if (dxs_[i]) written_[static_cast<std::size_t>(nd.in[i])] = 1;
+    if (notify && final_node_[nd.layer] == static_cast<index_t>(j) && layer_grad_range_[nd.layer].second > 0)
+      layer_final(nd.layer, penalty_scale);
   }
+  if (notify)  // frozen layers, layers no loss reaches (or whose last node got no gradient)
+    for (std::size_t l = 0; l < layers_.size(); ++l)
+      if (!reg_done_[l] && layer_grad_range_[l].second > 0) layer_final(l, penalty_scale);
 }
 
 template <class T>

@@ -27,17 +27,20 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ._comm import Communicator, SingleProcessCommunicator
+from ._gradient_sync import DEFAULT_BUCKET_MB, DEFAULT_OVERLAP
 from ._mpi import MPICommunicator
 
 __all__ = ["Communicator", "MPICommunicator", "SingleProcessCommunicator", "communicator", "init",
-           "is_initialized", "rank", "shard", "shutdown", "size"]
+           "is_initialized", "rank", "settings", "shard", "shutdown", "size"]
 
 _active: Optional[Communicator] = None
 _previous_excepthook = None
+_settings = {"bucket_mb": DEFAULT_BUCKET_MB, "overlap": DEFAULT_OVERLAP}
 
 
 def init(communicator: Optional[Communicator] = None, threads: str = "auto",
-         abort_on_exception: bool = True) -> Tuple[int, int]:
+         abort_on_exception: bool = True, bucket_mb: Optional[float] = None,
+         overlap: Optional[bool] = None) -> Tuple[int, int]:
     """Join the group of processes that trains together; returns ``(rank, size)``.
 
     ``communicator``: default MPI's world through mpi4py (a RuntimeError saying how to
@@ -46,9 +49,18 @@ def init(communicator: Optional[Communicator] = None, threads: str = "auto",
     unbound ranks sharing a node split its CPUs (oversubscribed OpenMP threads wait on
     each other); ``None`` leaves the thread count alone. ``abort_on_exception``: an
     uncaught exception on one rank aborts every rank (the others would otherwise wait in
-    a collective forever), as ``python -m mpi4py`` does.
+    a collective forever), as ``python -m mpi4py`` does. ``bucket_mb``: the gradient
+    allreduce runs in buckets of layers of at least this many megabytes, from the last layer
+    backwards (default ``DEFAULT_BUCKET_MB``; 0: one bucket per layer, ``inf``: one for
+    all). ``overlap``: start each bucket during backward as soon as its layers' gradients are
+    final (default ``DEFAULT_OVERLAP``); either way the result is the same bits.
     """
     global _active, _previous_excepthook
+    if bucket_mb is not None and (isinstance(bucket_mb, bool) or not isinstance(bucket_mb, (int, float))
+                                  or not bucket_mb >= 0):
+        raise ValueError(f"init: bucket_mb must be a number >= 0 (megabytes); received {bucket_mb!r}")
+    if overlap is not None and not isinstance(overlap, bool):
+        raise TypeError(f"init: overlap must be a bool; received {overlap!r}")
     if communicator is None:
         communicator = MPICommunicator()
     elif not isinstance(communicator, Communicator):
@@ -57,6 +69,8 @@ def init(communicator: Optional[Communicator] = None, threads: str = "auto",
     if threads not in ("auto", None):
         raise ValueError(f"init: threads must be 'auto' or None; received {threads!r}")
     _active = communicator
+    _settings["bucket_mb"] = DEFAULT_BUCKET_MB if bucket_mb is None else float(bucket_mb)
+    _settings["overlap"] = DEFAULT_OVERLAP if overlap is None else overlap
     if threads == "auto" and not os.environ.get("DNNX_NUM_THREADS") and hasattr(communicator, "local_size"):
         _share_cpus(communicator.local_size())
     if abort_on_exception and communicator.size > 1 and _previous_excepthook is None:
@@ -89,6 +103,11 @@ def shutdown() -> None:
     if _previous_excepthook is not None:
         sys.excepthook = _previous_excepthook
         _previous_excepthook = None
+
+
+def settings() -> dict:
+    """The gradient allreduce's settings: ``{"bucket_mb": ..., "overlap": ...}``."""
+    return dict(_settings)
 
 
 def is_initialized() -> bool:

@@ -1,8 +1,8 @@
 """The communicator interface data-parallel training runs on, and its single-process stand-in.
 
 A communicator is what ``fit`` needs from the processes it trains with: this process's
-``rank`` among ``size`` processes, an in-place ``allreduce`` and ``broadcast`` of NumPy
-buffers (gradients, parameters, metric states) and an ``allgather`` of small JSON-able
+``rank`` among ``size`` processes, an in-place ``allreduce`` (and its non-blocking form
+``iallreduce`` / ``wait_all``) and ``broadcast`` of NumPy buffers (gradients, parameters, metric states) and an ``allgather`` of small JSON-able
 values (shard sizes, model fingerprints, errors). ``MPICommunicator`` (``_mpi.py``) is the
 real one; ``SingleProcessCommunicator`` is the one-process world (every collective is the
 identity), so every code path of distributed training runs without MPI.
@@ -46,6 +46,19 @@ class Communicator:
     def allreduce(self, buf: np.ndarray, op: str = "sum") -> None:
         """Reduce ``buf`` elementwise over all ranks, in place; every rank gets the same bits."""
         raise NotImplementedError
+
+    def iallreduce(self, buf: np.ndarray, op: str = "sum"):
+        """Start ``allreduce(buf, op)``; returns a handle for ``wait_all`` (``buf`` must not be
+        touched until then). This default reduces at once (a communicator without
+        non-blocking collectives still works; it only does not overlap)."""
+        self.allreduce(buf, op)
+        return None
+
+    def wait_all(self, handles: List) -> None:
+        """Complete every ``iallreduce`` handle."""
+
+    def test_all(self, handles: List) -> None:
+        """Let pending ``iallreduce`` calls progress (MPI moves them on only inside its calls)."""
 
     def broadcast(self, buf: np.ndarray, root: int = 0) -> None:
         """Overwrite ``buf`` on every rank with root's ``buf``."""

@@ -1,7 +1,7 @@
 """The communicator over MPI (mpi4py): one rank per process started by ``mpiexec``.
 
 Buffers go to MPI zero-copy (mpi4py takes NumPy arrays through the buffer protocol);
-``allreduce`` works in place (``MPI_IN_PLACE``).
+``allreduce`` and ``iallreduce`` work in place (``MPI_IN_PLACE``).
 """
 
 from __future__ import annotations
@@ -61,6 +61,18 @@ class MPICommunicator(Communicator):
     def allreduce(self, buf: np.ndarray, op: str = "sum") -> None:
         _check_buffer(buf, "allreduce")
         self._comm.Allreduce(self._MPI.IN_PLACE, buf, op=self._ops[_check_op(op, "allreduce")])
+
+    def iallreduce(self, buf: np.ndarray, op: str = "sum"):
+        _check_buffer(buf, "iallreduce")
+        return self._comm.Iallreduce(self._MPI.IN_PLACE, buf, op=self._ops[_check_op(op, "iallreduce")])
+
+    def wait_all(self, handles: List) -> None:
+        if handles:
+            self._MPI.Request.Waitall(handles)
+
+    def test_all(self, handles: List) -> None:
+        if handles:
+            self._MPI.Request.Testall(handles)
 
     def broadcast(self, buf: np.ndarray, root: int = 0) -> None:
         _check_buffer(buf, "broadcast")

@@ -8,8 +8,9 @@ and calls it at a few points; everything distributed lives here:
   state and step count;
 - each step (inside the C++ step, through the gradient hook): the trainable part of the
   gradient arena is scaled by this rank's share of the step's samples and summed over the
-  ranks in place, one allreduce over the zero-copy arena view; moving statistics of
-  BatchNormalization layers are averaged the same way;
+  ranks in place, in buckets of layers in reverse layer order, started during backward
+  where that pays (``_gradient_sync.py``); moving statistics of BatchNormalization layers
+  are averaged the same way;
 - each epoch: ranks with fewer batches than the longest shard join the remaining steps
   with a zero contribution (Join); the logs are merged from the metric states (sums over
   ranks, then the ratios); a stop is agreed (any rank asks: every rank stops) and the
@@ -28,6 +29,7 @@ import numpy as np
 
 from .. import callbacks as _callbacks
 from ._comm import Communicator
+from ._gradient_sync import GradientSync
 
 _GOLDEN = 0x9E3779B97F4A7C15  # rank r shuffles and draws dropout masks from seed + r * golden
 _RANK0_ONLY = (_callbacks.ModelCheckpoint, _callbacks.CSVLogger, _callbacks.ProgbarLogger)
@@ -37,6 +39,13 @@ _QUIET = (_callbacks.EarlyStopping, _callbacks.ReduceLROnPlateau, _callbacks.Lea
 def active() -> Optional[Communicator]:
     from . import communicator
     return communicator()
+
+
+def gradient_sync(net, comm: Communicator, stats=(), kernel_ranges=()) -> GradientSync:
+    """The step's gradient average for ``net``, with the bucket size and overlap ``init`` set."""
+    from . import settings
+    opts = settings()
+    return GradientSync(net, comm, opts["bucket_mb"], opts["overlap"], stats, kernel_ranges)
 
 
 def _plain(v):
@@ -125,22 +134,18 @@ class FitSession:
         self._seed, self._counter = int(everyone[0]["seed"]), everyone[0]["counter"]
         net.set_rng_state((self._seed + self.rank * _GOLDEN) % 2**64, self._counter)
         self._epochs = 0
-        # The arena: trainable tensors first; BatchNormalization's moving statistics are
-        # the non-trainable tensors of trainable BatchNormalization layers.
-        arena, views, trainable = net.param_arena(), net.params(), net.param_trainable()
-        self._trainable = sum(v.size for v, t in zip(views, trainable) if t)
-        self._stats: List[np.ndarray] = []
+        # BatchNormalization's moving statistics are the non-trainable tensors of trainable
+        # BatchNormalization layers: averaged after the gradients.
+        views, trainable = net.params(), net.param_trainable()
+        stats: List[np.ndarray] = []
         for layer in model._graph.core_layers:
             first, n = model._slices[id(layer)]
             if type(layer).__name__ == "BatchNormalization" and layer.trainable:
-                self._stats += [views[i] for i in range(first, first + n) if not trainable[i]]
-        self._stats_buf = np.zeros(sum(v.size for v in self._stats), dtype=arena.dtype)
-        self._zeros = np.zeros(arena.size, dtype=arena.dtype)
-        self._dtype = arena.dtype.type
-        self._step = 0
+                stats += [views[i] for i in range(first, first + n) if not trainable[i]]
+        self.sync = gradient_sync(net, comm, stats)
         self.stop_requested = False
         self._quieted: List = []
-        del arena, views
+        del views
 
     # -- callbacks and output -------------------------------------------------------------
     def verbose(self, verbose: int) -> int:
@@ -157,24 +162,6 @@ class FitSession:
                 c.verbose = 0
         return [c for c in cbs if not isinstance(c, _RANK0_ONLY)]
 
-    # -- the step ----------------------------------------------------------------------------
-    def _hook(self, grads: np.ndarray) -> None:
-        share = self._share[self._step]
-        g = grads[:self._trainable]
-        if share != 1.0:
-            np.multiply(g, self._dtype(share), out=g)
-        self.comm.allreduce(g)
-        if self._stats:
-            buf = self._stats_buf
-            np.concatenate([v.ravel() for v in self._stats], out=buf)
-            buf *= self._dtype(share)
-            self.comm.allreduce(buf)
-            k = 0
-            for v in self._stats:
-                v.ravel()[...] = buf[k:k + v.size]
-                k += v.size
-        self._step += 1
-
     def train_epoch(self, cx, cy, sw, batch_size: int, shuffle: bool, epoch: int, lrs: np.ndarray,
                     on_batch: Optional[Callable], every: int) -> Dict[str, float]:
         """The local epoch (C++, the hook averaging every step), then the Join steps, then the
@@ -188,23 +175,21 @@ class FitSession:
                 if on_batch(batch, logs):
                     self.stop_requested = True
                 return False
-        self._step = 0
-        net.set_gradient_hook(self._hook)
+        sync = self.sync
+        sync.start_epoch(self._share)
+        sync.attach()
         try:
             if self.n_local > 0:
                 net.train_epoch(cx, cy, sw, batch_size, shuffle, epoch, lrs[:self.local_steps], wrapped, every)
                 state = net.log_state()
             else:
                 state = np.zeros(self._state_size)
-            if self._step != self.local_steps:
-                raise RuntimeError(f"internal error: {self._step} gradient hooks for {self.local_steps} steps")
+            if sync.step != self.local_steps:
+                raise RuntimeError(f"internal error: {sync.step} gradient hooks for {self.local_steps} steps")
             for s in range(self.local_steps, self.steps):  # Join: a zero contribution, the same update
-                g = self._zeros
-                g[...] = 0
-                self._hook(g)
-                net.apply_gradients(g, float(lrs[s]))
+                sync.join_step(lrs[s])
         finally:
-            net.set_gradient_hook(None)
+            sync.detach()
         self._epochs += 1
         return merge_logs(net, self.comm, state)
 
@@ -220,7 +205,7 @@ class FitSession:
 
     def close(self) -> None:
         net = self.model._net
-        net.set_gradient_hook(None)
+        self.sync.detach()
         net.set_rng_state(self._seed, self._counter + self._epochs * self.steps)
         for c, v in self._quieted:
             c.verbose = v

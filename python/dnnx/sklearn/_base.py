@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _network, _params, _solvers
+from . import _network, _params, _sharded, _solvers
 from ._threads import threads
 
 
@@ -24,6 +24,16 @@ def _column_or_1d_warn(y):
 
         return column_or_1d(y, warn=True)
     return y
+
+
+def checked(session, fn):
+    """fn(); sharded: on every rank, an error on one raising on all (see ShardedFit.checked)."""
+    return fn() if session is None else session.checked(fn)
+
+
+def _plain_classes(est):
+    classes = getattr(est, "classes_", None)
+    return None if classes is None else [str(c) for c in np.asarray(classes).tolist()]
 
 
 def check_sample_weight(sample_weight, n: int, name: str = "sample_weight") -> Optional[np.ndarray]:
@@ -67,10 +77,22 @@ class BaseMLP(BaseEstimator):
             raise ValueError("X_val/y_val are the validation set of early stopping: pass early_stopping=True "
                              "with them")
         first_pass = not hasattr(self, "_net") or (not self.warm_start and not incremental)
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        # After dnnx.distributed.init(): every rank fits its own rows of one model (_sharded.py).
+        session = _sharded.session_for(self)
+        if session is not None:
+            session.agree("estimator", {"estimator": type(self).__name__, "incremental": bool(incremental),
+                                        "epochs": int(epochs), "first pass": bool(first_pass),
+                                        "X_val given": X_val is not None,
+                                        "params": {k: v for k, v in self.get_params().items()
+                                                   if k not in ("n_jobs", "verbose")}}, "fit")
+            X, y = self._validate_input(X, y, incremental, reset=first_pass, session=session)
+            session.agree("data", {"features": int(X.shape[1]), "classes": _plain_classes(self),
+                                   "y columns": 1 if y.ndim == 1 else int(y.shape[1])}, "fit")
+        else:
+            X, y = self._validate_input(X, y, incremental, reset=first_pass)
         n = X.shape[0]
         sw = check_sample_weight(sample_weight, n)
-        sw = self._class_weights(y, sw)
+        sw = self._class_weights(y, sw, session)
         if first_pass or self.dtype is not None:
             # None: X's dtype (float32 or float64, as scikit-learn's MLP computes in)
             self._dtype = self.dtype or X.dtype.name
@@ -84,6 +106,8 @@ class BaseMLP(BaseEstimator):
         with threads(self.n_jobs):
             if first_pass:
                 self._start(layer_units, rng)
+                if session is not None:
+                    self._seed = session.seed(self._seed)  # the same network (and streams) everywhere
             elif self.n_outputs_ != layer_units[-1]:
                 raise ValueError(f"warm_start / partial_fit: the network has {self.n_outputs_} outputs; y needs "
                                  f"{layer_units[-1]}")
@@ -91,14 +115,26 @@ class BaseMLP(BaseEstimator):
                 self._init_stochastic_state()  # warm start after lbfgs
             self._configure(layer_units, fresh_optimizer=not incremental or not hasattr(self, "_lr"))
             tsw = None if sw is None else np.ascontiguousarray(sw, dtype=dtype)
-            data = _solvers.Data(x, target, tsw, sparse, self._loss_offset(target, sw))
-            if self.solver == "lbfgs":
-                _solvers.fit_lbfgs(self, data)
-            else:
-                val = None
-                if self.early_stopping:
-                    data, val = self._split_validation(data, y, sw, rng, X_val, y_val, sample_weight_val)
-                _solvers.fit_stochastic(self, data, val, incremental, epochs)
+            data = _solvers.Data(x, target, tsw, sparse, self._loss_offset(target, sw, session))
+            done = False
+            try:
+                if self.solver == "lbfgs":
+                    if session is not None:
+                        session.start(self, data)
+                    _solvers.fit_lbfgs(self, data, session)
+                else:
+                    val = None
+                    if self.early_stopping:
+                        data, val = self._split_validation(data, y, sw, rng, X_val, y_val, sample_weight_val)
+                    if session is not None:
+                        session.start(self, data)
+                        if val is not None:
+                            self._best_params = self._net.param_arena().copy()  # rank 0's
+                    _solvers.fit_stochastic(self, data, val, incremental, epochs, session)
+                done = True
+            finally:
+                if session is not None and hasattr(session, "sync"):
+                    session.finish(check=done)  # after an error: no collective (a rank may be elsewhere)
         if not np.isfinite(self._net.param_arena()).all():
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain large values "
                              "and need to be preprocessed.")
@@ -193,13 +229,13 @@ class BaseMLP(BaseEstimator):
         self._best_params = self._net.param_arena().copy()
         return data, (Xv, yv, swv)
 
-    def _class_weights(self, y, sw):
+    def _class_weights(self, y, sw, session=None):
         return sw
 
     def _stratify(self) -> bool:
         return False
 
-    def _loss_offset(self, target, sw) -> float:
+    def _loss_offset(self, target, sw, session=None) -> float:
         return 0.0
 
     # -- predict ----------------------------------------------------------------------------

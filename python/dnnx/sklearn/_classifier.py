@@ -10,7 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import validate_data
 
-from ._base import BaseMLP, _column_or_1d_warn
+from ._base import BaseMLP, _column_or_1d_warn, checked
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -112,18 +112,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                              f"{self.classes_!r}")
         return self._fit(X, y, sample_weight, incremental=True, epochs=epochs)
 
-    def _validate_input(self, X, y, incremental, reset, what="X"):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=(np.float64, np.float32), reset=reset)
+    def _validate_input(self, X, y, incremental, reset, what="X", session=None):
+        X, y = checked(session, lambda: validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                                                      dtype=(np.float64, np.float32), reset=reset))
         y = _column_or_1d_warn(y)
         if what != "X":
             return X, y
+        # sharded: the classes of every rank's rows (a rank may lack some)
+        labels = y if session is None else session.union_labels(y)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            self._label_binarizer.fit(labels)
             self.classes_ = self._label_binarizer.classes_
         else:
-            classes = unique_labels(y)
+            classes = unique_labels(labels)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
                     raise ValueError("warm_start can only be used where `y` has the same classes as in the previous "
@@ -133,11 +135,21 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                                  f"'y' has {classes}.")
         return X, y
 
-    def _class_weights(self, y, sw):
+    def _class_weights(self, y, sw, session=None):
         if self.class_weight is None:
             return sw
         from sklearn.utils.class_weight import compute_sample_weight
 
+        if session is not None and isinstance(self.class_weight, str):
+            # 'balanced' from the class counts of every rank's rows: n / (classes * count)
+            if y.ndim != 1:
+                raise ValueError("class_weight='balanced' in sharded mode takes 1-D y (one label per row)")
+            counts = session.class_counts(y, self.classes_)
+            present = counts > 0
+            per_class = np.zeros(len(counts))
+            per_class[present] = counts.sum() / (present.sum() * counts[present])
+            cw = per_class[np.searchsorted(self.classes_, y)]
+            return cw if sw is None else sw * cw
         cw = compute_sample_weight(self.class_weight, y)
         return cw if sw is None else sw * cw
 
@@ -161,6 +173,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._label_binarizer.y_type_ in ("binary", "multiclass")
 
     def _score_validation(self, X, y, sw) -> float:
+        """Accuracy on the validation rows (sharded: see _sharded.ShardedFit.score)."""
         y_pred = self._predict(X, check_input=False)
         return accuracy_score(y, y_pred, sample_weight=sw)
 

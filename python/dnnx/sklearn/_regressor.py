@@ -9,7 +9,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import validate_data
 
-from ._base import BaseMLP, _column_or_1d_warn
+from ._base import BaseMLP, _column_or_1d_warn, checked
 
 LOSSES = ("squared_error", "poisson", "absolute_error", "huber")
 
@@ -83,13 +83,15 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             raise ValueError(f"partial_fit: epochs must be an int >= 1; received {epochs!r}")
         return self._fit(X, y, sample_weight, incremental=True, epochs=epochs)
 
-    def _validate_input(self, X, y, incremental, reset, what="X"):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
-                             dtype=(np.float64, np.float32), reset=reset)
-        y = _column_or_1d_warn(y)
-        if self.loss == "poisson" and np.any(y < 0):
-            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
-        return X, y
+    def _validate_input(self, X, y, incremental, reset, what="X", session=None):
+        def check():
+            Xc, yc = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
+                                   dtype=(np.float64, np.float32), reset=reset)
+            yc = _column_or_1d_warn(yc)
+            if self.loss == "poisson" and np.any(yc < 0):
+                raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
+            return Xc, yc
+        return checked(session, check)
 
     def _loss_kind(self) -> str:
         return self.loss
@@ -101,14 +103,19 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         return np.ascontiguousarray(y, dtype=np.dtype(self._dtype))
 
-    def _loss_offset(self, target, sw) -> float:
+    def _loss_offset(self, target, sw, session=None) -> float:
         """The half Poisson deviance's term in y alone, sum_j y log y - y, averaged as the loss
-        (the core's Poisson loss leaves it out; it moves no gradient)."""
+        (the core's Poisson loss leaves it out; it moves no gradient); sharded: over every
+        rank's rows."""
         if self.loss != "poisson":
             return 0.0
         t = target.astype(np.float64)
         per_row = (xlogy(t, t) - t).sum(axis=1)
-        return float(np.average(per_row, weights=sw)) if sw is None or np.sum(sw) > 0 else 0.0
+        w = np.ones(len(per_row)) if sw is None else np.asarray(sw, dtype=np.float64)
+        total, weight = float(np.dot(w, per_row)), float(w.sum())
+        if session is not None:
+            total, weight = session.total(total, weight)
+        return total / weight if weight > 0 else 0.0
 
     def _score_validation(self, X, y, sw) -> float:
         y_pred = self._predict(X, check_input=False)

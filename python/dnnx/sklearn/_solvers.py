@@ -7,8 +7,8 @@ scikit-learn's rules: the loss curve, the ``tol`` / ``n_iter_no_change`` stoppin
 validation score (early stopping, best weights restored), the learning-rate schedules and
 the ConvergenceWarning. ``lbfgs`` hands the core's loss and gradient to scipy's L-BFGS-B.
 
-A data-parallel (sharded) mode plugs in here: ``run_epoch`` and ``loss_and_gradient`` are
-the only places that touch the data.
+After ``dnnx.distributed.init()`` the fit is sharded (``_sharded.py``): the session's
+``run_epoch``, validation score and lbfgs sums replace the local ones; only rank 0 prints.
 """
 
 from __future__ import annotations
@@ -89,25 +89,36 @@ def predict(net, x, sparse: bool) -> np.ndarray:
     return out
 
 
+def _verbose(est) -> bool:
+    """Progress is printed on rank 0 only (sharded)."""
+    from ..distributed import rank
+    return bool(est.verbose) and rank() == 0
+
+
 # ---- stochastic solvers ---------------------------------------------------------------------
-def fit_stochastic(est, data: Data, val, incremental: bool, epochs: int) -> None:
+def fit_stochastic(est, data: Data, val, incremental: bool, epochs: int, session=None) -> None:
     """scikit-learn's ``_fit_stochastic`` on the core. ``val`` is None or (X, y, sw) scored by
-    ``est._score_validation``; ``epochs`` bounds an incremental call (``max_iter`` a fit)."""
+    ``est._score_validation``; ``epochs`` bounds an incremental call (``max_iter`` a fit);
+    ``session``: the sharded fit (None: this process alone)."""
     net = est._net
-    batch_size = batch_size_for(est.batch_size, data.n)
+    batch_size = batch_size_for(est.batch_size, data.n) if session is None else session.batch_size(est.batch_size)
+    n_seen = data.n if session is None else session.n_total
     early_stopping = val is not None
     est.n_iter_ = 0
     try:
         for _ in range(epochs if incremental else est.max_iter):
-            loss = run_epoch(net, data, batch_size, est.shuffle, est._epoch, est._lr)
+            if session is None:
+                loss = run_epoch(net, data, batch_size, est.shuffle, est._epoch, est._lr)
+            else:
+                loss = session.run_epoch(data, batch_size, est.shuffle, est._epoch, est._lr)
             est._epoch += 1
             est.n_iter_ += 1
             est.loss_ = loss
-            est.t_ += data.n
+            est.t_ += n_seen
             est.loss_curve_.append(loss)
-            if est.verbose:
+            if _verbose(est):
                 print("Iteration %d, loss = %.8f" % (est.n_iter_, est.loss_))
-            _update_no_improvement_count(est, val)
+            _update_no_improvement_count(est, val, session)
             if est.learning_rate == "invscaling" and est.solver == "sgd":
                 est._lr = float(est.learning_rate_init) / (est.t_ + 1) ** est.power_t
             if est._no_improvement_count > est.n_iter_no_change:
@@ -129,11 +140,11 @@ def fit_stochastic(est, data: Data, val, incremental: bool, epochs: int) -> None
         net.params_changed()
 
 
-def _update_no_improvement_count(est, val) -> None:
+def _update_no_improvement_count(est, val, session=None) -> None:
     if val is not None:
-        score = est._score_validation(*val)
+        score = est._score_validation(*val) if session is None else session.score(est, *val)
         est.validation_scores_.append(score)
-        if est.verbose:
+        if _verbose(est):
             print("Validation score: %f" % score)
         if score < est.best_validation_score_ + est.tol:
             est._no_improvement_count += 1
@@ -155,15 +166,15 @@ def _trigger_stopping(est, msg: str) -> bool:
     """scikit-learn's rule: stop, except sgd with learning_rate='adaptive' divides the rate by 5
     (stopping once it is <= 1e-6)."""
     if not (est.solver == "sgd" and est.learning_rate == "adaptive"):
-        if est.verbose:
+        if _verbose(est):
             print(msg + " Stopping.")
         return True
     if est._lr <= 1e-6:
-        if est.verbose:
+        if _verbose(est):
             print(msg + " Learning rate too small. Stopping.")
         return True
     est._lr /= 5.0
-    if est.verbose:
+    if _verbose(est):
         print(msg + " Setting learning rate to %f" % est._lr)
     return False
 
@@ -181,11 +192,12 @@ def _kernel_mask(net) -> np.ndarray:
     return mask
 
 
-def loss_and_gradient(net, data: Data, alpha: float, kernel_mask: np.ndarray, weight_sum: float):
+def loss_and_gradient(net, data: Data, alpha: float, kernel_mask: np.ndarray, weight_sum: float, session=None):
     """scikit-learn's full-batch objective ``(sum_i w_i l_i + alpha/2 ||W||^2) / sum_i w_i``
     and its gradient (float64) at the network's current weights, in chunks of rows: each
     chunk's core objective is ``(D_c + P) / S_c``, so ``sum_c S_c J_c`` counts the penalty P
-    once per chunk; the extra copies are taken off again."""
+    once per chunk; the extra copies are taken off again. ``session`` (sharded): the sums of
+    every rank's rows, the penalty once; ``weight_sum`` is then the union's."""
     dtype = np.dtype(net.dtype)
     grad_arena = net.grad_arena()
     total, grad, counted = 0.0, np.zeros(grad_arena.shape[0], np.float64), 0
@@ -203,16 +215,20 @@ def loss_and_gradient(net, data: Data, alpha: float, kernel_mask: np.ndarray, we
         w = net.param_arena()[kernel_mask].astype(np.float64)
         total -= (counted - 1) * 0.5 * alpha * float(w @ w)
         grad[kernel_mask] -= (counted - 1) * alpha * w
+    if session is not None:
+        total, grad = session.lbfgs_sums(total, grad, counted > 0, kernel_mask)
     return total / weight_sum, grad / weight_sum
 
 
-def fit_lbfgs(est, data: Data) -> None:
+def fit_lbfgs(est, data: Data, session=None) -> None:
     import scipy.optimize
 
     net = est._net
     arena = net.param_arena()
     mask = _kernel_mask(net)
     weight_sum = float(data.n) if data.sw is None else float(np.sum(data.sw, dtype=np.float64))
+    if session is not None:
+        weight_sum = float(session.total(weight_sum)[0])
     if weight_sum == 0:
         raise ValueError("sample_weight sums to zero: there is nothing to fit")
     calls = [0]
@@ -221,16 +237,16 @@ def fit_lbfgs(est, data: Data) -> None:
         arena[...] = w
         net.params_changed()
         calls[0] += 1
-        return loss_and_gradient(net, data, float(est.alpha), mask, weight_sum)
+        return loss_and_gradient(net, data, float(est.alpha), mask, weight_sum, session)
 
     def report(intermediate_result):
-        if est.verbose:
+        if _verbose(est):
             print("Iteration %d, loss = %.8f" % (report.it, intermediate_result.fun + data.offset))
         report.it += 1
 
     report.it = 1
     res = scipy.optimize.minimize(fun, arena.astype(np.float64), method="L-BFGS-B", jac=True,
-                                  callback=report if est.verbose else None,
+                                  callback=report if _verbose(est) else None,
                                   options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol})
     est.n_iter_ = min(int(res.nit), est.max_iter)
     if res.status != 0:
