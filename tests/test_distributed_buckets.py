@@ -158,7 +158,8 @@ def test_overlap_and_buckets_give_the_same_bits(bucket_mb):
     sizes = [s for w, s in log0 if w != "wait"]
     assert [w for w, _ in log0] == (["hook"] * nb + ["wait"]) * 3
     assert [s for w, s in log1 if w != "wait"] == sizes  # the same buckets in the same order
-    assert [w for w, _ in log1] == (["backward"] * nb + ["wait"]) * 3  # all started during backward
+    started = "backward" if nb > 1 else "hook"  # one bucket: nothing to overlap, no per-layer callbacks
+    assert [w for w, _ in log1] == ([started] * nb + ["wait"]) * 3  # all started during backward
     assert sum(sizes[:nb]) == 5 * 7 + 7 + 7 * 6 + 6 + 6 * 3 + 3
     assert nb == {0.0: 3, 1e-4: 2, float("inf"): 1}[bucket_mb]
     plain = _mlp(seed=3)
@@ -175,3 +176,38 @@ def test_init_settings_are_checked_and_kept():
         dist.init(dist.SingleProcessCommunicator(), bucket_mb=-1)
     with pytest.raises(TypeError, match="overlap must be a bool"):
         dist.init(dist.SingleProcessCommunicator(), overlap="yes")
+
+
+def test_layer_callback_once_per_shared_layer_after_its_last_node():
+    """A layer applied twice: its callback comes once, after backward's last node for it
+    (both uses added), and shows the final gradient; the training bits do not change."""
+    x, y = _data()
+    runs = []
+    for cb in (False, True):
+        inp = dnnx.Input(shape=(5,))
+        shared = layers.Dense(5, activation="tanh", kernel_regularizer=dnnx.regularizers.L2(1e-2))
+        h = shared(shared(inp))
+        m = dnnx.Model(inp, layers.Dense(3, activation="softmax")(layers.Add()([h, inp])), seed=4)
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        m.build()
+        net = m._net
+        ranges, arena = net.layer_grad_ranges(), net.grad_arena()
+        seen, final = [], []
+        if cb:
+            net.set_layer_gradient_callback(
+                lambda layer: seen.append((layer, arena[ranges[layer][0]:sum(ranges[layer])].copy())))
+            net.set_gradient_hook(lambda g: final.append(g.copy()))
+        h = m.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+        net.set_layer_gradient_callback(None)
+        net.set_gradient_hook(None)
+        runs.append((net.param_arena().copy(), h.history))
+        if cb:
+            with_weights = [i for i, (_, n) in enumerate(ranges) if n > 0]
+            assert len(seen) == 3 * len(with_weights)
+            for step in range(3):
+                part = seen[step * len(with_weights):(step + 1) * len(with_weights)]
+                assert sorted(layer for layer, _ in part) == with_weights  # each once
+                for layer, got in part:
+                    np.testing.assert_array_equal(got, final[step][ranges[layer][0]:sum(ranges[layer])])
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]

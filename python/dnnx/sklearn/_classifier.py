@@ -46,6 +46,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Threads for fit and predict (None: dnnx's setting; -1: every usable CPU). Results do
         not depend on it (dnnx is bitwise reproducible for any thread count).
 
+    After ``dnnx.distributed.init()``, ``fit`` and ``partial_fit`` on every rank, each with
+    its own rows, train one model (sharded mode: ``classes_`` the union of the ranks' labels,
+    ``batch_size`` per rank, the same weights and decisions on every rank; see
+    ``dnnx.sklearn._sharded``).
+
     Attributes
     ----------
     classes_, loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,

@@ -31,7 +31,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     while its gradient is that of the sum; dnnx minimizes and reports the sum.
 
     The other parameters and attributes are MLPClassifier's (see there), without
-    ``class_weight``.
+    ``class_weight``; so is the sharded mode after ``dnnx.distributed.init()``.
     """
 
     _losses = LOSSES
