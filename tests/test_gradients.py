@@ -162,6 +162,6 @@ def test_mean_with_sample_weight_and_penalty_like_loss(penalty):
 
 def test_reduction_keys_are_checked():
     with pytest.raises(ValueError, match="reduction"):
-        make_net([dense(2)], 3, {"name": "mse", "reduction": "sum"})
+        make_net([dense(2)], 3, {"name": "mse", "reduction": "none"})
     with pytest.raises(ValueError, match="penalty_reduction"):
         make_net([dense(2)], 3, {"name": "mse", "penalty_reduction": "mean"})

@@ -269,16 +269,24 @@ py::dict declarations_dict() {
 }
 
 LossSpec parse_loss(const py::dict& d, const std::string& w, OutputConfig& oc) {
-  check_keys(d, w, {"name", "from_logits", "delta", "reduction", "penalty_reduction", "weight", "key"});
+  check_keys(d, w, {"name", "from_logits", "delta", "reduction", "penalty_reduction", "weight", "key", "logged",
+                    "sample_weight"});
   LossSpec l;  // defaults: LossSpec's member initializers
   l.kind = named(w, [&] { return loss_from_name(get_str(d, "name", "", w)); });
   l.from_logits = get_bool(d, "from_logits", l.from_logits, w);
   l.delta = get_float(d, "delta", l.delta, w);
   const std::string red = get_str(d, "reduction", "sum_over_batch_size", w);
   if (red == "mean_with_sample_weight") l.reduction = LossReduction::mean_with_sample_weight;
+  else if (red == "sum") l.reduction = LossReduction::sum;
   else if (red != "sum_over_batch_size")
-    throw py::value_error(w + ": 'reduction' must be 'sum_over_batch_size' or 'mean_with_sample_weight'; received '" +
-                          red + "'");
+    throw py::value_error(w + ": 'reduction' must be 'sum_over_batch_size', 'mean_with_sample_weight' or 'sum'; "
+                          "received '" + red + "'");
+  const std::string sww = get_str(d, "sample_weight", "rows", w);
+  if (sww == "batch_mean") l.weighting = SampleWeighting::batch_mean;
+  else if (sww == "none") l.weighting = SampleWeighting::none;
+  else if (sww != "rows")
+    throw py::value_error(w + ": 'sample_weight' must be 'rows', 'batch_mean' or 'none'; received '" + sww + "'");
+  oc.logged = get_bool(d, "logged", oc.logged, w);
   if (!(l.delta > 0)) throw py::value_error(w + ": 'delta' must be > 0");
   oc.weight = get_float(d, "weight", oc.weight, w);
   oc.loss_key = get_str(d, "key", "", w);

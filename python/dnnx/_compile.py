@@ -152,13 +152,15 @@ class CompileConfig:
 
         if not self.multi:
             o = self.outputs[0]
+            if o.loss.traced:  # a loss term of the extended graph (dnnx._loss_terms) carries it
+                return None, mspecs(o, output_dims[0])
             loss = o.loss.spec()
             if o.weight != 1.0:
                 loss["weight"] = o.weight
             return loss, mspecs(o, output_dims[0])
         losses = []
         for o in self.outputs:
-            if o.loss is None:
+            if o.loss is None or o.loss.traced:
                 losses.append(None)
                 continue
             s = o.loss.spec()

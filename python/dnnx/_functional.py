@@ -152,6 +152,9 @@ class Model(Trainer):
         self._slices = {}  # id(layer) -> (first weight index, number of weights)
         self._shared: List[Layer] = []  # layers that other models' networks also hold
         self._live_views: List[weakref.ref] = []  # weight views handed to the user (see _sync_views)
+        self._added_losses: List[KerasTensor] = []  # model.add_loss terms
+        self._target_shapes = {}  # output name -> per-sample shape of a custom loss's targets, as seen in fit
+        self._loss_plan = None  # the graph extended by custom losses and add_loss terms (dnnx._loss_terms)
         self._init_trainer()
 
     def _set_dtype(self, dtype: str) -> None:
@@ -170,7 +173,7 @@ class Model(Trainer):
 
     # -- the C++ network ----------------------------------------------------------------
     def _build_network(self) -> None:
-        g = self._graph
+        g = self._graph if self._loss_plan is None else self._loss_plan.graph
         self._seed = next_seed(self._seed)
         spec = g.spec(self.dtype, self._seed)
         if max_params.get() is not None:
@@ -192,6 +195,7 @@ class Model(Trainer):
             if not layer.trainable:
                 self._net.set_layer_trainable(i, False)
         ins, outs = g.input_layers, g.outputs
+        self._plain_width = -1
         if len(ins) == 1 and len(outs) == 1 and len(ins[0].batch_shape) == 2 and len(outs[0].shape) == 2 \
                 and not is_int_dtype(ins[0].dtype) and not g.host_nodes:
             self._plain_width = ins[0].batch_shape[1]
@@ -205,6 +209,58 @@ class Model(Trainer):
                 layer._initial_weights = None
         if self.compiled:
             self._configure()
+
+    # -- custom losses and add_loss (dnnx._loss_terms) -----------------------------------------
+    def add_loss(self, loss) -> None:
+        """Add a term to the training loss: a symbolic tensor computed from this model's
+        layers with dnnx.ops (e.g. ``model.add_loss(1e-3 * ops.mean(ops.square(h)))``). A
+        batch-wide scalar is added as is; any other tensor is summed over every axis
+        (Keras). Reported in the ``loss`` log; sample weights do not weigh it."""
+        tensors = list(loss) if isinstance(loss, (list, tuple)) else [loss]
+        for t in tensors:
+            if not isinstance(t, KerasTensor):
+                raise TypeError(f"add_loss: the loss must be a symbolic tensor computed from the model's layers with "
+                                f"dnnx.ops (the graph cannot hold a Python value); received {type(t).__name__}")
+        self._added_losses.extend(tensors)
+        if self.compiled and self._net is not None:
+            self._configure()
+
+    def _update_loss_plan(self) -> None:
+        from . import _loss_terms
+        if self._graph is None:
+            return
+        plan = _loss_terms.plan(self, self._compile_config, self._target_shapes, self._loss_plan)
+        if plan is self._loss_plan:
+            return
+        if plan is not None and self._graph.host_nodes:
+            raise ValueError("compile: custom losses and add_loss are not supported with preprocessing layers that "
+                             "run before the network (lookups, Discretization)")
+        if self._net is not None and self._net.iterations > 0 and (plan is None) != (self._loss_plan is None):
+            pass  # the optimizer state restarts with the new network, as after compile
+        saved = [p.copy() for p in self._net.params()] if self._net is not None else None
+        self._loss_plan = plan
+        compiled, self.compiled = self.compiled, False  # no nested configure: the caller configures
+        try:
+            self._build_network()
+        finally:
+            self.compiled = compiled
+        if saved is not None:
+            for v, w in zip(self._net.params(), saved):
+                v[...] = w
+            self._weights_changed()
+
+    def _note_target_shape(self, name: str, shape: tuple) -> None:
+        if self._target_shapes.get(name) == shape:
+            return
+        self._target_shapes[name] = shape
+        plan = self._loss_plan
+        if plan is not None and plan.shapes.get(name) == shape:
+            return
+        if plan is not None and name in plan.shapes and self._net.iterations > 0:
+            raise ValueError(f"the targets of output {name!r} have per-sample shape {shape}, but its custom loss was "
+                             f"traced and trained with targets of shape {plan.shapes.get(name)}; recompile the "
+                             f"model to change the targets' shape")
+        self._configure()
 
     def _layer_views(self, layer: Layer) -> List[np.ndarray]:
         first, n = self._slices.get(id(layer), (0, 0))  # host-stage layers hold no weights

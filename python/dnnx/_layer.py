@@ -358,6 +358,17 @@ class Layer:
             raise ValueError(f"{type(self).__name__} {self.name or ''}: expects input with a feature axis "
                              f"(batch, ..., features); received shape {shape}")
 
+    def add_loss(self, loss) -> None:
+        """Keras: called inside ``call()`` with a tensor computed there (dnnx.ops). Here the
+        tensor is symbolic; every model whose graph holds this layer (and whose inputs the
+        tensor depends on) adds it to its training loss when compiled (see Model.add_loss)."""
+        tensors = list(loss) if isinstance(loss, (list, tuple)) else [loss]
+        for t in tensors:
+            if not isinstance(t, KerasTensor):
+                raise TypeError(f"{self.name or type(self).__name__}: add_loss takes a symbolic tensor computed with "
+                                f"dnnx.ops in the layer's call; received {type(t).__name__}")
+        self.__dict__.setdefault("_symbolic_losses", []).extend(tensors)
+
     # -- trainable -----------------------------------------------------------------
     @property
     def trainable(self) -> bool:

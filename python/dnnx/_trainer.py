@@ -70,11 +70,12 @@ def _holding(what: str):
                 self._ensure_built(x)  # a Sequential built from the data: hold it from the start
             if self._net is None:
                 return method(self, x, *args, **kwargs)
-            self._net.hold(what)
+            net = self._net  # a custom loss traced again for new target shapes replaces self._net
+            net.hold(what)
             try:
                 return method(self, x, *args, **kwargs)
             finally:
-                self._net.release()
+                net.release()
         return run
     return decorate
 
@@ -180,8 +181,21 @@ class Trainer:
     def _configure(self, config: Optional[CompileConfig] = None) -> None:
         """Resolve the compile arguments against the built model and hand them to C++."""
         self._compile_config = config or CompileConfig(self._graph.output_names, **self._compile_args)
+        self._update_loss_plan()
         loss, metrics = self._compile_config.core_config(self._output_widths)
+        plan = getattr(self, "_loss_plan", None)
+        if plan is not None:  # custom losses and add_loss terms: extra outputs with a "value" loss
+            if not self._compile_config.multi:
+                loss, metrics = [loss], [metrics]
+            loss = list(loss) + list(plan.specs)
+            metrics = list(metrics) + [[] for _ in plan.specs]
+            if all(l is None for l in loss[:len(self._graph.outputs)]) and len(loss) == 1:
+                loss = loss[0]
         self._net.set_training_config(loss, self.optimizer.spec(), metrics)
+
+    def _update_loss_plan(self) -> None:
+        """Models with a graph (functional, Sequential) trace custom losses and add_loss
+        terms into it; the plain trainer has none."""
 
     def _resolved_compile(self) -> CompileConfig:
         if self._compile_config is not None:
@@ -264,7 +278,15 @@ class Trainer:
                 continue
             if value is None:
                 raise ValueError(f"{what}: output {o.name!r} has a loss or metrics but no targets were given")
+            if o.loss is not None and o.loss.traced and not o.metrics:
+                from ._loss_terms import target_array
+                raw = _validation._as_array(value, name)
+                self._note_target_shape(o.name, tuple(raw.shape[1:]))
+                out.append(target_array(raw, n, self._np_dtype, name))
+                continue
             a = _validation._as_array(value, name)
+            if o.loss is not None and o.loss.traced:
+                self._note_target_shape(o.name, tuple(a.shape[1:]))
             if len(t.shape) > 2 and a.shape[1:] == t.shape[1:]:
                 a = a.reshape(a.shape[0], width(t.shape))
             out.append(_validation.finite(_validation.targets(a, self._np_dtype, n, width(t.shape), o.sparse, name), name))
@@ -283,7 +305,22 @@ class Trainer:
         return xs, ys, sw
 
     def _core(self, xs, ys=None):
-        """Arrays as ``_core`` takes them: a bare array for one input / output, else a list."""
+        """Arrays as ``_core`` takes them: a bare array for one input / output, else a list.
+        With custom losses or add_loss terms (dnnx._loss_terms) the targets of each custom
+        loss are also network inputs (zeros for predict), and the loss terms are outputs
+        without labels."""
+        plan = getattr(self, "_loss_plan", None)
+        if plan is not None:
+            n = xs[0].shape[0]
+            if ys is None:
+                extra = [np.zeros((n, w), dtype=self._np_dtype) for _, w in plan.label_inputs()]
+            else:
+                extra = [ys[o] for o, _ in plan.label_inputs()]
+            xs = list(xs) + extra
+            if ys is not None:
+                cfg = self._compile_config
+                ys = [None if o.loss is not None and o.loss.traced and not o.metrics else y
+                      for o, y in zip(cfg.outputs, ys)] + [None] * len(plan.specs)
         cx = xs[0] if len(xs) == 1 else xs
         if ys is None:
             return cx
@@ -717,8 +754,12 @@ class Trainer:
         vx, vy, vw = self._data(validation_data[0], validation_data[1], vsw, what="validation_data")
         return _batches.BatchStream(_ArrayBatches(vx, vy, vw, batch_size), steps, "validation_data")
 
+    def _note_target_shape(self, name: str, shape: tuple) -> None:
+        """A custom loss was traced for targets of another per-sample shape: trace it again."""
+
     def _shape_outputs(self, out):
         outs = out if isinstance(out, list) else [out]
+        outs = outs[:len(self._graph.outputs)]  # loss terms (dnnx._loss_terms) are not predictions
         shaped = [o.reshape(o.shape[0], *t.shape[1:]) if len(t.shape) != 2 else o
                   for o, t in zip(outs, self._graph.outputs)]
         return shaped if len(shaped) > 1 else shaped[0]

@@ -29,15 +29,27 @@ enum class LossKind : int {
   categorical_crossentropy,
   sparse_categorical_crossentropy,
   poisson,
+  /// The output already holds loss values (a custom loss or an add_loss term traced into
+  /// the graph as ops): l_i = the mean of row i (its sum under mean_with_sample_weight with
+  /// sample weights, as Keras sums values * weights before dividing by sum(weights)); the
+  /// gradient with respect to each value is 1 / d (1). Reads no labels.
+  value,
 };
 
-enum class LossReduction : int { sum_over_batch_size, mean_with_sample_weight };
+/// sum (Keras "sum"): L = sum_i w_i l_i, with no normalizer.
+enum class LossReduction : int { sum_over_batch_size, mean_with_sample_weight, sum };
+
+/// How sample weights weigh an output's loss: per row (every built-in loss), as the
+/// batch's mean weight times the loss (a loss that is already a batch-wide scalar: Keras
+/// multiplies the scalar by the weights, then averages), or not at all (add_loss terms).
+enum class SampleWeighting : int { rows, batch_mean, none };
 
 struct LossSpec {
   LossKind kind = LossKind::mean_squared_error;
   bool from_logits = false;
   double delta = 1.0;  ///< huber
   LossReduction reduction = LossReduction::sum_over_batch_size;
+  SampleWeighting weighting = SampleWeighting::rows;
 };
 
 /// Parse a Keras loss name (and the aliases mse, mae); throws std::invalid_argument.

@@ -92,6 +92,9 @@ struct OutputConfig {
   LossSpec loss;
   double weight = 1.0;         ///< Keras loss_weights
   std::string loss_key;        ///< its log key in multi-output models ("<output>_loss")
+  /// Reported under loss_key when several outputs' losses are (false: an add_loss term,
+  /// which only counts towards "loss", as in Keras).
+  bool logged = true;
   std::vector<MetricSpec> metrics;
 };
 

@@ -181,7 +181,7 @@ LossKind loss_from_name(const std::string& name) {
       {"huber", LossKind::huber}, {"binary_crossentropy", LossKind::binary_crossentropy},
       {"categorical_crossentropy", LossKind::categorical_crossentropy},
       {"sparse_categorical_crossentropy", LossKind::sparse_categorical_crossentropy},
-      {"poisson", LossKind::poisson}};
+      {"poisson", LossKind::poisson}, {"value", LossKind::value}};
   for (const auto& e : table)
     if (name == e.n) return e.k;
   throw std::invalid_argument("unknown loss '" + name +
@@ -198,6 +198,7 @@ const char* loss_name(LossKind k) noexcept {
     case LossKind::categorical_crossentropy: return "categorical_crossentropy";
     case LossKind::sparse_categorical_crossentropy: return "sparse_categorical_crossentropy";
     case LossKind::poisson: return "poisson";
+    case LossKind::value: return "value";
   }
   return "?";
 }
@@ -206,7 +207,8 @@ template <class T>
 double loss_evaluate(const LossSpec& spec, index_t n, index_t d, const T* out, const T* logits, const T* y,
                      const T* sw, T* grad, T grad_scale, double* row_loss) {
   const bool sparse = loss_is_sparse(spec.kind);
-  const index_t ycols = sparse ? 1 : d;
+  const index_t ycols = spec.kind == LossKind::value ? 0 : (sparse ? 1 : d);
+  const bool value_sums = spec.reduction == LossReduction::mean_with_sample_weight && sw;
   // Rows are independent: threads split rows, and the final sum runs in row order.
   detail::parallel_chunks(n, 32, n * d * 8, [&](index_t i0, index_t i1) {
     for (index_t i = i0; i < i1; ++i) {
@@ -227,6 +229,15 @@ double loss_evaluate(const LossSpec& spec, index_t n, index_t d, const T* out, c
         case LossKind::categorical_crossentropy:
           l = z ? row_cce_logits<T>(d, z, yr, 0, g, s) : row_cce_probs<T>(d, p, yr, 0, g, s);
           break;
+        case LossKind::value: {
+          const T gs = value_sums ? s : s / T(d);
+          for (index_t j = 0; j < d; ++j) {
+            l += double(p[j]);
+            if (g) g[j] = gs;
+          }
+          if (!value_sums) l /= double(d);
+          break;
+        }
         case LossKind::sparse_categorical_crossentropy: {
           const index_t label = static_cast<index_t>(yr[0]);
           l = z ? row_cce_logits<T>(d, z, nullptr, label, g, s) : row_cce_probs<T>(d, p, nullptr, label, g, s);

@@ -258,7 +258,7 @@ template <class T>
 bool Network<T>::output_needs_labels(index_t o) const noexcept {
   if (o >= static_cast<index_t>(config_.outputs.size())) return false;
   const OutputConfig& c = config_.outputs[static_cast<std::size_t>(o)];
-  return c.has_loss || !c.metrics.empty();
+  return (c.has_loss && c.loss.kind != LossKind::value) || !c.metrics.empty();
 }
 
 template <class T>
@@ -354,10 +354,10 @@ void Network<T>::configure(const TrainingConfig& config_in) {
   logs_.emplace_back("loss", 0.0);
   // Keras logs each output's loss when more than one output has a loss.
   per_output_losses_ = std::count_if(config_.outputs.begin(), config_.outputs.end(),
-                                     [](const OutputConfig& oc) { return oc.has_loss; }) > 1;
+                                     [](const OutputConfig& oc) { return oc.has_loss && oc.logged; }) > 1;
   if (per_output_losses_)
     for (const OutputConfig& oc : config_.outputs)
-      if (oc.has_loss) logs_.emplace_back(oc.loss_key, 0.0);
+      if (oc.has_loss && oc.logged) logs_.emplace_back(oc.loss_key, 0.0);
   for (const auto& ms : metrics_)
     for (const Metric& m : ms) logs_.emplace_back(m.spec().key, 0.0);
 }
@@ -606,16 +606,27 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
     }
     // The normalizer: n, or (mean_with_sample_weight) the batch's sum of weights, in row
     // order; a zero sum gives a zero loss and gradient (Keras' divide_no_nan).
-    double norm = double(n);
-    if (oc.loss.reduction == LossReduction::mean_with_sample_weight && sw) {
-      norm = 0;
-      for (index_t i = 0; i < n; ++i) norm += double(sw[i]);
+    // Sample weights: per row, or (a batch-wide scalar loss) their mean as one factor, or
+    // none (add_loss terms).
+    const T* rsw = oc.loss.weighting == SampleWeighting::rows ? sw : nullptr;
+    double factor = 1.0;
+    if (oc.loss.weighting == SampleWeighting::batch_mean && sw) {
+      factor = 0;
+      for (index_t i = 0; i < n; ++i) factor += double(sw[i]);
+      factor /= double(n);
     }
+    double norm = double(n);
+    if (oc.loss.reduction == LossReduction::mean_with_sample_weight && rsw) {
+      norm = 0;
+      for (index_t i = 0; i < n; ++i) norm += double(rsw[i]);
+    }
+    if (oc.loss.reduction == LossReduction::sum) norm = 1.0;
     const double inv = norm != 0 ? 1.0 / norm : 0.0;
     if (config_.penalty_like_loss) penalty_scale = inv;
-    const T gscale = oc.loss.reduction == LossReduction::sum_over_batch_size ? T(oc.weight) / T(n) : T(oc.weight * inv);
-    const double wsum = loss_evaluate<T>(oc.loss, n, width_[static_cast<std::size_t>(t)], out, logits,
-                                         y[o], sw, g, gscale, row_loss_.data());
+    const T gscale = oc.loss.reduction == LossReduction::sum_over_batch_size ? T(oc.weight * factor) / T(n)
+                                                                           : T(oc.weight * factor * inv);
+    const double wsum = factor * loss_evaluate<T>(oc.loss, n, width_[static_cast<std::size_t>(t)], out, logits,
+                                                  y[o], rsw, g, gscale, row_loss_.data());
     if (add) add_into(n * width_[static_cast<std::size_t>(t)],
                       w + slot_off_[static_cast<std::size_t>(grad_slot_[static_cast<std::size_t>(t)])], g);
     if (backprop) written_[static_cast<std::size_t>(t)] = 1;
@@ -764,7 +775,7 @@ void Network<T>::update_logs(double loss, const double* out_loss) {
   logs_[k++].second = loss;
   if (per_output_losses_)
     for (std::size_t o = 0; o < outputs_.size(); ++o)
-      if (config_.outputs[o].has_loss) logs_[k++].second = out_loss ? out_loss[o] : 0.0;
+      if (config_.outputs[o].has_loss && config_.outputs[o].logged) logs_[k++].second = out_loss ? out_loss[o] : 0.0;
   for (const auto& ms : metrics_)
     for (const Metric& m : ms) logs_[k++].second = m.result();
 }

@@ -219,6 +219,8 @@ def _unary_fn(op: str, eager, doc: str):
     def f(x):
         if not _sym(x):
             return np.asarray(eager(np.asarray(x)))
+        if op == "negative" and x._batch_reduce is not None:
+            return _batchwise_linear("multiply", x, -1.0)
         return _unary(op, x)
     f.__name__ = op
     f.__doc__ = doc
