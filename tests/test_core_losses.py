@@ -123,3 +123,49 @@ def test_poisson_matches_keras():
     expect = float(keras.losses.Poisson()(y, p))
     net = identity_net(2, {"name": "poisson"}, dtype="float32")
     assert net.evaluate(p, y, None, 0)["loss"] == pytest.approx(expect, rel=1e-5)
+
+
+
+def test_float32_softmax_exp_is_accurate_and_the_same_bits_on_every_kernel(kernel):
+    # float32 cross-entropy on logits takes exp from one fixed sequence of operations
+    # (exp_f32.inc), vectorised per ISA: every kernel must give the reference's bits, and
+    # the values must be within float32 rounding of the float64 truth. 1003 classes: full
+    # vectors, the 256-element chunks and a masked tail; logits down to -87 (the whole
+    # range before exp's clamp) and one far below it. The gradient softmax(z) - y is read
+    # off dW of a bias-free Dense fed x = [[1]] (dW = x^T g = g exactly).
+    from dnnx import _core
+    d = 1003
+    rows = [np.linspace(-87.0, 0.0, d), RNG.uniform(-30, 5, d), RNG.standard_normal(d) * 3]
+    rows[1][7] = -1e30
+    labels = [d - 1, 3, 500]
+
+    def run(k, z, label):
+        before = _core.active_kernel()
+        _core.set_kernel(k)
+        try:
+            net = make_net([{"type": "dense", "units": d, "use_bias": False}], 1,
+                           {"name": "categorical_crossentropy", "from_logits": True}, dtype="float32")
+            net.params()[0][...] = z
+            y = np.zeros((1, d), np.float32)
+            y[0, label] = 1
+            x = np.ones((1, 1), np.float32)
+            loss = net.compute_gradients(x, y, None)
+            return loss, net.grads()[0][0].copy()
+        finally:
+            _core.set_kernel(before)
+
+    for z, label in zip(rows, labels):
+        z = z.astype(np.float32)
+        loss, g = run(kernel, z, label)
+        loss_ref, g_ref = run("ref", z, label)
+        assert loss == loss_ref
+        np.testing.assert_array_equal(g.view(np.uint32), g_ref.view(np.uint32))
+        zz = z.astype(np.float64)
+        e = np.exp((z - z.max()).astype(np.float64))  # the core subtracts in float32 too
+        lse = np.log(e.sum()) + zz.max()
+        assert loss == pytest.approx(lse - zz[label], rel=1e-6, abs=1e-6)
+        p = e / e.sum()
+        p[label] -= 1
+        live = np.abs(p) > 1e-37  # exp clamps at -87.3: below it a tiny normal, not a denormal
+        np.testing.assert_allclose(g[live], p[live], rtol=6e-7)
+        assert np.all(np.abs(g[~live]) < 1e-36)

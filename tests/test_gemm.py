@@ -478,3 +478,42 @@ def test_small_n(kernel, dtype, ta, tb, threads):
     c = np.empty((70, 10), dtype)
     _core.gemm(a, b, c, trans_a=ta, activation="tanh")
     assert rel_err(c, np.tanh(ref64(a, b, ta, False))) <= tol(dtype, 50) * 4
+
+
+# ---------------------------------------------------------------------------------------
+# Edge panels of at most NR/2 or NR/4 real columns (n = 100 against NR = 32 leaves 4) run
+# a half- or quarter-width micro-kernel: the same bits as those columns inside full panels of a wider
+# product, every epilogue, both transposes, packed and in-place operands, several k-blocks.
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_half_width_edge_panels_bitwise_as_full(kernel, dtype, ta, tb):
+    bs = _core.kernel_info(kernel)[DT_NAME[dtype]]
+    NR, MR = bs["NR"], bs["MR"]
+    for n in (3 * NR + 1, 3 * NR + 4, 3 * NR + NR // 4, 3 * NR + NR // 4 + 1, 3 * NR + NR // 2, 3 * NR + NR // 2 + 1,
+              NR // 4, NR // 2, 100):
+        for m, k in ((2 * MR + 3, 7), (200, 64), (MR, bs["KC"] + 9)):
+            a, b = operands(m, n, k, dtype, ta, tb, seed=m + n + k)
+            r = rng(n + m)
+            bias = r.standard_normal(n).astype(dtype)
+            c0 = r.standard_normal((m, n)).astype(dtype)
+            kw = dict(trans_a=ta, trans_b=tb, alpha=0.5, beta=-0.25, bias=bias, activation="relu")
+            c, pre = c0.copy(), np.empty((m, n), dtype)
+            _core.gemm(a, b, c, preact=pre, **kw)
+            z = 0.5 * ref64(a, b, ta, tb) - 0.25 * c0 + bias
+            assert rel_err(pre, z) <= tol(dtype, k), (m, n, k)
+            np.testing.assert_array_equal(c, np.maximum(pre, 0))
+            extra = NR  # the edge columns now fall in a full panel
+            bw = np.concatenate([b, np.ones((extra, k) if tb else (k, extra), dtype)], axis=0 if tb else 1)
+            cw = np.concatenate([c0, np.zeros((m, extra), dtype)], axis=1)
+            prew = np.empty((m, n + extra), dtype)
+            _core.gemm(a, np.ascontiguousarray(bw), cw, preact=prew, trans_a=ta, trans_b=tb, alpha=0.5, beta=-0.25,
+                       bias=np.concatenate([bias, np.zeros(extra, dtype)]), activation="relu")
+            np.testing.assert_array_equal(pre, prew[:, :n], err_msg=f"m={m} n={n} k={k}")
+            np.testing.assert_array_equal(c, cw[:, :n], err_msg=f"m={m} n={n} k={k}")
+            plain = np.empty((m, n), dtype)
+            _core.gemm(a, b, plain, trans_a=ta, trans_b=tb)
+            wide = np.empty((m, n + extra), dtype)
+            _core.gemm(a, np.ascontiguousarray(bw), wide, trans_a=ta, trans_b=tb)
+            np.testing.assert_array_equal(plain, wide[:, :n], err_msg=f"plain m={m} n={n} k={k}")

@@ -76,10 +76,19 @@ def test_subclassed_model_traces_into_graph_nodes_in_keras_weight_order():
     assert len(m.trainable_weights) == 10 and len(m.non_trainable_weights) == 2
 
 
+def _structure(spec):
+    """A network spec without names: what C++ computes."""
+    strip = ("name",)
+    return {"inputs": [i["dim"] for i in spec["inputs"]], "nodes": spec["nodes"], "outputs": spec["outputs"],
+            "layers": [{k: v for k, v in l.items() if k not in strip} for l in spec["layers"]]}
+
+
 def test_subclassed_and_functional_twin_are_bitwise_equal():
     x, y = data(64)
     m, f = Net(seed=7), twin(seed=7)
     m.build((None, 4))
+    # the traced model is the twin's network: same layers, nodes and wiring for C++
+    assert _structure(m._graph.spec("float32", 0)) == _structure(f._graph.spec("float32", 0))
     f.set_weights(m.get_weights())
     np.testing.assert_array_equal(m.predict(x, verbose=0), f.predict(x, verbose=0))
     for model in (m, f):

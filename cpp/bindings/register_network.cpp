@@ -547,6 +547,27 @@ void check_no_overlap(const py::array& out, const py::array& in, const std::stri
     throw py::value_error("out must not share memory with " + what + " (predict cannot run in place)");
 }
 
+/// record_outputs for train_epoch / train_batch: None (nothing recorded) or one writable
+/// (rows, output_dim(o)) array (or None) per output; `keep` holds them for the call.
+template <class Net>
+std::vector<void*> record_targets(Net& net, py::object record, index_t rows, std::vector<py::object>& keep) {
+  using T = typename Net::value_type;
+  std::vector<void*> r;
+  if (record.is_none()) return r;
+  if (!py::isinstance<py::list>(record) || static_cast<index_t>(py::len(record)) != net.num_outputs())
+    throw py::type_error("record_outputs must be None or a list with one array (or None) per output");
+  for (index_t o = 0; o < net.num_outputs(); ++o) {
+    py::object item = py::reinterpret_borrow<py::list>(record)[static_cast<std::size_t>(o)];
+    if (item.is_none()) { r.push_back(nullptr); continue; }
+    if (!py::isinstance<py::array>(item)) throw py::type_error("record_outputs entries must be numpy arrays or None");
+    py::array a = py::reinterpret_borrow<py::array>(item);
+    check_array<T>(a, "record_outputs[o]", rows, net.output_dim(o), true);
+    keep.push_back(a);
+    r.push_back(mptr<T>(a));
+  }
+  return r;
+}
+
 py::dict to_dict(const Logs& logs) {
   py::dict d;
   for (const auto& kv : logs) d[py::str(kv.first)] = kv.second;
@@ -855,34 +876,54 @@ model.)")
         Enter e(s.guard, "set_training_config", Access::configure);
         named("set_training_config", [&] { s.visit([&](auto& n) { n.configure(tc); }); return 0; });
       }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics"))
-      .def("train_batch", [](PyNetwork& s, py::object x, py::object y, py::object sw, double lr, bool accumulate) {
+      .def("train_batch", [](PyNetwork& s, py::object x, py::object y, py::object sw, double lr, bool accumulate,
+                             py::object record_outputs) {
         Enter e(s.guard, "train_batch", Access::training);
         return s.visit([&](auto& n) {
           std::vector<py::object> keep;
           auto b = check_batch(n, x, y, sw, keep);
+          const std::vector<void*> record = record_targets(n, record_outputs, b.n, keep);
           Logs logs;
           {
             // Safe without the GIL: only raw pointers into arrays this frame keeps alive.
             py::gil_scoped_release nogil;
-            logs = n.train_batch(b, lr, accumulate);
+            logs = n.train_batch(b, lr, accumulate, &record);
           }
           return to_dict(logs);
         });
-      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("learning_rate"), py::arg("accumulate") = false)
+      }, py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("learning_rate"), py::arg("accumulate") = false,
+      py::arg("record_outputs") = py::none(),
+      "record_outputs: None, or one writable (n, output_dim) array (or None) per output that receives the step's "
+      "outputs (the training forward pass, before the update).")
       .def("reset_running", [](PyNetwork& s) { s.visit([](auto& n) { n.reset_running(); }); })
       .def("train_epoch",
            [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size, bool shuffle,
-              std::int64_t epoch, py::array lrs, py::object callback, index_t callback_every) {
+              std::int64_t epoch, py::array lrs, py::object callback, index_t callback_every,
+              py::object record_outputs, py::object record_rows) {
              Enter e(s.guard, "train_epoch", Access::training);
              return s.visit([&](auto& n) {
                std::vector<py::object> keep;
                auto b = check_batch(n, x, y, sw, keep);
+               std::vector<void*> record = record_targets(n, record_outputs, b.n, keep);
+               std::int64_t* rows = nullptr;
+               if (!record_rows.is_none()) {
+                 if (record.empty()) throw py::value_error("record_rows needs record_outputs");
+                 if (!py::isinstance<py::array>(record_rows) || !has_int64(py::reinterpret_borrow<py::array>(record_rows)))
+                   throw py::type_error("record_rows must be an int64 array of shape (n,)");
+                 py::array ra = py::reinterpret_borrow<py::array>(record_rows);
+                 if (ra.ndim() != 1 || ra.shape(0) != b.n || !(ra.flags() & py::array::c_style) || !ra.writeable())
+                   throw py::value_error("record_rows must be a writable C-contiguous int64 array of shape (n,)");
+                 keep.push_back(ra);
+                 rows = static_cast<std::int64_t*>(ra.mutable_data());
+               }
                if (batch_size < 1)
                  throw py::value_error("batch_size must be >= 1; received " + std::to_string(batch_size));
                const index_t steps = (b.n + batch_size - 1) / batch_size;
                check_array<double>(lrs, "learning_rates", steps, -1);
                EpochHooks hooks;
                hooks.callback_every = callback_every;
+               hooks.record_outputs = std::move(record);
+               hooks.record_rows = rows;
                // Both hooks run on this thread between batches, outside any parallel region.
                SignalPoll poll;
                hooks.poll = [&poll] { poll(); };
@@ -909,7 +950,11 @@ model.)")
              });
            },
            py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("shuffle"),
-           py::arg("epoch"), py::arg("learning_rates"), py::arg("callback"), py::arg("callback_every"))
+           py::arg("epoch"), py::arg("learning_rates"), py::arg("callback"), py::arg("callback_every"),
+           py::arg("record_outputs") = py::none(), py::arg("record_rows") = py::none(),
+           "record_outputs: None, or one writable (n, output_dim) array (or None) per output: each step's outputs "
+           "(the training forward pass, before the update) land in rows [first, first + batch) in step order; "
+           "record_rows (int64 (n,)) then gets each row's sample index (the shuffle).")
       .def("evaluate", [](PyNetwork& s, py::object x, py::object y, py::object sw, index_t batch_size, bool accumulate) {
         Enter e(s.guard, "evaluate", Access::write);
         return s.visit([&](auto& n) {

@@ -142,6 +142,8 @@ class CompileConfig:
         def mspecs(o: OutputConfig, dim: int) -> List[dict]:
             out = []
             for m, weighted, key in zip(o.metrics, o.weighted, o.keys):
+                if _metrics.is_python(m):
+                    continue  # a custom metric runs in NumPy on the recorded outputs (_py_metrics)
                 s = _metrics.resolve(m, o.loss, dim)
                 s["key"] = key
                 s["weighted"] = weighted

@@ -193,6 +193,19 @@ class Trainer:
             raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer=..., "
                                f"loss=...)")
 
+    def _python_metrics(self):
+        """The compiled custom metrics (``_py_metrics``); falsy when there are none."""
+        from ._py_metrics import PythonMetrics
+        pm = PythonMetrics(self._compile_config)
+        if pm and _distributed.active():
+            raise ValueError("custom Metric subclasses are not supported in distributed training (their state "
+                             "lives in one process); use dnnx's built-in metrics")
+        return pm
+
+    def _with_python_metrics(self, logs: Dict[str, float], pm) -> Dict[str, float]:
+        from ._py_metrics import ordered
+        return ordered({**logs, **pm.results()}, self.metrics_names)
+
     @property
     def metrics_names(self) -> List[str]:
         """The log keys: ``loss``, per-output losses (several outputs with a loss), metrics."""
@@ -369,10 +382,19 @@ class Trainer:
                                    if not isinstance(c, _callbacks.ProgbarLogger)):
             every = max(1, steps // 100)  # progress bar only: ~100 updates per epoch are plenty
 
+        pm = self._python_metrics()
+        record = {"epoch": None, "ran": steps}  # custom metrics: this epoch's recorded outputs (_py_metrics)
+
         def on_batch(batch: int, logs: Dict[str, float]) -> bool:
+            rec = record["epoch"]
+            if rec is not None:
+                rec.replay(batch + 1, ys, sw)
+                logs = self._with_python_metrics(logs, pm)
             cblist.on_train_batch_end(batch, dict(logs))
             if batch + 1 < steps:
                 cblist.on_train_batch_begin(batch + 1)
+            if self.stop_training:
+                record["ran"] = batch + 1
             return bool(self.stop_training)
 
         cx, cy = self._core(xs, ys)
@@ -387,8 +409,20 @@ class Trainer:
             self._pull_shared()  # callbacks may have used other models that share layers with this one
             self._sync_views()
             train_epoch = dist.train_epoch if dist else self._net.train_epoch
-            logs = dict(train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
-                                    on_batch if batch_hooks else None, every))
+            if pm:
+                from ._py_metrics import EpochRecord
+                pm.reset()
+                rec = record["epoch"] = EpochRecord(pm, xs[0].shape[0], self._output_widths, self._np_dtype,
+                                                    batch_size)
+                record["ran"] = steps
+                logs = dict(train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
+                                        on_batch if batch_hooks else None, every, record_outputs=rec.outputs,
+                                        record_rows=rec.rows))
+                rec.replay(record["ran"], ys, sw)
+                logs = self._with_python_metrics(logs, pm)
+            else:
+                logs = dict(train_epoch(cx, cy, sw, batch_size, bool(shuffle), epoch, lrs,
+                                        on_batch if batch_hooks else None, every))
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vlogs = self._evaluate_arrays(val[0], val[1], val[2], validation_batch_size or batch_size, cblist)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
@@ -443,6 +477,13 @@ class Trainer:
         logs = _distributed.evaluate(self, cx, cy, sw, batch_size, xs[0].shape[0])  # merged over ranks
         if logs is None:
             logs = dict(self._net.evaluate(cx, cy, sw, batch_size))
+        pm = self._python_metrics()
+        if pm:  # custom metrics: one inference pass, fed to them batch by batch
+            from ._py_metrics import replay_predictions
+            out = self._net.predict(cx, batch_size)
+            pm.reset()
+            replay_predictions(pm, out if isinstance(out, list) else [out], ys, sw, batch_size)
+            logs = self._with_python_metrics(logs, pm)
         cblist.on_test_end(logs)
         return logs
 
@@ -454,6 +495,7 @@ class Trainer:
         self._sync_views()
         logs = None
         batches = stream.epoch()
+        pm = None
         try:
             for step, batch in enumerate(batches):
                 if hooks:
@@ -461,7 +503,14 @@ class Trainer:
                 cx, cy, sw, n = self._batch_arrays(batch, None, stream.what)
                 if step == 0:
                     self._net.reset_running()  # after the first batch has built the model, if need be
+                    pm = self._python_metrics()
+                    if pm:
+                        pm.reset()
                 logs = self._net.evaluate(cx, cy, sw, max(1, n), True)
+                if pm:
+                    out = self._net.predict(cx, 0)
+                    pm.update(cy if isinstance(cy, list) else [cy], out if isinstance(out, list) else [out], sw)
+                    logs = self._with_python_metrics(dict(logs), pm)
                 if hooks:
                     cblist.on_test_batch_end(step, dict(logs))
         finally:
@@ -612,14 +661,24 @@ class Trainer:
             self._sync_views()
             step_logs = None
             batches = train.epoch()
+            pm = None
             try:
                 for step, batch in enumerate(batches):
                     if hooks:
                         cblist.on_train_batch_begin(step)
-                    cx, cy, sw, _ = self._batch_arrays(batch, class_weight, "fit")
+                    cx, cy, sw, n = self._batch_arrays(batch, class_weight, "fit")
                     if step == 0:
                         self._net.reset_running()  # after the first batch has built the model, if need be
-                    step_logs = self._net.train_batch(cx, cy, sw, self._step_lr(), True)
+                        pm = self._python_metrics()
+                        if pm:
+                            pm.reset()
+                    if pm:  # custom metrics see this step's outputs (_py_metrics)
+                        outs = [np.empty((n, w), self._np_dtype) for w in self._output_widths]
+                        step_logs = self._net.train_batch(cx, cy, sw, self._step_lr(), True, record_outputs=outs)
+                        pm.update(cy if isinstance(cy, list) else [cy], outs, sw)
+                        step_logs = self._with_python_metrics(dict(step_logs), pm)
+                    else:
+                        step_logs = self._net.train_batch(cx, cy, sw, self._step_lr(), True)
                     if hooks:
                         cblist.on_train_batch_end(step, dict(step_logs))
                     if self.stop_training:
@@ -673,7 +732,14 @@ class Trainer:
         self._pull_shared()
         self._sync_views()
         cx, cy = self._core(xs, ys)
-        return self._pack(dict(self._net.train_batch(cx, cy, sw, lr)), return_dict)
+        pm = self._python_metrics()
+        if not pm:
+            return self._pack(dict(self._net.train_batch(cx, cy, sw, lr)), return_dict)
+        outs = [np.empty((xs[0].shape[0], w), self._np_dtype) for w in self._output_widths]
+        logs = dict(self._net.train_batch(cx, cy, sw, lr, record_outputs=outs))
+        pm.reset()  # Keras: train_on_batch resets the metrics first
+        pm.update(ys, outs, sw)
+        return self._pack(self._with_python_metrics(logs, pm), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         self._require_compiled("test_on_batch")
@@ -681,7 +747,14 @@ class Trainer:
         self._pull_shared()
         self._sync_views()
         cx, cy = self._core(xs, ys)
-        return self._pack(dict(self._net.evaluate(cx, cy, sw, max(1, xs[0].shape[0]))), return_dict)
+        logs = dict(self._net.evaluate(cx, cy, sw, max(1, xs[0].shape[0])))
+        pm = self._python_metrics()
+        if pm:
+            out = self._net.predict(cx, 0)
+            pm.reset()
+            pm.update(ys, out if isinstance(out, list) else [out], sw)
+            logs = self._with_python_metrics(logs, pm)
+        return self._pack(logs, return_dict)
 
     def predict_on_batch(self, x):
         xs = self._inputs(x)

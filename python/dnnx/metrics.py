@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+
 from . import _core, _registry
 from ._registry import check_number, lookup
 
@@ -16,12 +18,66 @@ _DEFAULTS = _core._defaults()["metrics"]
 
 
 class Metric:
+    """A metric. dnnx's own (``Accuracy``, ``AUC``, ...) run in C++ inside the training step.
+
+    A subclass that writes ``update_state(y_true, y_pred, sample_weight=None)`` and
+    ``result()`` (state from ``add_variable``) is a custom metric, as in Keras: its state
+    is reset at the start of every epoch (and evaluate), ``update_state`` sees every batch
+    in order (``y_true`` as the model's float targets ``(batch, columns)``, ``y_pred`` the
+    step's outputs: during fit those of the training forward pass, before that step's
+    update), and ``result()`` goes into the logs. fit records each step's outputs in C++
+    and updates the metric from them after the epoch (or at the batch callbacks that ask
+    for logs), so the C++ epoch still runs with no Python per step. ``sample_weight`` is
+    passed to ``weighted_metrics`` only.
+    """
+
     kind = "metric"
 
-    def __init__(self, name: Optional[str] = None):
+    def __init__(self, name: Optional[str] = None, dtype=None):
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"{type(self).__name__}: name must be a non-empty string. Received: name={name!r}")
+        if is_python(self) and name is None:
+            from ._subclass import snake_case
+            name = snake_case(type(self).__name__)
         self.name = name or self.kind
+        self.dtype = "float32" if dtype is None else np.dtype(dtype).name
+        self._variables: list = []
 
     _params: tuple = ()  # constructor arguments carried in spec() and serialize()
+
+    # -- custom metrics (Keras's Metric API) ------------------------------------------------
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """A state variable (a NumPy array with ``assign``, ``assign_add``, ``assign_sub``)."""
+        from ._metric_state import MetricVariable, initial_value
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        v = MetricVariable(initial_value(initializer, shape, np.dtype(dtype or self.dtype)), name)
+        self.__dict__.setdefault("_variables", []).append(v)
+        return v
+
+    def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None):
+        """Keras's older name for ``add_variable``."""
+        return self.add_variable(shape, initializer, dtype, name=name)
+
+    @property
+    def variables(self) -> list:
+        return list(self.__dict__.get("_variables", []))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        raise NotImplementedError(f"{type(self).__name__} is computed in C++; subclass Metric and write "
+                                  f"update_state for a custom metric")
+
+    def result(self):
+        raise NotImplementedError(f"{type(self).__name__}.result: write result() for a custom metric")
+
+    def reset_state(self) -> None:
+        """Every state variable back to zero (Keras)."""
+        for v in self.variables:
+            v.assign(np.zeros(v.shape, v.dtype))
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Keras: update with one batch and return the result."""
+        self.update_state(y_true, y_pred, sample_weight=sample_weight)
+        return self.result()
 
     def spec(self, key: str) -> dict:
         d = {"name": self.kind, "key": key, **_DEFAULTS}
@@ -30,7 +86,13 @@ class Metric:
         return d
 
     def get_config(self) -> dict:
+        if is_python(self):  # Keras: name and dtype (a subclass adds its own arguments)
+            return {"name": self.name, "dtype": self.dtype}
         return {"class": type(self).__name__, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Metric":
+        return cls(**config)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -187,7 +249,16 @@ def resolve(metric: Metric, loss, output_dim: int) -> dict:
     return spec
 
 
+def is_python(metric) -> bool:
+    """A custom metric: a subclass with its own update_state (run in NumPy, not in C++)."""
+    return type(metric).update_state is not Metric.update_state
+
+
 def serialize(metric: Metric) -> dict:
+    if is_python(metric):
+        from ._custom_objects import get_registered_name
+        return {"class": "custom", "name": metric.name, "registered_name": get_registered_name(metric),
+                "config": metric.get_config()}
     d = {"class": metric.kind, "name": metric.name}
     for p in metric._params:
         d[p] = getattr(metric, p)
@@ -198,6 +269,16 @@ def deserialize(config: dict) -> Metric:
     if not isinstance(config, dict) or not isinstance(config.get("class"), str) \
             or not isinstance(config.get("name"), str):
         raise ValueError(f"invalid metric config: {config!r}")
+    if config["class"] == "custom":
+        from ._custom_objects import resolve, unregistered
+        if set(config) != {"class", "name", "registered_name", "config"} or not isinstance(config["config"], dict):
+            raise ValueError(f"invalid custom metric config: {config!r}")
+        cls = resolve({"registered_name": config["registered_name"]}, Metric, "metric")
+        if cls is None:
+            raise unregistered({"registered_name": config["registered_name"]}, "metric class")
+        m = cls.from_config(dict(config["config"]))
+        m.name = config["name"]
+        return m
     cls = lookup("metric", _TABLE, config["class"])
     unknown = set(config) - {"class", "name"} - set(cls._params)
     if unknown:

@@ -134,6 +134,12 @@ struct EpochHooks {
   /// Called after every batch that on_batch is not called for (e.g. to check for Ctrl-C:
   /// keep it cheap); may throw, and the epoch ends with that batch's step applied.
   std::function<void()> poll;
+  /// Metrics computed outside C++ (Python Metric subclasses) read what each step saw: when
+  /// non-empty (one entry per output, null to skip one), every step copies its outputs (the
+  /// training forward pass, before the update) to record_outputs[o] (T, n x output_dim(o),
+  /// rows in step order), and record_rows[r] (when set) gets the sample index of row r.
+  std::vector<void*> record_outputs;
+  std::int64_t* record_rows = nullptr;
 };
 
 template <class T>
@@ -215,7 +221,10 @@ class Network {
   /// accumulate (batches fed one call each from outside, e.g. a Python generator), the
   /// batch is added to the running logs begun by reset_running() instead, and those are
   /// returned: for the same batches, the logs train_epoch reports.
-  Logs train_batch(const Batch<T>& data, double learning_rate, bool accumulate = false);
+  /// record (optional, one entry per output or null): the step's outputs are copied there
+  /// (n x output_dim(o)), as EpochHooks::record_outputs.
+  Logs train_batch(const Batch<T>& data, double learning_rate, bool accumulate = false,
+                   const std::vector<void*>* record = nullptr);
   /// Start new running logs (metrics and batch-size-weighted loss means) for the
   /// accumulate forms of train_batch and evaluate.
   void reset_running();
@@ -369,6 +378,8 @@ class Network {
   std::vector<double> out_loss_, out_loss_sum_;
   std::int64_t growths_ = 0;
   bool in_epoch_ = false;
+  bool recording_ = false;  // outputs are recorded: a fused output computes its probabilities
+  void record_step(const std::vector<void*>& record, index_t first_row, index_t n, const void* const* x);
 };
 
 }  // namespace dnnx

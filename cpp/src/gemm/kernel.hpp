@@ -99,6 +99,15 @@ struct KernelDesc {
   const WideShiftKernel<T>* ukr_wide_shift = nullptr;  ///< optional: rows 1..wide_shift_rows, panels as ukr_wide
   int wide_shift_rows = 0;
   int vec_bytes = 0;  ///< vector width of ukr_wide_shift in bytes (the alignment it restores)
+  /// Optional: ukr_rows computing only the first NR/2 columns of the tile (half the vectors),
+  /// from the same NR-wide B panel (rs_b unchanged). An edge panel of at most NR/2 real
+  /// columns (n = 100 against NR = 32 leaves 4) then computes 16 columns instead of 32.
+  /// Per element the same FMA chain and epilogue as ukr_rows: the same bits.
+  const MicroKernel<T>* ukr_rows_half = nullptr;
+  /// Optional: the same for the first NR/4 columns, in vectors of that width (AVX-512: 8
+  /// floats in a ymm register). Zen 4 runs a 512-bit FMA as two 256-bit halves, so an edge
+  /// of at most NR/4 columns costs half as much in ymm; elsewhere the cost is the same.
+  const MicroKernel<T>* ukr_rows_quarter = nullptr;
 };
 constexpr index_t kWideKcMinN = 1024;
 

@@ -70,8 +70,10 @@ constexpr WideKernel<typename S::T> kWide[] = {&ukr_wide<S, NR, 1, 2, 4>, &ukr_w
 // These are the BLIS haswell/zen values, confirmed by bench_gemm on this machine.
 const KernelSet kAvx2Kernels = {
     "avx2",
-    {kRows<F32, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 16, 144, 256, 4080, kWide<F32, 16>, kWidePanels, 3},
-    {kRows<F64, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 8, 72, 256, 4080, kWide<F64, 8>, kWidePanels, 3},
+    {kRows<F32, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 16, 144, 256, 4080, kWide<F32, 16>, kWidePanels, 3, 0, nullptr, 0, 0,
+     kRows<F32, 6, 1, 1, 2, 3, 4, 5, 6>},
+    {kRows<F64, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 8, 72, 256, 4080, kWide<F64, 8>, kWidePanels, 3, 0, nullptr, 0, 0,
+     kRows<F64, 6, 1, 1, 2, 3, 4, 5, 6>},
     {},
     {},
     {&ukr_col<F32, 1>, 8, 12},  // 8 x n <= 12: up to 12 accumulators of 16 registers

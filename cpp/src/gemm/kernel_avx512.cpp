@@ -68,6 +68,22 @@ struct F32 {
   }
 };
 
+// ymm (8 x float32, AVX-512VL encodings: 32 registers) for the quarter-width edge kernels.
+struct F32Y {
+  using T = float;
+  using V = __m256;
+  static constexpr int W = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const T* p) { return _mm256_loadu_ps(p); }
+  static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
+  static V bcast(const T* p) { return _mm256_set1_ps(*p); }
+  static V set1(T x) { return _mm256_set1_ps(x); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+};
+
 struct F64 {
   using T = double;
   using V = __m512d;
@@ -142,9 +158,10 @@ constexpr WideShiftKernel<typename S::T> kWideShift[] = {&ukr_wide_shift<S, NR, 
 const KernelSet kAvx512Kernels = {
     "avx512",
     {kRows<F32, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 32, 144, 256, 4096, kWide<F32, 32>, kWidePanels, 4,
-     512, kWideShift<F32, 32>, 2, 64},
+     512, kWideShift<F32, 32>, 2, 64, kRows<F32, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>,
+     kRows<F32Y, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>},
     {kRows<F64, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096, kWide<F64, 16>, kWidePanels, 4,
-     512, kWideShift<F64, 16>, 2, 64},
+     512, kWideShift<F64, 16>, 2, 64, kRows<F64, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>},
     {kRows<F32, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 16, 144, 256, 4096},
     {kRows<F64, 12, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>, 12, 8, 144, 256, 4096},
     {&ukr_col<F32, 2>, 32, 12, &pack_col<F32, 2>},  // 32 x n <= 12: up to 24 accumulators

@@ -82,7 +82,11 @@ void macro_kernel(const KernelDesc<T>& kd, index_t mc, index_t nc, index_t kc, i
       T* ct = c + i * ldc + j;
       T* pt = ep.last && ep.preact ? ep.preact + i * ep.ldp + j : nullptr;
       TileEpilogue<T> te{ep.alpha, ep.beta, bias, pt, ep.ldp, relu};
-      const MicroKernel<T> ukr = kd.ukr_rows[mr - 1];  // only the rows that exist
+      // Only the rows that exist; an edge panel of at most NR/4 or NR/2 columns, only that
+      // part of the tile (the same bits per element: kernel.hpp).
+      const MicroKernel<T> ukr = kd.ukr_rows_quarter && 4 * nr <= NR ? kd.ukr_rows_quarter[mr - 1]
+                                 : kd.ukr_rows_half && 2 * nr <= NR  ? kd.ukr_rows_half[mr - 1]
+                                                                     : kd.ukr_rows[mr - 1];
       if (nr == NR) {
         ukr(kc, ap, rs_a, cs_a, bp, rs_b, ct, ldc, te);
       } else {

@@ -25,6 +25,28 @@ struct V {
   static __m256i lanes(int k) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
   static R loadn(const float* p, int k) { return _mm256_maskload_ps(p, lanes(k)); }
   static void storen(float* p, R x, int k) { _mm256_maskstore_ps(p, lanes(k), x); }
+  static R loadn_fill(const float* p, int k, float fill) {
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, lanes(k)), _mm256_castsi256_ps(lanes(k)));
+  }
+  static R keep(R x, int k) { return _mm256_and_ps(x, _mm256_castsi256_ps(lanes(k))); }
+  static float hmax(R x) {  // x > y ? x : y over a fixed tree of lanes
+    __m128 q = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    q = _mm_max_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_max_ss(q, _mm_shuffle_ps(q, q, 1));
+    return _mm_cvtss_f32(q);
+  }
+  // 8 double lanes in two registers: element j of a vector into lane j.
+  struct D { __m256d lo, hi; };
+  static D load8(const double* p) { return D{_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)}; }
+  static void store8(double* p, D x) { _mm256_storeu_pd(p, x.lo); _mm256_storeu_pd(p + 4, x.hi); }
+  static D acc8(D a, R e) {
+    return D{_mm256_add_pd(a.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e))),
+             _mm256_add_pd(a.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)))};
+  }
+  static R scale2n(R y, R t) {
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(127 - 0x4B400000)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+  }
 };
 
 // ---- dropout: Philox4x32-10 on 8 counters at once ------------------------------------

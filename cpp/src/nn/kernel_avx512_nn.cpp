@@ -31,6 +31,27 @@ struct V {
   static __mmask16 lanes(int k) { return static_cast<__mmask16>((1u << k) - 1u); }
   static R loadn(const float* p, int k) { return _mm512_maskz_loadu_ps(lanes(k), p); }
   static void storen(float* p, R x, int k) { _mm512_mask_storeu_ps(p, lanes(k), x); }
+  static R loadn_fill(const float* p, int k, float fill) { return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), lanes(k), p); }
+  static R keep(R x, int k) { return _mm512_maskz_mov_ps(lanes(k), x); }
+  static float hmax(R x) {  // x > y ? x : y over a fixed tree of lanes
+    __m256 h = _mm256_max_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
+    __m128 q = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    q = _mm_max_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_max_ss(q, _mm_shuffle_ps(q, q, 1));
+    return _mm_cvtss_f32(q);
+  }
+  // 8 double lanes: element j of a vector into lane j % 8.
+  using D = __m512d;
+  static D load8(const double* p) { return _mm512_loadu_pd(p); }
+  static void store8(double* p, D x) { _mm512_storeu_pd(p, x); }
+  static D acc8(D a, R e) {
+    a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    return _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
+  }
+  static R scale2n(R y, R t) {
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(127 - 0x4B400000)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+  }
 };
 
 // ---- dropout: Philox4x32-10 on 16 counters at once ----------------------------------

@@ -52,6 +52,21 @@ inline nnk::OptArgs opt_args(const GradPrep<float>& p) {
   return a;
 }
 
+/// A softmax row's shift and numerators in float32: row_max(n, z), and exp_sum(n, z, shift,
+/// out, lanes) with out[j] = exp(z[j] - shift) (exp_f32.inc) and lanes[j % 8] +=
+/// double(out[j]). The active SIMD kernels or their portable references: the same bits.
+inline float row_max(index_t n, const float* z) {
+  const nnk::Table* k = nnk::active();
+  return k ? k->row_max(n, z) : nnk::row_max_ref(n, z);
+}
+inline void exp_sum(index_t n, const float* z, float shift, float* out, double* lanes) {
+  if (const nnk::Table* k = nnk::active()) k->exp_sum(n, z, shift, out, lanes);
+  else nnk::exp_sum_ref(n, z, shift, out, lanes);
+}
+
+/// The fixed lane tree of reg_sums: ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
+inline double combine_lanes(const double* s) { return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); }
+
 /// out[j] = sum_i a[i*cols + j] over rows (row order fixed), for a rows x cols block.
 template <class T>
 void column_sums(index_t rows, index_t cols, const T* a, T* out) {
@@ -113,8 +128,8 @@ void reg_sums(index_t n, const T* w, T* g, T l1, T l2x2, double* sums) {
       g[i] += l1 * sg + l2x2 * w[i];
     }
   }
-  sums[0] = ((s1[0] + s1[1]) + (s1[2] + s1[3])) + ((s1[4] + s1[5]) + (s1[6] + s1[7]));
-  sums[1] = ((s2[0] + s2[1]) + (s2[2] + s2[3])) + ((s2[4] + s2[5]) + (s2[6] + s2[7]));
+  sums[0] = combine_lanes(s1);
+  sums[1] = combine_lanes(s2);
 }
 
 /// Dense backward's elementwise part in one pass: dz = dy * relu'(y) in place (when

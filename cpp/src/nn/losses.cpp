@@ -106,15 +106,28 @@ double row_bce_probs(index_t d, const T* p, const T* y, T* g, T s) {
 // l = sum_j y_j (lse - z_j), gradient softmax(z) * sum(y) - y.
 template <class T>
 double row_cce_logits(index_t d, const T* z, const T* y, index_t label, T* g, T s) {
-  T mx = z[0];
-  for (index_t j = 1; j < d; ++j) mx = std::max(mx, z[j]);
   // One exp per element: e_j = exp(z_j - max) is kept (in g) for the gradient
-  // softmax_j = e_j / se, so the row costs d exps, not 2d.
+  // softmax_j = e_j / se, so the row costs d exps, not 2d. float32 takes the max, the exps
+  // and their sum from the SIMD kernels (the same bits on every ISA: exp_f32.inc, the sum
+  // in double in 8 fixed lanes), a chunk of the row at a time when there is no g to hold them.
+  T mx;
   double se = 0;
-  for (index_t j = 0; j < d; ++j) {
-    const double e = std::exp(double(z[j] - mx));
-    se += e;
-    if (g) g[j] = T(e);
+  if constexpr (std::is_same_v<T, float>) {
+    constexpr index_t kChunk = 256;  // a multiple of 8: lanes follow columns
+    float buf[kChunk];
+    mx = detail::row_max(d, z);
+    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (index_t j0 = 0; j0 < d; j0 += kChunk)
+      detail::exp_sum(std::min(kChunk, d - j0), z + j0, mx, g ? g + j0 : buf, lanes);
+    se = detail::combine_lanes(lanes);
+  } else {
+    mx = z[0];
+    for (index_t j = 1; j < d; ++j) mx = std::max(mx, z[j]);
+    for (index_t j = 0; j < d; ++j) {
+      const double e = std::exp(double(z[j] - mx));
+      se += e;
+      if (g) g[j] = T(e);
+    }
   }
   const double lse = double(mx) + std::log(se);
   double l = 0, ysum = 0;

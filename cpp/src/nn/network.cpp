@@ -582,7 +582,7 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
     // A fused loss reads the logits; the probabilities are only needed for metrics.
     const int fo = node_fused_output_[j];
     ctx.output_unused = fo >= 0 && mode != Mode::evaluate &&
-                        (mode == Mode::gradients || metrics_[static_cast<std::size_t>(fo)].empty());
+                        (mode == Mode::gradients || (metrics_[static_cast<std::size_t>(fo)].empty() && !recording_));
     layers_[nd.layer]->forward_n(ctx, n * nd.steps, xs_.data(), w + act_off_[j], w + cache_off_[j]);
   }
   const bool backprop = mode != Mode::evaluate;
@@ -796,13 +796,33 @@ void Network<T>::add_running(double loss_sum, const double* out_loss_sum, index_
 }
 
 template <class T>
-Logs Network<T>::train_batch(const Batch<T>& d, double lr, bool accumulate) {
+void Network<T>::record_step(const std::vector<void*>& record, index_t first_row, index_t n, const void* const* x) {
+  for (std::size_t o = 0; o < outputs_.size() && o < record.size(); ++o) {
+    if (!record[o]) continue;
+    const index_t wd = width_[static_cast<std::size_t>(outputs_[o])];
+    std::memcpy(static_cast<T*>(record[o]) + first_row * wd, tensor_ptr(outputs_[o], x),
+                static_cast<std::size_t>(n * wd) * sizeof(T));
+  }
+}
+
+namespace {
+struct Flag {  // set for a scope
+  bool& flag;
+  Flag(bool& f, bool on) : flag(f) { flag = on; }
+  ~Flag() { flag = false; }
+};
+}  // namespace
+
+template <class T>
+Logs Network<T>::train_batch(const Batch<T>& d, double lr, bool accumulate, const std::vector<void*>* record) {
   if (!config_.has_loss() || !optimizer_)
     throw std::runtime_error("train_batch: the network has no loss/optimizer; call set_training_config first");
   if (d.n < 1) throw std::invalid_argument("train_batch: the batch is empty");
   reserve(d.n);
   if (!accumulate) reset_metrics();
+  Flag recording(recording_, record != nullptr && !record->empty());
   const double loss = run_batch(Mode::train, d.n, d.x.data(), d.y.data(), d.sw, lr);
+  if (recording_) record_step(*record, 0, d.n, d.x.data());
   // Keras' loss tracker, as train_epoch: batch losses weighted by batch size.
   for (std::size_t o = 0; o < outputs_.size(); ++o) out_loss_sum_[o] = out_loss_[o] * double(d.n);
   if (!accumulate) {
@@ -835,6 +855,7 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
     explicit InEpoch(bool& f) : flag(f) { flag = true; }
     ~InEpoch() { flag = false; }
   } in_epoch(in_epoch_);
+  Flag recording(recording_, !hooks.record_outputs.empty());
   const std::size_t I = inputs_.size(), O = outputs_.size();
   if (shuffle) {
     // Fisher-Yates; draw i is a pure function of (seed, epoch, i).
@@ -896,6 +917,11 @@ Logs Network<T>::train_epoch(const Batch<T>& d, index_t bs, bool shuffle, std::i
     }
     // Keras' loss tracker: the mean of batch losses weighted by batch size.
     loss_sum += run_batch(Mode::train, nb, cur_x_.data(), cur_y_.data(), sw, lrs[s]) * double(nb);
+    if (recording_) {
+      record_step(hooks.record_outputs, i0, nb, cur_x_.data());
+      if (hooks.record_rows)
+        for (index_t r = 0; r < nb; ++r) hooks.record_rows[i0 + r] = p ? p[r] : i0 + r;
+    }
     for (std::size_t o = 0; o < O; ++o) out_loss_sum_[o] += out_loss_[o] * double(nb);
     seen += nb;
     const bool last = s + 1 == steps;

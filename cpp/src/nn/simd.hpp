@@ -63,6 +63,14 @@ struct Table {
   /// ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7))), and, when g is non-null,
   /// g += l1 * sign(w) + l2x2 * w (float, in that order).
   void (*reg)(idx n, const float* w, float* g, float l1, float l2x2, double* sums);
+  /// The largest of z[0..n) (-inf for n = 0), as m = m > z[j] ? m : z[j] from -inf (any
+  /// order gives the same value when no z is NaN): a softmax row's shift.
+  float (*row_max)(idx n, const float* z);
+  /// out[j] = exp(z[j] - shift) over n elements by exp_f32.inc's fixed operations, and
+  /// lanes[j % 8] += double(out[j]) (j counted from z; callers that split a row do so at
+  /// multiples of 8, so an element's lane is that of its column): the lane sums of
+  /// detail::reg_sums, combined by the caller. out may be z.
+  void (*exp_sum)(idx n, const float* z, float shift, float* out, double* lanes);
 };
 
 /// Elements per dropout_fwd block: 16 Philox calls of 4 words (AVX2 runs it as 2 x 8).
@@ -73,5 +81,9 @@ extern const Table kAvx512;
 
 /// The table for the active kernel choice, or nullptr (portable loops).
 const Table* active();
+
+/// The portable references of Table::row_max and Table::exp_sum (the same operations).
+float row_max_ref(idx n, const float* z);
+void exp_sum_ref(idx n, const float* z, float shift, float* out, double* lanes);
 
 }  // namespace dnnx::nnk
