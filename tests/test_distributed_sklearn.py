@@ -208,3 +208,26 @@ def test_mpi_disagreement_and_a_bad_shard_raise_on_every_rank(mpi_run):
         assert "hidden_layer_sizes" in f["params_error"]
     assert facts[0]["data_error"].startswith("dnnx.distributed: rank 1 failed: ValueError: Input X contains NaN")
     assert "Input X contains NaN" in facts[1]["data_error"]
+
+
+def test_one_rank_sharded_fit_takes_sparse_rows():
+    """CSR rows are densified a batch at a time in sharded mode too: the same model as the
+    plain sparse fit (no shuffle) and as the dense one."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 6)).astype(np.float32)
+    X[rng.random(X.shape) < 0.6] = 0
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    runs = []
+    for sharded, rows in ((False, sp.csr_matrix(X)), (True, sp.csr_matrix(X)), (True, X)):
+        if sharded:
+            dist.init(dist.SingleProcessCommunicator())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            runs.append(MLPClassifier(hidden_layer_sizes=(7,), shuffle=False, batch_size=32, max_iter=4,
+                                      random_state=0).fit(rows, y))
+        dist.shutdown()
+    for other in runs[1:]:
+        for p, q in zip(_coefs(runs[0]), _coefs(other)):
+            np.testing.assert_array_equal(p, q)
