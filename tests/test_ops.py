@@ -261,3 +261,21 @@ def test_onnx_export_refuses_op_nodes_by_name(tmp_path):
     m = dnnx.Model(x, layers.Dense(2)(ops.exp(layers.Dense(4)(x))))
     with pytest.raises(ValueError, match=r"is a dnnx.ops.exp op; ops have no ONNX converter yet"):
         dnnx.onnx.export(m, tmp_path / "m.onnx")
+
+
+def test_model_with_ops_saves_and_loads(tmp_path):
+    x = dnnx.Input(shape=(3, 4))
+    h = layers.Dense(4)(x)
+    y = ops.concatenate([ops.softmax(h, axis=1), h * 2.0 + ROW4, ops.transpose(h, (0, 2, 1))[:, 0:3]], axis=-1)
+    y = ops.sum(ops.where(y > 0.1, y, ops.exp(y)), axis=1) @ RNG.standard_normal((11, 2))
+    m = dnnx.Model(x, layers.Dense(2)(y), seed=3)
+    a = _data((3, 4)).astype(np.float32)
+    m.save(tmp_path / "m.dnnx")
+    back = dnnx.load_model(tmp_path / "m.dnnx")
+    np.testing.assert_array_equal(back.predict(a, verbose=0), m.predict(a, verbose=0))
+    again = dnnx.models.model_from_json(m.to_json())
+    again.set_weights(m.get_weights())
+    np.testing.assert_array_equal(again.predict(a, verbose=0), m.predict(a, verbose=0))
+    from dnnx._op import OpLayer
+    with pytest.raises(ValueError, match="spec must be a core layer dict"):
+        OpLayer.from_config({"name": "x", "spec": {"type": "dense"}, "shape": [None, 2]})

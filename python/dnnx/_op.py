@@ -26,12 +26,15 @@ class OpLayer(Layer):
 
     is_op = True
 
-    def __init__(self, op_name: str, spec: dict, steps: int = 1):
+    def __init__(self, op_name: str, spec: dict, steps: int = 1, shape: Optional[Shape] = None,
+                 dtype: Optional[str] = None, batch_reduce: Optional[str] = None):
         super().__init__(None, None, True)
         self.default_name = op_name
         self.type_name = spec["type"]
         self._spec = spec
         self._steps = steps
+        self._out = (tuple(shape) if shape is not None else None, dtype, batch_reduce)
+        self._list_call = True  # a saved config lists the op's inputs (ops take one or several)
 
     def spec(self) -> dict:
         return {**self._spec, "name": self.name}
@@ -43,11 +46,52 @@ class OpLayer(Layer):
         return []
 
     def __call__(self, inputs):
-        raise TypeError(f"op {self.default_name!r} is a recorded op node, not a layer to call; call dnnx.ops."
-                        f"{self.default_name} again instead")
+        """Apply the same op again to tensors of the first call's shapes (a model loaded from
+        its config, or a model called on new tensors)."""
+        tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if not all(isinstance(t, KerasTensor) for t in tensors):
+            raise TypeError(f"op {self.name!r} must be called on KerasTensors; received {inputs!r}")
+        shapes = [t.shape for t in tensors]
+        if self._input_shapes is not None and shapes != self._input_shapes:
+            raise ValueError(f"op {self.name!r} was recorded for input shapes {self._input_shapes}; received {shapes}")
+        shape, dtype, batch_reduce = self._out
+        if shape is None:
+            raise ValueError(f"op {self.name!r} has no recorded output shape")
+        out = KerasTensor(shape, dtype, (self, len(self._inbound_nodes), 0))
+        if batch_reduce is not None:
+            out._batch_reduce = batch_reduce
+        self._inbound_nodes.append(Node(self, tensors, out))
+        self._input_shapes = shapes
+        return out
 
     def get_config(self) -> dict:
-        return {"name": self.name, "spec": {k: v for k, v in self._spec.items()}, "steps": self._steps}
+        shape, dtype, batch_reduce = self._out
+        return {"name": self.name, "op_name": self.default_name, "spec": dict(self._spec), "steps": self._steps,
+                "shape": list(shape), "dtype": dtype, "batch_reduce": batch_reduce}
+
+    @classmethod
+    def from_config(cls, c: dict) -> "OpLayer":
+        """From get_config(): plain data only; the core checks the spec when the network is built."""
+        spec, shape = c.get("spec"), c.get("shape")
+        if not isinstance(spec, dict) or not isinstance(spec.get("type"), str) or spec["type"] not in (
+                "op", "activation", "identity", "concatenate"):
+            raise ValueError(f"OpLayer: spec must be a core layer dict of type op, activation, identity or "
+                             f"concatenate; found {spec!r}")
+        reduced = c.get("batch_reduce")
+        if reduced not in (None, "mean", "sum"):
+            raise ValueError(f"OpLayer: batch_reduce must be None, 'mean' or 'sum'; found {reduced!r}")
+        ok = isinstance(shape, list) and (shape == [] if reduced else (bool(shape) and shape[0] is None and all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape[1:])))
+        if not ok:
+            raise ValueError(f"OpLayer: shape must be [None, d1, ...] (or [] for a batch-wide reduction); found "
+                             f"{shape!r}")
+        steps = c.get("steps", 1)
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"OpLayer: steps must be a positive int; found {steps!r}")
+        op = cls(str(c.get("op_name", "op")), dict(spec), steps, tuple(shape), str(c.get("dtype", "float32")),
+                 c.get("batch_reduce"))
+        op.name = c.get("name")
+        return op
 
     def __repr__(self) -> str:
         return f"<Op {self.default_name} name={self.name}>"
@@ -56,13 +100,7 @@ class OpLayer(Layer):
 def op_node(op_name: str, inputs: Sequence[KerasTensor], spec: dict, shape: Shape, dtype: str,
             steps: int = 1, batch_reduce: Optional[str] = None) -> KerasTensor:
     """Record one op node and return its output tensor of Keras shape ``shape``."""
-    layer = OpLayer(op_name, spec, steps)
-    out = KerasTensor(tuple(shape), dtype, (layer, 0, 0))
-    if batch_reduce is not None:
-        out._batch_reduce = batch_reduce
-    layer._inbound_nodes.append(Node(layer, list(inputs), out))
-    layer._input_shapes = [t.shape for t in inputs]
-    return out
+    return OpLayer(op_name, spec, steps, shape, dtype, batch_reduce)(list(inputs))
 
 
 def stores_ids(t: KerasTensor) -> bool:

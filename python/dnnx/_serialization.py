@@ -100,6 +100,9 @@ def _layer_from_entry(entry: Any):
         cls = custom
     elif cls_name == "InputLayer":
         cls = InputLayer
+    elif cls_name == "OpLayer" and entry.get("module") in (None, MODULE):
+        from ._op import OpLayer
+        cls = OpLayer
     elif cls_name in CLASS_NAMES:
         cls = CLASS_NAMES[cls_name]
     elif entry.get("module") not in (None, MODULE):
