@@ -24,6 +24,8 @@ import numpy as np
 import dnnx
 from dnnx import layers
 
+from _machine import cpu_name
+
 
 class Block(layers.Layer):
     def __init__(self, units, **kwargs):
@@ -59,17 +61,6 @@ def functional_twin(features, width, blocks, classes):
         h = layers.Dense(2 * width, activation="relu")(layers.LayerNormalization()(x))
         x = layers.Add()([x, layers.Dense(width)(layers.Dropout(0.1)(h))])
     return dnnx.Model(inp, layers.Dense(classes, activation="softmax")(x))
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def main(argv=None) -> int:

@@ -21,26 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from _machine import cpu_name
+
 NETS = {"784-512-256-10": [784, 512, 256, 10], "30-64-32-1": [30, 64, 32, 1]}
 MARK = "@@RESULT "
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def build(workdir: str) -> dict:

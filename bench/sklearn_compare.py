@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
+
+from _machine import cpu_name
 
 MARK = "@@RESULT "
 CONFIGS = {"adam": {}, "lbfgs": {"solver": "lbfgs"}, "sgd": {"solver": "sgd", "learning_rate_init": 0.01}}
@@ -68,17 +69,6 @@ def run(framework: str, config: str, seed: int, threads: int) -> dict:
     out = subprocess.run([sys.executable, __file__, "--worker", framework, config, str(seed)], env=env,
                          capture_output=True, text=True, check=True).stdout
     return json.loads(next(line for line in out.splitlines() if line.startswith(MARK))[len(MARK):])
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv=None) -> None:

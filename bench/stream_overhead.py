@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
+
+from _machine import cpu_name
 
 WORKER = r"""
 import json, sys, time
@@ -49,17 +50,6 @@ for _ in range(epochs):
     t0 = time.perf_counter(); epoch(); t.append(time.perf_counter() - t0)
 print(json.dumps({"mode": mode, "bs": bs, "epoch_s": min(t)}))
 """
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def run(mode: str, bs: int, n: int, threads: int, epochs: int) -> float:

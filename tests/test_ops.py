@@ -10,6 +10,7 @@ import pytest
 
 import dnnx
 from dnnx import layers, ops
+from finite_differences import check_gradients
 
 RNG = np.random.default_rng(3)
 W34 = RNG.standard_normal((4, 3))
@@ -145,25 +146,6 @@ def test_forward_matches_eager_and_keras(name, shape, fn):
     np.testing.assert_allclose(sym, ref, rtol=2e-5, atol=2e-6)
 
 
-def _fd_check(model, x, y, h=1e-6, tol=1e-6, samples=8):
-    loss, grads = model.compute_gradients(x, y)
-    assert np.isfinite(loss)
-    views = model.weights
-    checked = 0
-    for p, g in zip(views, grads):
-        flat = p.reshape(-1)
-        for i in RNG.choice(flat.size, size=min(samples, flat.size), replace=False):
-            old = flat[i]
-            flat[i] = old + h
-            lp = model.compute_gradients(x, y)[0]
-            flat[i] = old - h
-            lm = model.compute_gradients(x, y)[0]
-            flat[i] = old
-            num = (lp - lm) / (2 * h)
-            assert abs(num - g.reshape(-1)[i]) <= tol * max(1.0, abs(num)), (p.shape, i, num, g.reshape(-1)[i])
-            checked += 1
-    assert checked > 0
-
 
 @pytest.mark.parametrize("name,shape,fn", CASES, ids=IDS)
 def test_gradient_matches_finite_differences(name, shape, fn):
@@ -175,7 +157,7 @@ def test_gradient_matches_finite_differences(name, shape, fn):
     model = dnnx.Model(inp, out, seed=4, dtype="float64")
     model.compile(optimizer="sgd", loss="mse")
     x = _data(shape, 6)
-    _fd_check(model, x, RNG.standard_normal((6, 2)))
+    check_gradients(model, x, RNG.standard_normal((6, 2)), samples=8, rng=RNG)
 
 
 def test_ops_on_integer_inputs_one_hot_and_cast():
@@ -195,7 +177,7 @@ def test_ops_on_integer_inputs_one_hot_and_cast():
     out = layers.Dense(2)(ops.concatenate([h, ops.reshape(code, (-1, 12))], axis=-1))
     m = dnnx.Model(inp, out, dtype="float64")
     m.compile(optimizer="sgd", loss="mse")
-    _fd_check(m, RNG.uniform(-1, 4, (5, 3)), RNG.standard_normal((5, 2)))
+    check_gradients(m, RNG.uniform(-1, 4, (5, 3)), RNG.standard_normal((5, 2)), samples=8, rng=RNG)
 
 
 def test_ops_model_trains_in_cpp_like_its_layer_twin():

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _core
 from ._graph import Graph
-from ._layer import KerasTensor, Layer, is_int_dtype, width
+from ._layer import KerasTensor, Layer, WeightLists, is_int_dtype, width
 from ._trainer import Trainer, _by_name
 from .utils import next_seed
 
@@ -31,7 +31,7 @@ def _check_dtype(dtype, owner: str) -> str:
     raise ValueError(f"{owner}: dtype must be 'float32' or 'float64'. Received: dtype={dtype!r}")
 
 
-class Model(Trainer):
+class Model(WeightLists, Trainer):
     """A model from its inputs to its outputs (Keras's functional API).
 
     Args:
@@ -466,15 +466,6 @@ class Model(Trainer):
             flags += [layer_trainable] * count
         return [f and t for f, t in zip(flags, self._net.param_trainable())]
 
-    @property
-    def trainable_weights(self) -> List[np.ndarray]:
-        """Zero-copy views of the weights the optimizer updates (Keras order)."""
-        return [v for v, t in zip(self.weights, self._trainable_flags()) if t]
-
-    @property
-    def non_trainable_weights(self) -> List[np.ndarray]:
-        """Zero-copy views of the other weights (moving statistics, frozen layers)."""
-        return [v for v, t in zip(self.weights, self._trainable_flags()) if not t]
 
     def count_params(self) -> int:
         self._require_built("count_params")

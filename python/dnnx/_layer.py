@@ -180,7 +180,22 @@ class Node:
         self.owners = current_owners()
 
 
-class Layer:
+
+class WeightLists:
+    """``trainable_weights`` / ``non_trainable_weights`` of a layer or model: its
+    ``weights`` split by its ``_trainable_flags()`` (one flag per weight, Keras order)."""
+
+    @property
+    def trainable_weights(self) -> List[np.ndarray]:
+        """Views of the weights the optimizer updates (Keras order)."""
+        return [v for v, t in zip(self.weights, self._trainable_flags()) if t]
+
+    @property
+    def non_trainable_weights(self) -> List[np.ndarray]:
+        """Views of the other weights (moving statistics, frozen layers)."""
+        return [v for v, t in zip(self.weights, self._trainable_flags()) if not t]
+
+class Layer(WeightLists):
     """Base class: a name, a config, and (once built) views of its weights.
 
     Calling a layer on ``KerasTensor``s (from ``dnnx.Input``) records a node and returns
@@ -502,15 +517,6 @@ class Layer:
                 flags += [leaf.trainable and i < n - moving for i in range(n)]
         return flags
 
-    @property
-    def trainable_weights(self) -> List[np.ndarray]:
-        """Views of the weights the optimizer updates (Keras order)."""
-        return [v for v, t in zip(self.weights, self._trainable_flags()) if t]
-
-    @property
-    def non_trainable_weights(self) -> List[np.ndarray]:
-        """Views of the other weights (moving statistics, frozen layers)."""
-        return [v for v, t in zip(self.weights, self._trainable_flags()) if not t]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         from ._validation import _as_array

@@ -184,6 +184,26 @@ class Layer {
   std::vector<index_t> in_dims_;
 };
 
+/// A layer written for several inputs (merges, broadcasting ops): the one-input entry
+/// points forward to forward_n/backward_n with a one-element input list.
+template <class T>
+class MultiInputLayer : public Layer<T> {
+ public:
+  void forward(const StepContext& ctx, index_t n, const T* x, T* y, T* cache) const final {
+    const T* xs[1] = {x};
+    this->forward_n(ctx, n, xs, y, cache);
+  }
+  void backward(const StepContext& ctx, index_t n, const T* x, const T* y, T* dy, T* dx, const T* cache,
+                bool dy_is_preact) const final {
+    const T* xs[1] = {x};
+    T* dxs[1] = {dx};
+    this->backward_n(ctx, n, xs, y, dy, dxs, cache, dy_is_preact);
+  }
+
+ protected:
+  using Layer<T>::Layer;
+};
+
 /// Build a layer from its spec for inputs of these widths (one entry per input; merges
 /// take several); throws std::invalid_argument naming the layer and the widths.
 template <class T>

@@ -23,21 +23,10 @@ namespace dnnx {
 namespace {
 
 template <class T>
-class Merge final : public Layer<T> {
+class Merge final : public MultiInputLayer<T> {
  public:
   Merge(const LayerSpec& s, const std::vector<index_t>& in_dims, index_t out_dim)
-      : Layer<T>(s.name, in_dims, out_dim), kind_(s.kind) {}
-
-  void forward(const StepContext& ctx, index_t n, const T* x, T* y, T* cache) const override {
-    const T* xs[1] = {x};
-    forward_n(ctx, n, xs, y, cache);
-  }
-  void backward(const StepContext& ctx, index_t n, const T* x, const T* y, T* dy, T* dx, const T* cache,
-                bool pre) const override {
-    const T* xs[1] = {x};
-    T* dxs[1] = {dx};
-    backward_n(ctx, n, xs, y, dy, dxs, cache, pre);
-  }
+      : MultiInputLayer<T>(s.name, in_dims, out_dim), kind_(s.kind) {}
 
   void forward_n(const StepContext&, index_t n, const T* const* xs, T* y, T*) const override {
     const index_t k = static_cast<index_t>(this->in_dims_.size()), d = this->out_dim_;

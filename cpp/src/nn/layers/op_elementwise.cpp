@@ -121,24 +121,13 @@ class Unary final : public Layer<T> {
 };
 
 template <class T>
-class Broadcast final : public Layer<T> {
+class Broadcast final : public MultiInputLayer<T> {
  public:
   Broadcast(const LayerSpec& s, const std::vector<index_t>& in_dims, index_t out, std::vector<std::vector<index_t>> off,
             std::vector<index_t> src, std::vector<char> direct)
-      : Layer<T>(s.name, in_dims, out), op_(static_cast<Op>(s.op)), off_(std::move(off)), src_(std::move(src)),
+      : MultiInputLayer<T>(s.name, in_dims, out), op_(static_cast<Op>(s.op)), off_(std::move(off)), src_(std::move(src)),
         direct_(std::move(direct)), values_(s.op_values.begin(), s.op_values.end()) {
     for (std::size_t i = 0, t = 0; i < src_.size(); ++i) input_of_.push_back(src_[i] < 0 ? static_cast<index_t>(t++) : -1);
-  }
-
-  void forward(const StepContext& ctx, index_t n, const T* x, T* y, T* cache) const override {
-    const T* xs[1] = {x};
-    forward_n(ctx, n, xs, y, cache);
-  }
-  void backward(const StepContext& ctx, index_t n, const T* x, const T* y, T* dy, T* dx, const T* cache,
-                bool pre) const override {
-    const T* xs[1] = {x};
-    T* dxs[1] = {dx};
-    backward_n(ctx, n, xs, y, dy, dxs, cache, pre);
   }
 
   void forward_n(const StepContext&, index_t n, const T* const* xs, T* y, T*) const override {
