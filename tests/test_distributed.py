@@ -2,9 +2,6 @@
 data-parallel fit under ``mpiexec -n 2`` (started here through subprocess; skipped when
 mpi4py or the MPI wheel's mpiexec is missing)."""
 
-import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +12,7 @@ import pytest
 import dnnx
 from dnnx import distributed as dist
 from dnnx import layers
+from mpi_util import run_workers
 
 HERE = Path(__file__).resolve().parent
 
@@ -151,27 +149,11 @@ def test_distributed_evaluate_accepts_an_empty_shard():
 
 
 # -- under mpiexec -n 2 ------------------------------------------------------------------------
-def _mpiexec():
-    pytest.importorskip("mpi4py")
-    here = os.path.dirname(sys.executable)  # the mpich wheel puts mpiexec beside python
-    exe = shutil.which("mpiexec", path=here + os.pathsep + os.environ.get("PATH", ""))
-    if exe is None:
-        pytest.skip("no mpiexec (pip install 'dnnx[mpi]' brings one)")
-    return exe
 
 
 @pytest.fixture(scope="module")
 def mpi_run(tmp_path_factory):
-    exe = _mpiexec()
-    out = tmp_path_factory.mktemp("mpi")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    r = subprocess.run([exe, "-n", "2", sys.executable, str(HERE / "distributed_worker.py"), str(out)],
-                       capture_output=True, text=True, timeout=300, env=env)
-    outputs = [(out / f"rank{i}.out").read_text() if (out / f"rank{i}.out").exists() else "" for i in range(2)]
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:] + "".join(o[-4000:] for o in outputs)
-    facts = [json.loads((out / f"rank{i}.json").read_text()) for i in range(2)]
-    arrays = [dict(np.load(out / f"rank{i}.npz")) for i in range(2)]
-    return facts, arrays, outputs
+    return run_workers("distributed_worker.py", tmp_path_factory.mktemp("mpi"))
 
 
 def test_mpi_identical_weights_every_epoch(mpi_run):

@@ -1,24 +1,13 @@
 """``dnnx train --distributed`` under ``mpiexec -n 2`` (started here; skipped without mpi4py
 or the MPI wheel's mpiexec)."""
 
-import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 import dnnx
-
-
-def _mpiexec():
-    pytest.importorskip("mpi4py")
-    here = os.path.dirname(sys.executable)
-    exe = shutil.which("mpiexec", path=here + os.pathsep + os.environ.get("PATH", ""))
-    if exe is None:
-        pytest.skip("no mpiexec (pip install 'dnnx[mpi]' brings one)")
-    return exe
+from mpi_util import mpiexec as _mpiexec
 
 
 def _table(path, n=400):

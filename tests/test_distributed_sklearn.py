@@ -3,10 +3,6 @@
 skipped without mpi4py or the MPI wheel's mpiexec), compared with one process on the union;
 and the one-rank communicator, which runs every sharded code path without MPI."""
 
-import json
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -15,6 +11,7 @@ import pytest
 
 from dnnx import distributed as dist
 from dnnx.sklearn import MLPClassifier, MLPRegressor
+from mpi_util import run_workers
 
 HERE = Path(__file__).resolve().parent
 B = 16  # rows per rank and step
@@ -103,21 +100,7 @@ def test_one_rank_sharded_shuffle_is_reproducible():
 # -- under mpiexec -n 2 ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mpi_run(tmp_path_factory):
-    pytest.importorskip("mpi4py")
-    import shutil
-    here = os.path.dirname(sys.executable)
-    exe = shutil.which("mpiexec", path=here + os.pathsep + os.environ.get("PATH", ""))
-    if exe is None:
-        pytest.skip("no mpiexec (pip install 'dnnx[mpi]' brings one)")
-    out = tmp_path_factory.mktemp("mpi_sklearn")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    r = subprocess.run([exe, "-n", "2", sys.executable, str(HERE / "distributed_sklearn_worker.py"), str(out)],
-                       capture_output=True, text=True, timeout=300, env=env)
-    outputs = [(out / f"rank{i}.out").read_text() if (out / f"rank{i}.out").exists() else "" for i in range(2)]
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:] + "".join(o[-4000:] for o in outputs)
-    facts = [json.loads((out / f"rank{i}.json").read_text()) for i in range(2)]
-    arrays = [dict(np.load(out / f"rank{i}.npz")) for i in range(2)]
-    return facts, arrays, outputs
+    return run_workers("distributed_sklearn_worker.py", tmp_path_factory.mktemp("mpi_sklearn"))
 
 
 def _weights(arrays, key):
