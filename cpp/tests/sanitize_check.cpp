@@ -4,6 +4,7 @@
 // reconfiguring, gradients, concurrent predicts, GEMMs of awkward shapes, invalid specs that
 // must throw, non-finite data, and thousands of small fit/predict calls (the leak check).
 // Prints "sanitize_check ok" and exits 0; a sanitizer report exits non-zero.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -127,6 +128,44 @@ void chain(OptKind opt) {
 }
 
 // A graph: float + int inputs, embedding, concatenate, shared dense, add, multiply, two outputs.
+// dnnx.ops nodes in a trained chain: flat unary ops, softmax along an inner axis and a sum
+// over an outer one of a per-sample (3, 4) shape, then a dense head.
+template <class T>
+void op_chain() {
+  auto op = [](const char* name, std::vector<index_t> dims = {}, double a = 0, double b = 0) {
+    const LayerDecl& decl = layer_declaration("op");
+    LayerSpec s = decl.defaults;
+    for (const FieldDecl& f : decl.fields)  // the op names, as the binding reads them
+      if (f.key == "op") s.op = static_cast<index_t>(std::find(f.choices.begin(), f.choices.end(), name) - f.choices.begin());
+    s.op_dims = std::move(dims);
+    s.op_a = a;
+    s.op_b = b;
+    return s;
+  };
+  NetworkSpec spec;
+  spec.seed = 3;
+  spec.input_dim = 7;
+  spec.layers = {dense(12, Act::relu), op("square"), op("clip", {}, 0.0, 4.0), op("softmax", {3, 4, 1}),
+                 op("sum", {1, 3, 4}), dense(3, Act::softmax)};
+  Network<T> net(spec);
+  net.configure(config(LossKind::sparse_categorical_crossentropy, OptKind::adam, {}));
+  const index_t n = 41;
+  auto x = randn<T>(static_cast<std::size_t>(n * 7), 5);
+  std::vector<T> y(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) y[static_cast<std::size_t>(i)] = T(i % 3);
+  Batch<T> b{n, {x.data()}, {y.data()}, nullptr};
+  const index_t bs = 8, steps = (n + bs - 1) / bs;
+  std::vector<double> lrs(static_cast<std::size_t>(steps), 0.01);
+  EpochHooks hooks;
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    Logs logs = net.train_epoch(b, bs, true, epoch, lrs.data(), steps, hooks);
+    CHECK(std::isfinite(logs[0].second));
+  }
+  std::vector<T> out(static_cast<std::size_t>(n * 3));
+  net.predict(n, x.data(), out.data(), 8);
+  for (T v : out) CHECK(std::isfinite(double(v)));
+}
+
 void graph() {
   NetworkSpec spec;
   spec.seed = 3;
@@ -296,6 +335,8 @@ int main(int argc, char** argv) {
   chain<double>(OptKind::sgd);
   chain<float>(OptKind::adagrad);
   chain<float>(OptKind::adamw);
+  op_chain<float>();
+  op_chain<double>();
   graph();
   invalid_specs();
   gemms<float>();
