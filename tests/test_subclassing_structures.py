@@ -129,7 +129,7 @@ def test_multi_output_layer_errors():
             return {"input": (h, x), "twice": [h, h], "none": (h, None), "empty": ()}[self.what]
 
     inp = dnnx.Input(shape=(3,))
-    with pytest.raises(ValueError, match="must return tensors it computed from its inputs"):
+    with pytest.raises(ValueError, match="must return a tensor it computed from its inputs"):
         Bad("input")(inp)
     with pytest.raises(ValueError, match="returns the same tensor twice"):
         Bad("twice")(inp)

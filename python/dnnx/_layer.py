@@ -307,8 +307,8 @@ class Layer(WeightLists):
                             f"returned {out!r}")
         for t in outs:
             if any(t is i for i in flat) or not any(record is o for o in _producer(t).owners):
-                raise ValueError(f"{cls}.call must return tensors it computed from its inputs (wrap an input in "
-                                 f"layers.Identity() to return it)")
+                raise ValueError(f"{cls}.call must return a tensor it computed from its inputs (each output, when it "
+                                 f"returns several; wrap an input in layers.Identity() to return it)")
         if len({id(t) for t in outs}) != len(outs):
             raise ValueError(f"{cls}.call returns the same tensor twice; return each output once")
         if isinstance(out, list):
