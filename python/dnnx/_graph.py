@@ -124,7 +124,7 @@ class Graph:
         for node in self.nodes:
             if node.layer not in self.leaf_layers:
                 self.leaf_layers.append(node.layer)
-        self._top_of_output = {id(n.output): n for n in self.top_nodes}
+        self._top_of_output = {id(t): (n, k) for n in self.top_nodes for k, t in enumerate(n.outputs)}
         self.top_index: Dict[int, int] = {}
         counts: Dict[int, int] = {}
         for node in self.top_nodes:
@@ -134,8 +134,8 @@ class Graph:
 
     def top_producer(self, t: KerasTensor):
         """The layer that produces ``t`` as this model sees it (a subclassed layer for its output)."""
-        node = self._top_of_output.get(id(t))
-        return node.layer if node is not None else t._keras_history[0]
+        hit = self._top_of_output.get(id(t))
+        return hit[0].layer if hit is not None else t._keras_history[0]
 
     def _name_everything(self) -> None:
         self._name(list(self.input_layers) + list(self.layers))
@@ -259,7 +259,8 @@ class Graph:
         src, node_index, tensor_index = t._keras_history
         if isinstance(src, InputLayer):
             return [src.name, 0, tensor_index]
-        top = self._top_of_output.get(id(t))
-        if top is not None:
-            return [top.layer.name, self.top_index[id(top)], 0]
+        hit = self._top_of_output.get(id(t))
+        if hit is not None:
+            top, k = hit
+            return [top.layer.name, self.top_index[id(top)], k]
         return [src.name, self.node_index[id(src._inbound_nodes[node_index])], tensor_index]

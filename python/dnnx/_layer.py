@@ -179,6 +179,20 @@ class Node:
         # first (empty at the top level): the graph shows and saves those calls, not this node.
         self.owners = current_owners()
 
+    @property
+    def outputs(self) -> List[KerasTensor]:
+        """The output tensors, flat (a subclassed layer's call may return several)."""
+        return flat_outputs(self.output)
+
+
+def flat_outputs(out) -> List[KerasTensor]:
+    """The tensors of a call's result, flat: one tensor, a list/tuple in order, a dict in
+    sorted key order (Keras's ``tree.flatten``, which gives the tensor index in a config)."""
+    if isinstance(out, dict):
+        return [out[k] for k in sorted(out)]
+    if isinstance(out, (list, tuple)):
+        return list(out)
+    return [] if out is None else [out]
 
 
 class WeightLists:
@@ -285,11 +299,22 @@ class Layer(WeightLists):
         if accepts(self.call, "training"):
             kw["training"] = TRAINING if training is None else training
         out = trace_call(self, inputs, kw, record)
-        if not isinstance(out, KerasTensor):
-            raise TypeError(f"{cls}.call must return one tensor (a layer output); returned {type(out).__name__}")
-        if any(out is t for t in flat) or not any(record is o for o in _producer(out).owners):
-            raise ValueError(f"{cls}.call must return a tensor it computed from its inputs (wrap an input in "
-                             f"layers.Identity() to return it)")
+        outs = flat_outputs(out)
+        structured = isinstance(out, KerasTensor) or isinstance(out, (list, tuple)) and out or isinstance(
+            out, dict) and out and all(isinstance(k, str) for k in out)
+        if not structured or not all(isinstance(t, KerasTensor) for t in outs):
+            raise TypeError(f"{cls}.call must return a tensor, or a tuple, list or dict (string keys) of tensors; "
+                            f"returned {out!r}")
+        for t in outs:
+            if any(t is i for i in flat) or not any(record is o for o in _producer(t).owners):
+                raise ValueError(f"{cls}.call must return a tensor it computed from its inputs (each output, when it "
+                                 f"returns several; wrap an input in layers.Identity() to return it)")
+        if len({id(t) for t in outs}) != len(outs):
+            raise ValueError(f"{cls}.call returns the same tensor twice; return each output once")
+        if isinstance(out, list):
+            out = list(out)  # the record keeps its own copy of the structure
+        elif isinstance(out, dict):
+            out = dict(out)
         for var in self._own_variables():
             if var._holder is None:
                 raise ValueError(f"{cls}.call did not use weight {var.path!r} (made by add_weight): dnnx keeps a "
@@ -541,9 +566,9 @@ class Layer(WeightLists):
         return list(ins) if self.takes_list else ins[0]
 
     @property
-    def output(self) -> KerasTensor:
+    def output(self):
         """The output tensor of the layer's first call: ``Model(m.inputs, m.layers[2].output)``
-        extracts features."""
+        extracts features (a tuple, list or dict of them for a subclassed layer returning several)."""
         return self._first_node("output").output
 
     @property

@@ -53,11 +53,11 @@ def _label(layer, show_shapes, show_dtype, show_layer_names, show_layer_activati
             shape = "?" if len(ins) != 1 else (
                 _shape(ins[0][0]) if len(ins[0]) == 1 else str([tuple(t.shape) for t in ins[0]]))
             cols.append(f'<td bgcolor="white"><font point-size="14">Input shape: <b>{shape}</b></font></td>')
-        outs = [layer.output] if cls == "InputLayer" else [n.output for n in layer._inbound_nodes]
+        outs = [layer.output] if cls == "InputLayer" else [t for n in layer._inbound_nodes for t in n.outputs]
         shape = _shape(outs[0]) if len(outs) == 1 else "?"
         cols.append(f'<td bgcolor="white"><font point-size="14">Output shape: <b>{shape}</b></font></td>')
     if show_dtype:
-        outs = [layer.output] if cls == "InputLayer" else [n.output for n in layer._inbound_nodes]
+        outs = [layer.output] if cls == "InputLayer" else [t for n in layer._inbound_nodes for t in n.outputs]
         dtype = outs[0].dtype if len(outs) == 1 else "?"
         cols.append(f'<td bgcolor="white"><font point-size="14">Output dtype: <b>{dtype}</b></font></td>')
     if show_trainable and cls != "InputLayer" and layer.count_params():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from ._layer import InputLayer, KerasTensor
+from ._layer import InputLayer, KerasTensor, flat_outputs
 
 MODULE = "dnnx.layers"
 
@@ -132,10 +132,15 @@ def _history(value: Any, where: str):
 
 
 def _lookup(tensors: Dict, hist, where: str) -> Optional[KerasTensor]:
+    """The tensor ``[layer, node, index]`` names (None while that call is not made yet)."""
     name, node, index = hist
-    if index != 0:
-        _fail(f"{where}: tensor_index must be 0 (dnnx layers have one output); found {index}")
-    return tensors.get((name, node))
+    outs = tensors.get((name, node))
+    if outs is None:
+        return None
+    if index >= len(outs):
+        _fail(f"{where}: tensor_index {index} is out of range: layer {name!r} call {node} returns {len(outs)} "
+              f"tensor(s)")
+    return outs[index]
 
 
 def _functional(cfg: dict, seed):
@@ -159,7 +164,7 @@ def _functional(cfg: dict, seed):
     tensors: Dict = {}
     for layer, _ in built:
         if isinstance(layer, InputLayer):
-            tensors[(layer.name, 0)] = layer.output
+            tensors[(layer.name, 0)] = [layer.output]
     done = {id(layer): 0 for layer, _ in built}
     remaining = sum(len(n) for _, n in built)
     while remaining:
@@ -171,7 +176,7 @@ def _functional(cfg: dict, seed):
                 if args is None:
                     break
                 listed = layer.takes_list or isinstance(nodes[k]["args"][0], list)
-                tensors[(layer.name, k)] = layer(args if listed else args[0])
+                tensors[(layer.name, k)] = flat_outputs(layer(args if listed else args[0]))
                 done[id(layer)] = k + 1
                 remaining -= 1
                 progress = True

@@ -26,8 +26,10 @@ def _rows(model) -> List[Tuple[str, str, str, List[str]]]:
             rows.append((label, _shape(layer.batch_shape), "0", ["-"]))
             continue
         nodes = _calls(g, layer)
-        shapes = {n.output.shape for n in nodes}
-        shape = _shape(shapes.pop()) if len(shapes) == 1 else "multiple" if shapes else "?"
+        shapes = {tuple(t.shape for t in n.outputs) for n in nodes}
+        one = shapes.pop() if len(shapes) == 1 else None
+        shape = (_shape(one[0]) if len(one) == 1 else "[" + ", ".join(_shape(s) for s in one) + "]") if one \
+            else "multiple" if shapes else "?"
         links = [f"{h[0]}[{h[1]}][{h[2]}]" for n in nodes for h in (g.history(t) for t in n.inputs)]
         rows.append((label, shape, f"{layer.count_params():,}", links))
     return rows
