@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "arrays.hpp"
@@ -199,6 +200,21 @@ LayerSpec parse_layer(const py::handle& h, std::size_t index, std::map<std::stri
         }
         break;
       }
+      case FieldType::strings: {
+        if (!present(d, key)) break;
+        py::object v = d[key];
+        if (!py::isinstance<py::list>(v) && !py::isinstance<py::tuple>(v))
+          throw py::value_error(w + " must be a list of strings; received " + repr_of(v));
+        py::sequence seq = py::reinterpret_borrow<py::sequence>(v);
+        (s.*f.as_strings).clear();
+        for (std::size_t i = 0; i < seq.size(); ++i) {
+          py::object e = seq[i];
+          if (!py::isinstance<py::str>(e))
+            throw py::value_error(w + "[" + std::to_string(i) + "] must be a string; received " + repr_of(e));
+          (s.*f.as_strings).push_back(e.cast<std::string>());
+        }
+        break;
+      }
       case FieldType::choice: {
         const std::string name = get_str(d, key, f.choices[static_cast<std::size_t>(s.*f.as_int)], where);
         std::string known;
@@ -223,7 +239,7 @@ LayerSpec parse_layer(const py::handle& h, std::size_t index, std::map<std::stri
 /// "type", "default"}]}} (defaults as the spec dicts write them).
 py::dict declarations_dict() {
   static const char* type_names[] = {"integer", "number", "boolean", "activation", "initializer", "regularizer",
-                                     "seed", "ignored", "choice", "integers", "numbers"};
+                                     "seed", "ignored", "choice", "integers", "numbers", "strings"};
   py::dict all;
   for (const LayerDecl& decl : layer_declarations()) {
     py::list fields;
@@ -256,6 +272,7 @@ py::dict declarations_dict() {
         }
         case FieldType::integers: fd["default"] = py::list(py::cast(s.*f.as_ints)); break;
         case FieldType::numbers: fd["default"] = py::list(py::cast(s.*f.as_numbers)); break;
+        case FieldType::strings: fd["default"] = py::list(py::cast(s.*f.as_strings)); break;
         default: fd["default"] = py::none(); break;
       }
       fields.append(fd);
@@ -726,6 +743,33 @@ py::array view(const py::object& owner, T* p, std::vector<py::ssize_t> shape) {
 }  // namespace
 
 void register_network(py::module_& m) {
+  m.def(
+      "initial_values",
+      [](py::object init, std::vector<index_t> shape, index_t fan_in, index_t fan_out, const std::string& dtype,
+         std::uint64_t seed) -> py::array {
+        const InitSpec spec = parse_init(init, InitSpec{InitKind::zeros}, "initializer");
+        index_t n = 1;
+        for (index_t d : shape)
+          if (d < 0 || mul_overflows(n, d, &n) || n > (index_t(1) << 48))
+            throw py::value_error("initial_values: shape must hold non-negative dims (not too large)");
+        if (fan_in < 1 || fan_out < 1) throw py::value_error("initial_values: fans must be >= 1");
+        std::vector<py::ssize_t> dims(shape.begin(), shape.end());
+        auto fill = [&](auto* tag) -> py::array {
+          using T = std::remove_pointer_t<decltype(tag)>;
+          py::array_t<T> a(dims);
+          T* p = a.mutable_data();
+          {
+            py::gil_scoped_release release;
+            init_fill<T>(spec, fan_in, fan_out, n, p, seed, 0);
+          }
+          return a;
+        };
+        if (dtype == "float32") return fill(static_cast<float*>(nullptr));
+        if (dtype == "float64") return fill(static_cast<double*>(nullptr));
+        throw py::value_error("initial_values: dtype must be 'float32' or 'float64'; received '" + dtype + "'");
+      },
+      py::arg("initializer"), py::arg("shape"), py::arg("fan_in"), py::arg("fan_out"), py::arg("dtype"), py::arg("seed"),
+      R"(Values drawn by an initializer (a name or its dict) for a weight of this shape and fans (Layer.add_weight).)");
   m.def("layer_declarations", &declarations_dict,
         R"(Every layer type the core builds: its config fields (key, type, default) in spec order.)");
   py::class_<PyNetwork>(m, "Network", R"(A graph of layers with losses, an optimizer and metrics, run in C++ (see _core.pyi).)")

@@ -315,9 +315,56 @@ class Layer(WeightLists):
             out = list(out)  # the record keeps its own copy of the structure
         elif isinstance(out, dict):
             out = dict(out)
+        for var in self._own_variables():
+            if var._holder is None:
+                raise ValueError(f"{cls}.call did not use weight {var.path!r} (made by add_weight): dnnx keeps a "
+                                 f"layer's weights in the graph ops that read them, so each weight must be an "
+                                 f"operand of a dnnx.ops op in call()")
         record.output = out
         self._inbound_nodes.append(record)
         return out
+
+    # -- weights a subclass makes (Keras: add_weight) -----------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, autocast: bool = True,
+                   regularizer=None, constraint=None, aggregation: str = "none",
+                   overwrite_with_gradient: bool = False, name: Optional[str] = None):
+        """A weight of this layer (Keras 3's ``add_weight``), made in ``__init__`` or
+        ``build()`` and used in ``call()`` as an operand of ``dnnx.ops`` (``x @ self.w +
+        self.b``): the op node that reads it holds it in the C++ network, so fit trains it
+        (``trainable=False``: read, never updated). ``initializer`` defaults to
+        ``"glorot_uniform"``; ``regularizer`` adds its penalty to the loss. Returns a
+        ``Variable`` (``numpy()``, ``assign()``, ``shape``, ``path``, ...)."""
+        from ._variable import make_variable
+        who = f"{type(self).__name__}.add_weight"
+        if not self._is_composite():
+            raise TypeError(f"{who}: add_weight is for layers that write their own call() (a weight is only "
+                            f"trained through the ops that read it there)")
+        if self._inbound_nodes:
+            raise ValueError(f"{who}: layer {self.name!r} has already been called, so its graph is fixed; make "
+                             f"every weight in __init__ or build() (or during the first call)")
+        if not isinstance(autocast, bool):
+            raise TypeError(f"{who}: autocast must be a bool. Received: autocast={autocast!r}")
+        if aggregation not in ("none", "mean", "sum", "only_first_replica"):
+            raise ValueError(f"{who}: aggregation must be 'none', 'mean', 'sum' or 'only_first_replica'. Received: "
+                             f"aggregation={aggregation!r}")
+        if overwrite_with_gradient:
+            raise ValueError(f"{who}: overwrite_with_gradient=True is not supported (the optimizer updates every "
+                             f"trainable weight)")
+        var = make_variable(self, shape, initializer, dtype, trainable, name, regularizer, constraint)
+        self.__dict__.setdefault("_variables", []).append(var)
+        return var
+
+    def _own_variables(self) -> list:
+        """The weights this layer made with add_weight, in Keras's order: trainable ones
+        first, each group in creation order."""
+        made = self.__dict__.get("_variables", [])
+        return [v for v in made if v.trainable] + [v for v in made if not v.trainable]
+
+    def _weight_units(self) -> list:
+        """A subclassed layer's weights as units in Keras order: a variable not yet in the
+        graph (no op has read it), or a leaf layer (the op nodes holding its variables, then
+        its sublayers' leaves)."""
+        return [v for v in self._own_variables() if v._holder is None] + self._leaves()
 
     # -- symbolic call -------------------------------------------------------------
     def __call__(self, inputs, training=None, **kwargs):
@@ -424,6 +471,9 @@ class Layer(WeightLists):
             model._set_layer_trainable(self, value)
         if self._is_composite():  # Keras: freezing a layer freezes everything in it
             from ._subclass import tracked
+            for var in self._own_variables():
+                if var._holder is not None:
+                    var._holder.trainable = value
             for sub in tracked(self):
                 sub.trainable = value
 
@@ -461,13 +511,18 @@ class Layer(WeightLists):
 
     def _views(self, what: str = "weights", kind: str = "write") -> List[np.ndarray]:
         if self._is_composite():
-            return [v for leaf in self._leaves() for v in leaf._views(what, kind)]
+            return [v for unit in self._weight_units() for v in self._unit_views(unit, what, kind)]
         self._check_owners(what, kind)
         model = self._owner()
         if model is None:
             return self._standalone_weights()
         model._pull_shared()
         return model._layer_views(self)
+
+    @staticmethod
+    def _unit_views(unit, what: str = "weights", kind: str = "write") -> List[np.ndarray]:
+        from ._variable import Variable
+        return [unit._value] if isinstance(unit, Variable) else unit._views(what, kind)
 
     def _standalone_weights(self) -> List[np.ndarray]:
         """The weights of a layer no model holds yet (Keras: a built layer owns them): made
@@ -530,8 +585,12 @@ class Layer(WeightLists):
         return [w.copy() for w in self._views("get_weights", "read")]
 
     def _trainable_flags(self) -> List[bool]:
+        from ._variable import Variable
         flags = []
-        for leaf in self._leaves():
+        for leaf in (self._weight_units() if self._is_composite() else [self]):
+            if isinstance(leaf, Variable):
+                flags.append(leaf._trainable_flag())
+                continue
             owner = leaf._owner()
             n = len(leaf._views())
             if owner is not None and id(leaf) in owner._slices:
@@ -539,7 +598,9 @@ class Layer(WeightLists):
                 flags += owner._trainable_flags()[first:first + count]
             else:
                 moving = 2 if leaf.type_name == "batch_normalization" else 0  # no network yet: its statistics
-                flags += [leaf.trainable and i < n - moving for i in range(n)]
+                held = getattr(leaf, "_variables", None)  # an op node holding add_weight variables
+                flags += [leaf.trainable and v.trainable for v in held] if held else [
+                    leaf.trainable and i < n - moving for i in range(n)]
         return flags
 
 
@@ -550,10 +611,14 @@ class Layer(WeightLists):
         if self._is_composite():
             if len(weights) != len(views):
                 raise ValueError(f"{self.name}: set_weights expects {len(views)} arrays; received {len(weights)}")
+            from ._variable import Variable
             first = 0
-            for leaf in self._leaves():
-                n = len(leaf._views())
-                leaf.set_weights(weights[first:first + n])
+            for unit in self._weight_units():
+                n = len(self._unit_views(unit))
+                if isinstance(unit, Variable):
+                    unit.assign(weights[first])
+                else:
+                    unit.set_weights(weights[first:first + n])
                 first += n
             return
         if len(weights) != len(views):

@@ -9,6 +9,10 @@ backward (cpp/src/nn/layers/op_*.cpp).
 
 Tensors in the core are (batch, flat width); ``op_node`` gets the Keras shape of the
 result and the layer dict that computes its flat values.
+
+An op with ``add_weight`` variables among its operands (``param_node``) holds them as its
+parameters (``_variables``, in the order its spec lists them): its only weights, handed to
+the network when a model is built (see ``dnnx._variable``).
 """
 
 from __future__ import annotations
@@ -35,15 +39,18 @@ class OpLayer(Layer):
         self._steps = steps
         self._out = (tuple(shape) if shape is not None else None, dtype, batch_reduce)
         self._list_call = True  # a saved config lists the op's inputs (ops take one or several)
+        self._variables: list = []  # the add_weight variables it holds (param_node)
 
     def spec(self) -> dict:
+        if self._variables:  # the weights' paths as the network names them (the layers are named by now)
+            return {**self._spec, "name": self.name, "param_names": [v.path for v in self._variables]}
         return {**self._spec, "name": self.name}
 
     def node_steps(self, input_shapes) -> int:
         return self._steps
 
     def _standalone_weights(self) -> List[np.ndarray]:
-        return []
+        return [v._value for v in self._variables]
 
     def __call__(self, inputs):
         """Apply the same op again to tensors of the first call's shapes (a model loaded from
@@ -101,6 +108,48 @@ def op_node(op_name: str, inputs: Sequence[KerasTensor], spec: dict, shape: Shap
             steps: int = 1, batch_reduce: Optional[str] = None) -> KerasTensor:
     """Record one op node and return its output tensor of Keras shape ``shape``."""
     return OpLayer(op_name, spec, steps, shape, dtype, batch_reduce)(list(inputs))
+
+
+def param_spec(spec: dict, variables: list) -> dict:
+    """``spec`` with the core's description of the op's parameters (cpp/src/nn/layers/ops.hpp)."""
+    params: List[int] = [len(variables)]
+    for v in variables:
+        params += [int(v.trainable), len(v.shape), *v.shape]
+    out = {**spec, "params": params, "param_names": [v.name for v in variables]}
+    if any(v.regularizer is not None for v in variables):
+        out["param_regularizers"] = [x for v in variables for x in (
+            (v.regularizer.l1, v.regularizer.l2) if v.regularizer is not None else (0.0, 0.0))]
+    return out
+
+
+def param_node(op_name: str, inputs: Sequence[KerasTensor], spec: dict, shape: Shape, dtype: str, variables: list,
+               steps: int = 1) -> KerasTensor:
+    """Record an op whose ``variables`` are parameters of its node. A variable already held
+    by a node (its layer called again) is read through that same node, shared; used by
+    another op or on other shapes (tied weights), it is refused."""
+    spec = param_spec(spec, variables)
+    shapes = [t.shape for t in inputs]
+    held = [v for v in variables if v._holder is not None]
+    if held:
+        holder = held[0]._holder
+        same = (len(held) == len(variables) and all(v._holder is holder for v in variables)
+                and holder._variables == list(variables) and holder._spec == spec and holder._steps == steps
+                and holder._input_shapes == shapes)
+        if not same:
+            v = held[0]
+            raise ValueError(f"ops.{op_name}: weight {v.path!r} is already read by another op node "
+                             f"({holder.default_name} on inputs {holder._input_shapes}). dnnx keeps each weight in "
+                             f"the one op node that reads it (a layer called again shares that node), so a weight "
+                             f"used by two different ops (tied weights) or on inputs of other shapes is not "
+                             f"supported; make a second weight with add_weight")
+        return holder(list(inputs))
+    layer = OpLayer(op_name, spec, steps, shape, dtype)
+    layer._variables = list(variables)
+    layer._trainable = all(v._owner.trainable for v in variables)
+    layer._initial_weights = [v._value for v in variables]  # handed to the first model built with it
+    for i, v in enumerate(variables):
+        v._holder, v._slot = layer, i
+    return layer(list(inputs))
 
 
 def stores_ids(t: KerasTensor) -> bool:

@@ -28,6 +28,13 @@ _NUMPY_DIR = None
 
 # The composite calls being traced, outermost first: each leaf node records this stack.
 _scope: List[object] = []
+# How many call()s (layers' and models') are being traced right now.
+_depth = [0]
+
+
+def tracing() -> bool:
+    """True while some call() is being traced on symbolic tensors."""
+    return _depth[0] > 0
 
 
 class _Training:
@@ -117,6 +124,7 @@ def trace_call(owner, inputs, kwargs: dict, record=None):
     code = getattr(getattr(call, "__func__", call), "__code__", None)
     if record is not None:
         _scope.append(record)
+    _depth[0] += 1
     try:
         return call(inputs, **kwargs)
     except Exception as e:
@@ -125,6 +133,7 @@ def trace_call(owner, inputs, kwargs: dict, record=None):
             raise
         raise new from None
     finally:
+        _depth[0] -= 1
         if record is not None:
             _scope.pop()
 
@@ -182,20 +191,30 @@ def leaf_order(obj) -> list:
     from ._layer import InputLayer, Layer
     out: list = []
 
+    def add(layer):
+        if all(layer is not o for o in out):
+            out.append(layer)
+
+    def own(v):  # the op nodes holding v's own weights (add_weight), first: Keras's order
+        for var in getattr(v, "_own_variables", lambda: [])():
+            if var._holder is not None:
+                add(var._holder)
+
     def walk(v):
         if isinstance(v, InputLayer):
             return
         if isinstance(v, Layer) and not v._is_composite():
-            if all(v is not o for o in out):
-                out.append(v)
+            add(v)
             return
         if isinstance(v, Layer) or getattr(v, "_subclassed", False):
+            own(v)
             for sub in tracked(v):
                 walk(sub)
         else:  # a functional or Sequential model held as an attribute
             for sub in v.layers:
                 walk(sub)
 
+    own(obj)
     for v in tracked(obj):
         walk(v)
     return out

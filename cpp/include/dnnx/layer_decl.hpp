@@ -28,6 +28,7 @@ enum class FieldType : int {
   choice,       ///< index_t member holding the position of a name in FieldDecl::choices
   integers,     ///< std::vector<index_t> member (a list of integers)
   numbers,      ///< std::vector<double> member (a list of numbers)
+  strings,      ///< std::vector<std::string> member (a list of strings)
 };
 
 struct FieldDecl {
@@ -41,6 +42,7 @@ struct FieldDecl {
   RegSpec LayerSpec::*as_reg = nullptr;
   std::vector<index_t> LayerSpec::*as_ints = nullptr;
   std::vector<double> LayerSpec::*as_numbers = nullptr;
+  std::vector<std::string> LayerSpec::*as_strings = nullptr;
   std::vector<std::string> choices;  ///< choice: the accepted names (the member is the index)
 };
 
@@ -63,6 +65,7 @@ struct LayerDecl {
   LayerDecl& field(const char* key, RegSpec LayerSpec::*m) { return add(key, FieldType::regularizer).set(m); }
   LayerDecl& field(const char* key, std::vector<index_t> LayerSpec::*m) { return add(key, FieldType::integers).set(m); }
   LayerDecl& field(const char* key, std::vector<double> LayerSpec::*m) { return add(key, FieldType::numbers).set(m); }
+  LayerDecl& field(const char* key, std::vector<std::string> LayerSpec::*m) { return add(key, FieldType::strings).set(m); }
   LayerDecl& seed_field(const char* key) { return add(key, FieldType::seed); }
   LayerDecl& choice_field(const char* key, index_t LayerSpec::*m, std::vector<std::string> names) {
     add(key, FieldType::choice).set(m);
@@ -87,6 +90,7 @@ struct LayerDecl {
   LayerDecl& set(RegSpec LayerSpec::*m) { fields.back().as_reg = m; return *this; }
   LayerDecl& set(std::vector<index_t> LayerSpec::*m) { fields.back().as_ints = m; return *this; }
   LayerDecl& set(std::vector<double> LayerSpec::*m) { fields.back().as_numbers = m; return *this; }
+  LayerDecl& set(std::vector<std::string> LayerSpec::*m) { fields.back().as_strings = m; return *this; }
 };
 
 /// A declaration for `type` with the factories of a one-input layer.

@@ -84,6 +84,12 @@ struct LayerSpec {
   bool op_ids = false;  ///< the input holds int64 IDs (a model input): cast, one_hot
   std::vector<index_t> op_dims;
   std::vector<double> op_values;
+  // op parameters: the weights of Layer.add_weight that this op node owns (ops.hpp):
+  // [count, then per parameter: trainable (0/1), rank, d_0 .. d_{rank-1}], their names
+  // and their regularizers ([l1, l2] per parameter, or empty: none)
+  std::vector<index_t> op_params;
+  std::vector<std::string> op_param_names;
+  std::vector<double> op_param_regularizers;
 };
 
 /// One parameter tensor: where it sits in the arenas and how to initialize/regularize it.

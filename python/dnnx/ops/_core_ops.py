@@ -21,7 +21,8 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from .._layer import KerasTensor, is_int_dtype
-from .._op import flat, op_node, per_sample, stores_ids
+from .._op import flat, op_node, param_node, per_sample, stores_ids
+from .._variable import Variable
 
 _FLOATS = ("float16", "float32", "float64", "bfloat16")
 
@@ -63,6 +64,11 @@ def _unary(op: str, x: KerasTensor, a: float = 0.0, b: float = 0.0, name: Option
 def _constant(v, name: str) -> np.ndarray:
     if isinstance(v, KerasTensor):
         raise TypeError(f"ops.{name}: internal error, not a constant")
+    if isinstance(v, Variable):
+        raise TypeError(f"ops.{name}: weight {v.path!r} cannot be an operand of ops.{name} on a symbolic tensor "
+                        f"(it would become a constant that never trains); weights can be the right operand of "
+                        f"ops.matmul / ops.dot (x @ w) and an operand of the elementwise ops (add, subtract, "
+                        f"multiply, divide, maximum, minimum, power, where, comparisons)")
     a = np.asarray(v)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"ops.{name}: operands must be tensors, numbers or numeric arrays; received {type(v).__name__}")
@@ -83,9 +89,25 @@ def _broadcast(op: str, operands: Sequence, name: Optional[str] = None, dtype: O
     rank = ranks.pop() - 1  # per-sample rank
     shapes = []
     consts = []
+    variables: list = []  # the weights among the operands: parameters of the node
+    slots = []  # per operand: its variable's index in variables, or None
     for x in operands:
+        slots.append(None)
         if isinstance(x, KerasTensor):
             shapes.append(per_sample(x))
+            consts.append(None)
+            continue
+        if isinstance(x, Variable):
+            vs = x.shape
+            if len(vs) > rank + 1 or (len(vs) == rank + 1 and vs[0] != 1):
+                raise ValueError(f"ops.{name}: weight {x.path!r} of shape {vs} cannot broadcast against a tensor of "
+                                 f"shape {tensors[0].shape}: its leading axis would be the batch axis; a weight "
+                                 f"needs at most {rank} axes (or a leading 1)")
+            vs = vs[1:] if len(vs) == rank + 1 else vs
+            if not any(x is v for v in variables):
+                variables.append(x)
+            slots[-1] = next(i for i, v in enumerate(variables) if v is x)
+            shapes.append((1,) * (rank - len(vs)) + tuple(vs))
             consts.append(None)
             continue
         c = _constant(x, name)
@@ -105,7 +127,7 @@ def _broadcast(op: str, operands: Sequence, name: Optional[str] = None, dtype: O
                          f"cannot be broadcast together") from None
     dims = [len(operands), rank, *out]
     values: List[float] = []
-    for s, c in zip(shapes, consts):
+    for s, c, slot in zip(shapes, consts, slots):
         st, step = [], 1
         for d in reversed(s):
             st.append(step if d > 1 else 0)
@@ -114,13 +136,17 @@ def _broadcast(op: str, operands: Sequence, name: Optional[str] = None, dtype: O
         for a in range(rank):
             if s[a] == 1:
                 st[a] = 0
-        if c is None:
+        if slot is not None:
+            dims.append(-2 - slot)
+        elif c is None:
             dims.append(-1)
         else:
             dims.append(len(values))
             values.extend(float(v) for v in c.reshape(-1))
         dims.extend(st)
     spec = {"type": "op", "op": op, "dims": dims, "values": values}
+    if variables:
+        return param_node(name, tensors, spec, (None, *out), dtype or _float_dtype(*tensors), variables)
     return op_node(name, tensors, spec, (None, *out), dtype or _float_dtype(*tensors))
 
 
@@ -384,6 +410,19 @@ def matmul(x1, x2):
                            _float_dtype(x1, x2))
         raise ValueError(f"ops.matmul: of two symbolic tensors only per-sample matrices (batch, m, k) @ (batch, k, p) "
                          f"can be multiplied; received shapes {x1.shape} and {x2.shape}")
+    if isinstance(x1, KerasTensor) and isinstance(x2, Variable):  # x @ w: w a parameter of the node
+        _no_ids("matmul", x1)
+        k = x1.shape[-1] if x1.ndim >= 2 else None
+        if k is None or x2.ndim not in (1, 2) or x2.shape[0] != k:
+            raise ValueError(f"ops.matmul: shapes {x1.shape} and {x2.shape} (weight {x2.path!r}) do not align (the "
+                             f"weight must be ({k}, m) or ({k},))")
+        m = x2.shape[1] if x2.ndim == 2 else 1
+        shape = x1.shape[:-1] + ((m,) if x2.ndim == 2 else ())
+        return param_node("matmul", [x1], {"type": "op", "op": "matmul_param", "dims": [k, m]}, shape,
+                          _float_dtype(x1), [x2], steps=flat(x1.shape[1:-1]))
+    if isinstance(x2, KerasTensor) and isinstance(x1, Variable):
+        raise ValueError(f"ops.matmul: weight @ tensor (weight {x1.path!r}) is not supported symbolically; store the "
+                         f"weight transposed and write x @ w (the weight on the right)")
     if isinstance(x1, KerasTensor):
         _no_ids("matmul", x1)
         c = _constant(x2, "matmul")

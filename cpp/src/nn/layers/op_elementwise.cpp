@@ -17,7 +17,8 @@
 // per output element; a step gathers through it, and backward scatters (adds) the
 // gradient back, so a broadcast operand's gradient sums over the axes it was broadcast
 // along. maximum/minimum send the gradient to the first operand on ties; where's
-// condition gets none.
+// condition gets none. src <= -2 makes the operand parameter -2 - src of the node (a
+// weight, see ops.hpp): read like a constant, its gradient summed over the batch.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -124,11 +125,18 @@ template <class T>
 class Broadcast final : public MultiInputLayer<T> {
  public:
   Broadcast(const LayerSpec& s, const std::vector<index_t>& in_dims, index_t out, std::vector<std::vector<index_t>> off,
-            std::vector<index_t> src, std::vector<char> direct)
+            std::vector<index_t> src, std::vector<char> direct, std::vector<char> suffix, std::vector<TensorInfo> params)
       : MultiInputLayer<T>(s.name, in_dims, out), op_(static_cast<Op>(s.op)), off_(std::move(off)), src_(std::move(src)),
-        direct_(std::move(direct)), values_(s.op_values.begin(), s.op_values.end()) {
-    for (std::size_t i = 0, t = 0; i < src_.size(); ++i) input_of_.push_back(src_[i] < 0 ? static_cast<index_t>(t++) : -1);
+        direct_(std::move(direct)), suffix_(std::move(suffix)), values_(s.op_values.begin(), s.op_values.end()),
+        p_(std::move(params)) {
+    for (std::size_t i = 0, t = 0; i < src_.size(); ++i) {
+      input_of_.push_back(src_[i] == -1 ? static_cast<index_t>(t++) : -1);
+      param_operands_ += src_[i] <= -2;
+    }
   }
+
+  void declare(std::vector<TensorInfo>& table) override { p_.declare(table); }
+  void bind(const std::vector<TensorInfo>& t, T* params, T* grads) override { p_.bind(t, params, grads); }
 
   void forward_n(const StepContext&, index_t n, const T* const* xs, T* y, T*) const override {
     const index_t w = this->out_dim_;
@@ -136,9 +144,7 @@ class Broadcast final : public MultiInputLayer<T> {
     row_blocks(n, w, [&](index_t r0, index_t r1) {
       for (index_t r = r0; r < r1; ++r) {
         const T* base[3];
-        for (std::size_t i = 0; i < k; ++i)
-          base[i] = src_[i] < 0 ? xs[input_of_[i]] + r * this->in_dims_[static_cast<std::size_t>(input_of_[i])]
-                                : values_.data() + src_[i];
+        bases(xs, r, base);
         T* yr = y + r * w;
         if (k == 2 && direct_[0] && direct_[1]) {  // equal shapes: a plain loop
           for (index_t e = 0; e < w; ++e) yr[e] = apply(base[0][e], base[1][e], T(0));
@@ -154,53 +160,30 @@ class Broadcast final : public MultiInputLayer<T> {
     });
   }
 
-  void backward_n(const StepContext&, index_t n, const T* const* xs, const T* y, T* dy, T* const* dxs, const T*,
+  void backward_n(const StepContext& ctx, index_t n, const T* const* xs, const T* y, T* dy, T* const* dxs, const T*,
                   bool) const override {
     const index_t w = this->out_dim_;
     const std::size_t k = src_.size();
     row_blocks(n, w, [&](index_t r0, index_t r1) {
       for (index_t r = r0; r < r1; ++r) {
         const T* base[3];
+        bases(xs, r, base);
         T* grad[3] = {nullptr, nullptr, nullptr};
         for (std::size_t i = 0; i < k; ++i) {
-          if (src_[i] < 0) {
-            const std::size_t t = static_cast<std::size_t>(input_of_[i]);
-            base[i] = xs[t] + r * this->in_dims_[t];
-            if (dxs[t]) {
-              grad[i] = dxs[t] + r * this->in_dims_[t];
-              if (!direct_[i]) std::fill(grad[i], grad[i] + this->in_dims_[t], T(0));
-            }
-          } else {
-            base[i] = values_.data() + src_[i];
+          if (src_[i] != -1) continue;
+          const std::size_t t = static_cast<std::size_t>(input_of_[i]);
+          if (dxs[t]) {
+            grad[i] = dxs[t] + r * this->in_dims_[t];
+            if (!direct_[i]) std::fill(grad[i], grad[i] + this->in_dims_[t], T(0));
           }
         }
+        if (!grad[0] && !grad[1] && !grad[2]) continue;
         const T* yr = y + r * w;
         const T* gr = dy + r * w;
         for (index_t e = 0; e < w; ++e) {
-          const std::size_t ue = static_cast<std::size_t>(e);
-          const index_t o0 = off_[0][ue], o1 = off_[1][ue], o2 = k > 2 ? off_[2][ue] : 0;
-          const T a = base[0][o0], b = base[1][o1], g = gr[e];
-          T ga = 0, gb = 0, gc = 0;
-          switch (op_) {
-            case Op::add: ga = g; gb = g; break;
-            case Op::subtract: ga = g; gb = -g; break;
-            case Op::multiply: ga = g * b; gb = g * a; break;
-            case Op::divide: ga = g / b; gb = -g * a / (b * b); break;
-            case Op::maximum: if (a >= b) ga = g; else gb = g; break;
-            case Op::minimum: if (a <= b) ga = g; else gb = g; break;
-            case Op::power:
-              ga = g * b * std::pow(a, b - T(1));
-              gb = a > T(0) ? g * yr[e] * std::log(a) : T(0);
-              break;
-            case Op::where:  // the condition has no gradient
-              gb = a != T(0) ? g : T(0);
-              gc = a != T(0) ? T(0) : g;
-              break;
-            default: break;  // comparisons: no gradient
-
-          }
-          const T gs[3] = {ga, gb, gc};
-          const index_t os[3] = {o0, o1, o2};
+          T gs[3];
+          const index_t os[3] = {at(0, e), at(1, e), k > 2 ? at(2, e) : 0};
+          grads(base[0][os[0]], base[1][os[1]], k > 2 ? base[2][os[2]] : T(0), gr[e], yr[e], gs);
           for (std::size_t i = 0; i < k; ++i) {
             if (!grad[i]) continue;
             if (direct_[i]) grad[i][e] = gs[i];
@@ -209,9 +192,108 @@ class Broadcast final : public MultiInputLayer<T> {
         }
       }
     });
+    param_grads(ctx, n, xs, y, dy);
   }
 
  private:
+  index_t at(std::size_t i, index_t e) const { return off_[i][static_cast<std::size_t>(e)]; }
+
+  // Row r's start of each operand (a tensor's row, a constant, a parameter).
+  void bases(const T* const* xs, index_t r, const T** base) const {
+    for (std::size_t i = 0; i < src_.size(); ++i) {
+      if (src_[i] == -1) {
+        const std::size_t t = static_cast<std::size_t>(input_of_[i]);
+        base[i] = xs[t] + r * this->in_dims_[t];
+      } else if (src_[i] >= 0) {
+        base[i] = values_.data() + src_[i];
+      } else {
+        base[i] = p_.value(static_cast<std::size_t>(-2 - src_[i]));
+      }
+    }
+  }
+
+  // The parameters' gradients: each operand's elementwise gradient summed over the rows
+  // (and the axes it was broadcast along). One parameter operand broadcast along leading
+  // axes only (a bias): its elementwise gradient replaces dy in place (add needs none),
+  // then column sums over rows of the parameter's size, summed in row order (the same
+  // bits for any thread count, and Dense's bias gradient for add). Otherwise one pass in
+  // row order on this thread.
+  void param_grads(const StepContext& ctx, index_t n, const T* const* xs, const T* y, T* dy) const {
+    if (param_operands_ == 0) return;
+    bool any = false;
+    for (std::size_t j = 0; j < p_.size(); ++j)
+      if (T* gp = p_.grad(j, ctx)) {
+        std::fill(gp, gp + p_.info(j).size, T(0));
+        any = true;
+      }
+    if (!any) return;
+    const index_t w = this->out_dim_;
+    const std::size_t k = src_.size();
+    for (std::size_t i = 0; i < k; ++i) {
+      if (src_[i] > -2) continue;
+      const std::size_t j = static_cast<std::size_t>(-2 - src_[i]);
+      T* gp = p_.grad(j, ctx);
+      if (!gp) continue;
+      const index_t ps = p_.info(j).size;
+      if (param_operands_ == 1 && suffix_[i]) {
+        if (!(op_ == Op::add || (op_ == Op::subtract && i == 0))) {
+          row_blocks(n, w, [&](index_t r0, index_t r1) {
+            for (index_t r = r0; r < r1; ++r) {
+              const T* base[3];
+              bases(xs, r, base);
+              T* gr = dy + r * w;
+              const T* yr = y + r * w;
+              for (index_t e = 0; e < w; ++e) {
+                T gs[3];
+                grads(base[0][at(0, e)], base[1][at(1, e)], k > 2 ? base[2][at(2, e)] : T(0), gr[e], yr[e], gs);
+                gr[e] = gs[i];
+              }
+            }
+          });
+        }
+        detail::column_sums(n * (w / ps), ps, dy, gp);
+        continue;
+      }
+      for (index_t r = 0; r < n; ++r) {
+        const T* base[3];
+        bases(xs, r, base);
+        const T* gr = dy + r * w;
+        const T* yr = y + r * w;
+        for (index_t e = 0; e < w; ++e) {
+          T gs[3];
+          grads(base[0][at(0, e)], base[1][at(1, e)], k > 2 ? base[2][at(2, e)] : T(0), gr[e], yr[e], gs);
+          gp[at(i, e)] += gs[i];
+        }
+      }
+    }
+  }
+
+  // The gradient of each operand at one element: upstream g, operands a, b, c, output v.
+  void grads(T a, T b, T c, T g, T v, T* gs) const {
+    (void)c;
+    T ga = 0, gb = 0, gc = 0;
+    switch (op_) {
+      case Op::add: ga = g; gb = g; break;
+      case Op::subtract: ga = g; gb = -g; break;
+      case Op::multiply: ga = g * b; gb = g * a; break;
+      case Op::divide: ga = g / b; gb = -g * a / (b * b); break;
+      case Op::maximum: if (a >= b) ga = g; else gb = g; break;
+      case Op::minimum: if (a <= b) ga = g; else gb = g; break;
+      case Op::power:
+        ga = g * b * std::pow(a, b - T(1));
+        gb = a > T(0) ? g * v * std::log(a) : T(0);
+        break;
+      case Op::where:  // the condition has no gradient
+        gb = a != T(0) ? g : T(0);
+        gc = a != T(0) ? T(0) : g;
+        break;
+      default: break;  // comparisons: no gradient
+    }
+    gs[0] = ga;
+    gs[1] = gb;
+    gs[2] = gc;
+  }
+
   T apply(T a, T b, T c) const {
     switch (op_) {
       case Op::add: return a + b;
@@ -232,10 +314,13 @@ class Broadcast final : public MultiInputLayer<T> {
   }
   Op op_;
   std::vector<std::vector<index_t>> off_;  // per operand: its offset per output element
-  std::vector<index_t> src_;               // per operand: -1 (a node input) or its offset in values_
+  std::vector<index_t> src_;               // per operand: -1 (a node input), its offset in values_, or -2 - parameter
   std::vector<char> direct_;               // per operand: a tensor of the output's shape (off = identity)
-  std::vector<index_t> input_of_;          // per operand: which node input (-1: a constant)
+  std::vector<char> suffix_;               // per operand: off = e mod its size (broadcast along leading axes only)
+  std::vector<index_t> input_of_;          // per operand: which node input (-1: a constant or a parameter)
   std::vector<T> values_;
+  OpParams<T> p_;
+  int param_operands_ = 0;
 };
 
 }  // namespace
@@ -265,9 +350,11 @@ std::unique_ptr<Layer<T>> make_broadcast(const LayerSpec& s, const std::vector<i
     if (d[2 + a] < 1 || mul_overflows(out, d[2 + a], &out) || out > (index_t(1) << 32))
       throw std::invalid_argument(w + ": the output shape must be positive and not too large");
   }
+  std::vector<TensorInfo> params = parse_params(s);
+  std::vector<char> param_used(params.size(), 0);
   std::vector<std::vector<index_t>> off(k);
   std::vector<index_t> src(k);
-  std::vector<char> direct(k, 0);
+  std::vector<char> direct(k, 0), suffix(k, 0);
   std::size_t next_input = 0;
   for (std::size_t i = 0; i < k; ++i) {
     const index_t* p = d.data() + 2 + r + i * (1 + r);
@@ -278,7 +365,16 @@ std::unique_ptr<Layer<T>> make_broadcast(const LayerSpec& s, const std::vector<i
       if (st[a] < 0) throw std::invalid_argument(w + ": strides must be >= 0");
       size += (d[2 + a] - 1) * st[a];
     }
-    if (src[i] < 0) {
+    if (src[i] < -1) {
+      const std::size_t j = static_cast<std::size_t>(-2 - src[i]);
+      if (j >= params.size())
+        throw std::invalid_argument(w + ": operand " + std::to_string(i) + " names parameter " + std::to_string(j) +
+                                    " of " + std::to_string(params.size()));
+      if (size != params[j].size)
+        throw std::invalid_argument(w + ": operand " + std::to_string(i) + " spans " + std::to_string(size) +
+                                    " values; parameter " + std::to_string(j) + " has " + std::to_string(params[j].size));
+      param_used[j] = 1;
+    } else if (src[i] < 0) {
       if (next_input >= in_dims.size())
         throw std::invalid_argument(w + ": more tensor operands than inputs (" + std::to_string(in_dims.size()) + ")");
       if (size != in_dims[next_input])
@@ -290,7 +386,7 @@ std::unique_ptr<Layer<T>> make_broadcast(const LayerSpec& s, const std::vector<i
                                   std::to_string(s.op_values.size()) + " values given");
     }
     off[i].resize(static_cast<std::size_t>(out));
-    bool identity = src[i] < 0;
+    bool identity = src[i] == -1, tail = out % size == 0;
     for (index_t e = 0; e < out; ++e) {
       index_t rem = e, o = 0;
       for (std::size_t a = r; a-- > 0;) {
@@ -299,13 +395,18 @@ std::unique_ptr<Layer<T>> make_broadcast(const LayerSpec& s, const std::vector<i
       }
       off[i][static_cast<std::size_t>(e)] = o;
       identity &= o == e;
+      tail &= o == e % size;
     }
     direct[i] = identity;
+    suffix[i] = tail;
   }
+  for (std::size_t j = 0; j < params.size(); ++j)
+    if (!param_used[j]) throw std::invalid_argument(w + ": parameter " + std::to_string(j) + " is no operand");
   if (next_input != in_dims.size())
     throw std::invalid_argument(w + ": " + std::to_string(in_dims.size()) + " inputs for " +
                                 std::to_string(next_input) + " tensor operands");
-  return std::make_unique<Broadcast<T>>(s, in_dims, out, std::move(off), std::move(src), std::move(direct));
+  return std::make_unique<Broadcast<T>>(s, in_dims, out, std::move(off), std::move(src), std::move(direct),
+                                        std::move(suffix), std::move(params));
 }
 
 template std::unique_ptr<Layer<float>> make_unary<float>(const LayerSpec&, const std::vector<index_t>&);

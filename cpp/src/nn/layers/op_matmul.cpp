@@ -2,6 +2,9 @@
 //   matmul_const: x @ C for a constant C (op_values, k x m row-major; op_dims = [k, m]) on
 //     rows of k features (the node's steps split a (batch, ..., k) sample into rows):
 //     y = x C (gemm NN), dx = dy C^T (gemm NT). C is a constant: it gets no gradient.
+//   matmul_param: x @ P for a parameter P (k x m, or (k,) with m = 1; op_dims = [k, m]):
+//     Dense's products without the bias: y = x P (gemm NN), dP = x^T dy (gemm TN, summed
+//     over every row of the batch), dx = dy P^T (gemm NT, beta 1 where dx accumulates).
 //   matmul: per sample, A (m x k, input 0) @ B (k x p, input 1); op_dims = [m, k, p]:
 //     y = A B, dA = dY B^T, dB = A^T dY (plain loops over the small per-sample products,
 //     in a fixed order).
@@ -33,6 +36,30 @@ class MatmulConst final : public Layer<T> {
 
  private:
   std::vector<T> c_;
+};
+
+template <class T>
+class MatmulParam final : public Layer<T> {
+ public:
+  MatmulParam(const LayerSpec& s, index_t k, index_t m, std::vector<TensorInfo> params)
+      : Layer<T>(s.name, k, m), p_(std::move(params)) {}
+
+  void declare(std::vector<TensorInfo>& table) override { p_.declare(table); }
+  void bind(const std::vector<TensorInfo>& t, T* params, T* grads) override { p_.bind(t, params, grads); }
+
+  void forward(const StepContext&, index_t n, const T* x, T* y, T*) const override {
+    const index_t k = this->in_dim_, m = this->out_dim_;
+    gemm<T>(Trans::N, Trans::N, n, m, k, T(1), x, k, p_.value(0), m, T(0), y, m);
+  }
+  void backward(const StepContext& ctx, index_t n, const T* x, const T*, T* dy, T* dx, const T*, bool) const override {
+    const index_t k = this->in_dim_, m = this->out_dim_;
+    if (T* dp = p_.grad(0, ctx)) gemm<T>(Trans::T, Trans::N, k, m, n, T(1), x, k, dy, m, T(0), dp, m);
+    if (dx) gemm<T>(Trans::N, Trans::T, n, k, m, T(1), dy, m, p_.value(0), m, ctx.accumulate_dx ? T(1) : T(0), dx, k);
+  }
+  bool accumulates_dx() const override { return true; }
+
+ private:
+  OpParams<T> p_;
 };
 
 template <class T>
@@ -110,6 +137,18 @@ template <class T>
 std::unique_ptr<Layer<T>> make_matmul(const LayerSpec& s, const std::vector<index_t>& in_dims) {
   const std::string w = who(s);
   const auto& d = s.op_dims;
+  if (static_cast<Op>(s.op) == Op::matmul_param) {
+    std::vector<TensorInfo> params = parse_params(s);
+    if (in_dims.size() != 1) throw std::invalid_argument(w + " takes one input; received " + std::to_string(in_dims.size()));
+    if (d.size() != 2 || d[0] < 1 || d[1] < 1 || d[0] != in_dims[0] || params.size() != 1 || params[0].size != d[0] * d[1])
+      throw std::invalid_argument(w + ": dims must be [k, m] with k = the input's last axis (" +
+                                  std::to_string(in_dims[0]) + ") and one parameter of k * m values");
+    TensorInfo& p = params[0];
+    p.fan_in = d[0];
+    p.fan_out = d[1];
+    return std::make_unique<MatmulParam<T>>(s, d[0], d[1], std::move(params));
+  }
+  if (!s.op_params.empty()) throw std::invalid_argument(w + " takes no parameters");
   if (static_cast<Op>(s.op) == Op::matmul_const) {
     if (in_dims.size() != 1) throw std::invalid_argument(w + " takes one input; received " + std::to_string(in_dims.size()));
     if (d.size() != 2 || d[0] < 1 || d[1] < 1 || d[0] != in_dims[0] ||
