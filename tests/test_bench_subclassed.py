@@ -18,3 +18,6 @@ def test_bench_subclassed_smoke():
     assert lines[2].startswith("epoch s  subclassed ")
     cols = lines[3].split()
     assert cols[:3] == ["ratio", "subclassed/functional", "median"] and float(cols[3]) > 0
+    assert lines[4].startswith("MLP of 2 add_weight layers") and lines[5].startswith("epoch s  add_weight ")
+    cols = lines[6].split()
+    assert cols[:3] == ["ratio", "add_weight/dense", "median"] and float(cols[3]) > 0

@@ -335,7 +335,9 @@ def test_training_flags_and_call_results_are_checked():
     with pytest.raises(TypeError, match="ReturnsNothing.call must return a tensor, a list or a dict of tensors"):
         ReturnsNothing().build((None, 2))
     with pytest.raises(TypeError, match="must be called on a dnnx.Input tensor"):
-        Block(2)(np.zeros((2, 2)))
+        Block(2)("text")
+    eager = Block(2)(np.zeros((2, 2)))  # on arrays: built and run (inference mode), NumPy out as in Keras
+    assert isinstance(eager, np.ndarray) and eager.shape == (2, 2)
     with pytest.raises(ValueError, match="build: input_shape must be a tuple"):
         Net().build("wide")
 

@@ -338,6 +338,25 @@ def test_variables_compute_eagerly_outside_a_trace():
     np.testing.assert_array_equal(lay.w.numpy(), np.ones((4, 3), np.float32))
 
 
+def test_eager_call_on_arrays_returns_numpy_and_shares_the_weights():
+    lay = MyDense(4)
+    x = RNG.standard_normal((3, 5)).astype(np.float32)
+    out = lay(x)  # builds the layer on the first call, as Keras does
+    assert isinstance(out, np.ndarray) and out.shape == (3, 4) and out.dtype == np.float32
+    np.testing.assert_allclose(out, np.maximum(x @ lay.w.numpy() + lay.b.numpy(), 0), rtol=1e-6, atol=1e-6)
+    lay.w.assign(np.ones((5, 4)))
+    np.testing.assert_allclose(lay(x[:1]), np.maximum(x[:1].sum(1, keepdims=True), 0) * np.ones((1, 4)), rtol=1e-6)
+    inp = dnnx.Input((5,))
+    m = dnnx.Model(inp, layers.Dense(1)(lay(inp)), seed=0)  # the same weights, now trained in a model
+    np.testing.assert_array_equal(m.get_weights()[0], np.ones((5, 4), np.float32))
+    m.compile(optimizer="sgd", loss="mse")
+    m.fit(x, np.ones((3, 1), np.float32), verbose=0)
+    assert not np.array_equal(lay.w.numpy(), np.ones((5, 4)))
+    np.testing.assert_allclose(lay(x), np.maximum(x @ lay.w.numpy() + lay.b.numpy(), 0), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="training=True on arrays is not supported"):
+        lay(x, training=True)
+
+
 def test_add_weight_arguments_are_checked():
     lay = MyDense(2)
     with pytest.raises(ValueError, match=r"every dimension of shape must be a positive integer. Received: "

@@ -284,10 +284,12 @@ class Layer(WeightLists):
         cls = type(self).__name__
         flat = list(inputs.values()) if isinstance(inputs, dict) else list(inputs) if isinstance(
             inputs, (list, tuple)) else [inputs]
+        if flat and not any(isinstance(t, KerasTensor) for t in flat) and all(
+                isinstance(t, (np.ndarray, list, tuple, int, float)) or hasattr(t, "__array__") for t in flat):
+            return self._call_eager(inputs, training, kwargs)
         if not flat or not all(isinstance(t, KerasTensor) for t in flat):
             raise TypeError(f"{cls} {self.name or ''}: must be called on a dnnx.Input tensor or a layer output "
-                            f"(a KerasTensor), or a list or dict of them; received {inputs!r}. To compute on "
-                            f"arrays, build a dnnx.Model and call predict")
+                            f"(a KerasTensor), a list or dict of them, or on arrays; received {inputs!r}")
         if not self.built:
             shapes = {k: v.shape for k, v in inputs.items()} if isinstance(inputs, dict) else [
                 t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
@@ -323,6 +325,30 @@ class Layer(WeightLists):
         record.output = out
         self._inbound_nodes.append(record)
         return out
+
+    def _call_eager(self, inputs, training, kwargs):
+        """Keras's eager call on arrays: the layer applied to Inputs of the data's shapes in a
+        one-layer model (kept for the next call of the same shapes, the layer's weights
+        shared with it), whose predict() is the result: NumPy arrays."""
+        from ._functional import Model
+        from ._subclass import specs_from_data
+        cls = type(self).__name__
+        if training:
+            raise ValueError(f"{cls}: training=True on arrays is not supported (fit trains; an eager call infers)")
+        if kwargs:
+            raise TypeError(f"{cls}: an eager call on arrays takes no extra arguments; received {sorted(kwargs)}")
+        floats = {v.dtype for v in self.__dict__.get("_variables", [])}
+        dtype = "float64" if floats == {"float64"} else "float32"
+        kind, specs = specs_from_data(inputs, dtype, cls)
+        key = (kind, tuple((sp["name"], tuple(sp["shape"]), sp["dtype"]) for sp in specs))
+        cached = self.__dict__.get("_eager_model")
+        if cached is None or cached[0] != key:
+            ins = [Input(shape=tuple(sp["shape"]), dtype=sp["dtype"], name=sp["name"]) for sp in specs]
+            struct = dict(zip([sp["name"] for sp in specs], ins)) if kind == "dict" else ins if kind == "list" \
+                else ins[0]
+            model = Model(struct, self(struct), dtype=dtype)
+            cached = self.__dict__["_eager_model"] = (key, model)
+        return cached[1].predict(inputs, verbose=0)
 
     # -- weights a subclass makes (Keras: add_weight) -----------------------------------
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, autocast: bool = True,

@@ -125,9 +125,9 @@ template <class T>
 class Broadcast final : public MultiInputLayer<T> {
  public:
   Broadcast(const LayerSpec& s, const std::vector<index_t>& in_dims, index_t out, std::vector<std::vector<index_t>> off,
-            std::vector<index_t> src, std::vector<char> direct, std::vector<char> suffix, std::vector<TensorInfo> params)
+            std::vector<index_t> src, std::vector<char> direct, std::vector<index_t> period, std::vector<TensorInfo> params)
       : MultiInputLayer<T>(s.name, in_dims, out), op_(static_cast<Op>(s.op)), off_(std::move(off)), src_(std::move(src)),
-        direct_(std::move(direct)), suffix_(std::move(suffix)), values_(s.op_values.begin(), s.op_values.end()),
+        direct_(std::move(direct)), period_(std::move(period)), values_(s.op_values.begin(), s.op_values.end()),
         p_(std::move(params)) {
     for (std::size_t i = 0, t = 0; i < src_.size(); ++i) {
       input_of_.push_back(src_[i] == -1 ? static_cast<index_t>(t++) : -1);
@@ -148,6 +148,10 @@ class Broadcast final : public MultiInputLayer<T> {
         T* yr = y + r * w;
         if (k == 2 && direct_[0] && direct_[1]) {  // equal shapes: a plain loop
           for (index_t e = 0; e < w; ++e) yr[e] = apply(base[0][e], base[1][e], T(0));
+          continue;
+        }
+        if (k == 2 && (direct_[0] || direct_[1]) && period_[direct_[0] ? 1 : 0] > 0) {  // x op bias (or bias op x)
+          periodic(w, base, direct_[0] ? 1 : 0, yr);
           continue;
         }
         for (index_t e = 0; e < w; ++e) {
@@ -180,6 +184,15 @@ class Broadcast final : public MultiInputLayer<T> {
         if (!grad[0] && !grad[1] && !grad[2]) continue;
         const T* yr = y + r * w;
         const T* gr = dy + r * w;
+        if (k == 2 && (op_ == Op::add || op_ == Op::subtract || op_ == Op::multiply) && (direct_[0] || direct_[1])) {
+          // x op bias: the tensor's gradient in one pass (the other operand's, if a tensor, below)
+          const std::size_t i = direct_[0] ? 0 : 1, o = 1 - i;
+          if ((direct_[o] || period_[o] > 0) && (grad[o] == nullptr || direct_[o])) {
+            if (grad[i]) input_grad_periodic(w, base[o], direct_[o] ? w : period_[o], i, gr, grad[i]);
+            if (grad[o]) input_grad_periodic(w, base[i], w, o, gr, grad[o]);
+            continue;
+          }
+        }
         for (index_t e = 0; e < w; ++e) {
           T gs[3];
           const index_t os[3] = {at(0, e), at(1, e), k > 2 ? at(2, e) : 0};
@@ -235,7 +248,7 @@ class Broadcast final : public MultiInputLayer<T> {
       T* gp = p_.grad(j, ctx);
       if (!gp) continue;
       const index_t ps = p_.info(j).size;
-      if (param_operands_ == 1 && suffix_[i]) {
+      if (param_operands_ == 1 && period_[i] > 0) {
         if (!(op_ == Op::add || (op_ == Op::subtract && i == 0))) {
           row_blocks(n, w, [&](index_t r0, index_t r1) {
             for (index_t r = r0; r < r1; ++r) {
@@ -265,6 +278,38 @@ class Broadcast final : public MultiInputLayer<T> {
           gp[at(i, e)] += gs[i];
         }
       }
+    }
+  }
+
+  // y = a op b over a row where operand `bias` repeats with its period (and the other is
+  // a whole row): the switch out of the loop.
+  void periodic(index_t w, const T* const* base, std::size_t bias, T* y) const {
+    const index_t p = period_[bias];
+    const T* x = base[1 - bias];
+    const T* c = base[bias];
+    auto run = [&](auto f) {
+      for (index_t q = 0; q < w; q += p)
+        for (index_t j = 0; j < p; ++j) y[q + j] = bias == 1 ? f(x[q + j], c[j]) : f(c[j], x[q + j]);
+    };
+    switch (op_) {
+      case Op::add: run([](T a, T b) { return a + b; }); break;
+      case Op::subtract: run([](T a, T b) { return a - b; }); break;
+      case Op::multiply: run([](T a, T b) { return a * b; }); break;
+      case Op::divide: run([](T a, T b) { return a / b; }); break;
+      default: run([this](T a, T b) { return apply(a, b, T(0)); }); break;
+    }
+  }
+
+  // The gradient of operand i (a whole row) of add, subtract or multiply, the other operand
+  // `other` repeating with period p: g, -g, or g times the other operand.
+  void input_grad_periodic(index_t w, const T* other, index_t p, std::size_t i, const T* g, T* dx) const {
+    if (op_ == Op::add || (op_ == Op::subtract && i == 0)) {
+      std::copy(g, g + w, dx);
+    } else if (op_ == Op::subtract) {
+      for (index_t e = 0; e < w; ++e) dx[e] = -g[e];
+    } else {
+      for (index_t q = 0; q < w; q += p)
+        for (index_t j = 0; j < p; ++j) dx[q + j] = g[q + j] * other[j];
     }
   }
 
@@ -316,7 +361,7 @@ class Broadcast final : public MultiInputLayer<T> {
   std::vector<std::vector<index_t>> off_;  // per operand: its offset per output element
   std::vector<index_t> src_;               // per operand: -1 (a node input), its offset in values_, or -2 - parameter
   std::vector<char> direct_;               // per operand: a tensor of the output's shape (off = identity)
-  std::vector<char> suffix_;               // per operand: off = e mod its size (broadcast along leading axes only)
+  std::vector<index_t> period_;            // per operand: p when off = e mod p (broadcast along leading axes only), else 0
   std::vector<index_t> input_of_;          // per operand: which node input (-1: a constant or a parameter)
   std::vector<T> values_;
   OpParams<T> p_;
@@ -354,7 +399,8 @@ std::unique_ptr<Layer<T>> make_broadcast(const LayerSpec& s, const std::vector<i
   std::vector<char> param_used(params.size(), 0);
   std::vector<std::vector<index_t>> off(k);
   std::vector<index_t> src(k);
-  std::vector<char> direct(k, 0), suffix(k, 0);
+  std::vector<char> direct(k, 0);
+  std::vector<index_t> period(k, 0);
   std::size_t next_input = 0;
   for (std::size_t i = 0; i < k; ++i) {
     const index_t* p = d.data() + 2 + r + i * (1 + r);
@@ -398,7 +444,7 @@ std::unique_ptr<Layer<T>> make_broadcast(const LayerSpec& s, const std::vector<i
       tail &= o == e % size;
     }
     direct[i] = identity;
-    suffix[i] = tail;
+    period[i] = tail ? size : 0;
   }
   for (std::size_t j = 0; j < params.size(); ++j)
     if (!param_used[j]) throw std::invalid_argument(w + ": parameter " + std::to_string(j) + " is no operand");
@@ -406,7 +452,7 @@ std::unique_ptr<Layer<T>> make_broadcast(const LayerSpec& s, const std::vector<i
     throw std::invalid_argument(w + ": " + std::to_string(in_dims.size()) + " inputs for " +
                                 std::to_string(next_input) + " tensor operands");
   return std::make_unique<Broadcast<T>>(s, in_dims, out, std::move(off), std::move(src), std::move(direct),
-                                        std::move(suffix), std::move(params));
+                                        std::move(period), std::move(params));
 }
 
 template std::unique_ptr<Layer<float>> make_unary<float>(const LayerSpec&, const std::vector<index_t>&);
