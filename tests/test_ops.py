@@ -112,6 +112,9 @@ CASES = [
     ("nn_sigmoid", (4,), lambda o, x: o.nn.sigmoid(x)),
     ("nn_softmax", (3, 4), lambda o, x: o.nn.softmax(x, axis=-1)),
     ("nn_log_softmax", (4,), lambda o, x: o.nn.log_softmax(x)),
+    ("logical_and_or", (4,), lambda o, x: o.where(o.logical_or(o.logical_and(x > -0.5, x < 0.5), x > 1.0), x, -x)),
+    ("logical_xor_not", (4,), lambda o, x: o.where(o.logical_xor(x > 0.0, o.logical_not(x < 0.7)), x * 2.0, x)),
+    ("logical_operators", (4,), lambda o, x: o.where(((x > -0.5) & (x < 0.5)) | ~(x != x), x * 3.0, x)),
     ("chain_of_operators", (4,), lambda o, x: -(x * 2.0 + 1.0) / (abs(x) + 1.0) - x ** 2.0 + 3.0 ** x),
 ]
 IDS = [c[0] for c in CASES]

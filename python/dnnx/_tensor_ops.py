@@ -43,4 +43,14 @@ class TensorOperators:
     def __ge__(self, other): return _ops().greater_equal(self, other)
     def __lt__(self, other): return _ops().less(self, other)
     def __le__(self, other): return _ops().less_equal(self, other)
+    # Keras's KerasTensor: != is ops.not_equal (== stays identity, so tensors hash and compare as
+    # objects); & | ^ ~ are the logical ops.
+    def __ne__(self, other): return _ops().not_equal(self, other)
+    def __and__(self, other): return _ops().logical_and(self, other)
+    def __rand__(self, other): return _ops().logical_and(other, self)
+    def __or__(self, other): return _ops().logical_or(self, other)
+    def __ror__(self, other): return _ops().logical_or(other, self)
+    def __xor__(self, other): return _ops().logical_xor(self, other)
+    def __rxor__(self, other): return _ops().logical_xor(other, self)
+    def __invert__(self): return _ops().logical_not(self)
     def __getitem__(self, key): return _ops()._getitem(self, key)

@@ -15,7 +15,7 @@ Example:
 
 from . import nn
 from ._core_ops import (abs, absolute, add, amax, amin, cast, clip, concatenate, convert_to_tensor, divide, dot, equal,
-                        exp, expand_dims, expm1, greater, greater_equal, less, less_equal, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean,
+                        exp, expand_dims, expm1, greater, greater_equal, less, less_equal, log, log1p, logical_and, logical_not, logical_or, logical_xor, log_softmax, logsumexp, matmul, max, maximum, mean,
                         min, minimum, multiply, negative, not_equal, one_hot, power, reciprocal, relu, reshape, shape, sigmoid,
                         sign, softmax, sqrt, square, squeeze, stack, subtract, sum, take, tanh, tensordot, transpose,
                         true_divide, where, _getitem)
@@ -23,7 +23,7 @@ from .nn import (elu, gelu, hard_sigmoid, hard_silu, leaky_relu, log_sigmoid, re
                  softsign, swish)
 
 __all__ = ["abs", "absolute", "add", "amax", "amin", "cast", "clip", "concatenate", "convert_to_tensor", "divide",
-           "dot", "elu", "equal", "exp", "expand_dims", "expm1", "gelu", "greater", "greater_equal", "hard_sigmoid", "hard_silu", "leaky_relu", "less", "less_equal", "log",
+           "dot", "elu", "equal", "exp", "expand_dims", "expm1", "gelu", "greater", "greater_equal", "hard_sigmoid", "hard_silu", "leaky_relu", "less", "less_equal", "log", "logical_and", "logical_not", "logical_or", "logical_xor",
            "log1p", "log_sigmoid", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
            "multiply", "negative", "nn", "not_equal", "one_hot", "power", "reciprocal", "relu", "relu6", "reshape", "selu",
            "shape", "sigmoid", "sign", "silu", "softmax", "softplus", "softsign", "sqrt", "square", "squeeze",

@@ -304,6 +304,38 @@ equal = _comparison("equal", np.equal)
 not_equal = _comparison("not_equal", np.not_equal)
 
 
+def _truth(x):
+    return not_equal(x, 0.0)
+
+
+def logical_and(x1, x2):
+    """Elementwise ``x1 and x2`` (nonzero is true): a bool tensor, no gradient."""
+    if not _sym(x1, x2):
+        return np.asarray(np.logical_and(np.asarray(x1), np.asarray(x2)))
+    return _broadcast("multiply", [_truth(x1), _truth(x2)], name="logical_and", dtype="bool")
+
+
+def logical_or(x1, x2):
+    """Elementwise ``x1 or x2`` (nonzero is true): a bool tensor, no gradient."""
+    if not _sym(x1, x2):
+        return np.asarray(np.logical_or(np.asarray(x1), np.asarray(x2)))
+    return _broadcast("maximum", [_truth(x1), _truth(x2)], name="logical_or", dtype="bool")
+
+
+def logical_xor(x1, x2):
+    """Elementwise ``x1 xor x2`` (nonzero is true): a bool tensor, no gradient."""
+    if not _sym(x1, x2):
+        return np.asarray(np.logical_xor(np.asarray(x1), np.asarray(x2)))
+    return not_equal(_truth(x1), _truth(x2))
+
+
+def logical_not(x):
+    """Elementwise ``not x`` (nonzero is true): a bool tensor, no gradient."""
+    if not _sym(x):
+        return np.asarray(np.logical_not(np.asarray(x)))
+    return equal(x, 0.0)
+
+
 # -- reductions ------------------------------------------------------------------------
 def _axes(name: str, x: KerasTensor, axis) -> Optional[Tuple[int, ...]]:
     if axis is None:
