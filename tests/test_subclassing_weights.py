@@ -357,6 +357,28 @@ def test_eager_call_on_arrays_returns_numpy_and_shares_the_weights():
         lay(x, training=True)
 
 
+def test_weights_outlive_the_model_and_survive_sequential_pop():
+    import gc
+    x, y = data()
+    lay = MyDense(4)
+    inp = dnnx.Input((5,))
+    m = dnnx.Model(inp, layers.Dense(1)(lay(inp)), seed=0)
+    m.compile(optimizer="sgd", loss="mse")
+    m.fit(x, y, verbose=0)
+    trained = lay.w.numpy()
+    del m
+    gc.collect()
+    np.testing.assert_array_equal(lay.w.numpy(), trained)  # Keras: the variable holds its values
+    seq = dnnx.Sequential([dnnx.Input((5,)), MyDense(4), MyDense(3), layers.Dense(1)], seed=1)
+    seq.compile(optimizer="sgd", loss="mse")
+    seq.fit(x, y, verbose=0)
+    before = seq.get_weights()
+    seq.pop()
+    seq.add(layers.Dense(2))
+    for a, b in zip(before[:4], seq.get_weights()[:4]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_add_weight_arguments_are_checked():
     lay = MyDense(2)
     with pytest.raises(ValueError, match=r"every dimension of shape must be a positive integer. Received: "
