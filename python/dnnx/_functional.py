@@ -395,7 +395,18 @@ class Model(WeightLists, Trainer):
         if training:
             raise ValueError(f"model {self.name!r}: training=True on arrays is not supported (fit trains; calling a "
                              f"model on arrays predicts)")
-        return self.predict(x, verbose=0)
+        out = self.predict(x, verbose=0)
+        from ._model_losses import record_call
+        record_call(self, x)  # the add_loss values of this call (model.losses), as Keras's eager call keeps them
+        return out
+
+    @property
+    def losses(self) -> List[np.ndarray]:
+        """Keras's scalar losses as 0-d arrays: the add_loss terms of the last ``model(x)``
+        call on arrays (computed on all of x), then each regularized trainable weight's
+        penalty on the current weights (see dnnx._model_losses)."""
+        from ._model_losses import losses
+        return losses(self)
 
     def _call_symbolic(self, x):
         self._require_built("__call__")

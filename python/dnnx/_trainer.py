@@ -351,6 +351,7 @@ class Trainer:
         ``n - floor(n * (1 - validation_split))`` samples before shuffling, as Keras does;
         ``class_weight`` weighs the training samples only.
         """
+        self.__dict__.pop("_call_losses", None)  # model.losses: only a direct model(x) call leaves its add_loss values
         self._require_compiled("fit")
         stream = _batches.is_batch_source(x)
         if x is None or y is None and not stream:
@@ -478,6 +479,7 @@ class Trainer:
         """Loss and metrics on ``(x, y)`` (arrays, or batches from a generator, an iterable or
         a PyDataset): a scalar, a list (``metrics_names`` order), or a dict. ``callbacks``
         get the test hooks; ``verbose`` 1 or 2 prints Keras's progress line."""
+        self.__dict__.pop("_call_losses", None)
         self._require_compiled("evaluate")
         verbose = _distributed.verbose(_verbose(verbose, "evaluate"))  # distributed: rank 0 shows progress
         steps = _steps(steps, "steps", "evaluate")
@@ -562,6 +564,7 @@ class Trainer:
         """Outputs for ``x`` (arrays, or batches from a generator, an iterable or a
         PyDataset): an ndarray of the model dtype (a list of them for several outputs).
         ``callbacks`` get the predict hooks; ``verbose`` 1 or 2 prints Keras's progress line."""
+        self.__dict__.pop("_call_losses", None)
         if (batch_size is None and steps is None and not callbacks and verbose == 0 and type(x) is np.ndarray
                 and x.dtype == self._np_dtype and x.ndim == 2 and x.shape[1] == self._plain_width
                 and x.flags.c_contiguous and not self._shared and not self._live_views
