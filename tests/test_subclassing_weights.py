@@ -235,6 +235,8 @@ def test_gradients_of_a_shared_layer_add_up_and_the_regularizer_counts():
     loss, _ = check_gradients(m, xs, y, samples=3, rng=RNG)
     plain = float(np.mean((m.predict(xs, verbose=0) - y) ** 2))
     np.testing.assert_allclose(loss, plain + 0.1 * np.sum(sc.s.numpy() ** 2), rtol=1e-12)
+    assert len(m.losses) == 1  # Keras: one regularization loss per regularized weight
+    np.testing.assert_allclose(m.losses[0], 0.1 * np.sum(sc.s.numpy() ** 2), rtol=1e-12)
 
 
 def test_non_trainable_weight_is_read_not_trained_and_saved(tmp_path):
