@@ -216,3 +216,33 @@ def test_target_shape_other_than_the_output_retraces_before_training():
     m.fit(xs, y, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="recompile the model"):
         m.fit(xs, np.repeat(y, 3, axis=1), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean_with_sample_weight", "mean"])
+@pytest.mark.parametrize("kind", ["mean", "sum"])
+def test_scalar_loss_subclass_weighs_sample_weights_as_keras_per_reduction(reduction, kind):
+    """A Loss whose call returns a batch-wide scalar L: Keras multiplies L by each sample
+    weight and reduces with the loss's reduction (L mean(w), L sum(w), L)."""
+    keras = _keras()
+
+    def make(o, base):
+        class Scalar(base):
+            def call(self, y_true, y_pred):
+                r = getattr(o, kind)
+                return r(o.square(y_true - y_pred)) * 0.02
+        return Scalar(name="scalar", reduction=reduction)
+
+    dn, km = _pair(keras, make(ops, losses.Loss), make(keras.ops, keras.losses.Loss))
+    x = RNG.standard_normal((24, 4)).astype(np.float32)
+    y = RNG.standard_normal((24, 2)).astype(np.float32)
+    sw = RNG.uniform(0.2, 2.0, 24).astype(np.float32)
+    de = dn.evaluate(x, y, sample_weight=sw, verbose=0, batch_size=24)
+    ke = km.evaluate(x, y, sample_weight=sw, verbose=0, batch_size=24)
+    np.testing.assert_allclose(de, ke, rtol=1e-5)
+    p = dn.predict(x, verbose=0)
+    L = 0.02 * (np.mean if kind == "mean" else np.sum)((y - p) ** 2)
+    scale = {"sum": sw.sum(), "mean_with_sample_weight": 1.0}.get(reduction, sw.mean())
+    np.testing.assert_allclose(de, L * scale, rtol=1e-5)
+    dh = dn.fit(x, y, sample_weight=sw, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    kh = km.fit(x, y, sample_weight=sw, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(dh, kh, rtol=2e-4)

@@ -300,9 +300,12 @@ LossSpec parse_loss(const py::dict& d, const std::string& w, OutputConfig& oc) {
                           "received '" + red + "'");
   const std::string sww = get_str(d, "sample_weight", "rows", w);
   if (sww == "batch_mean") l.weighting = SampleWeighting::batch_mean;
+  else if (sww == "batch_sum") l.weighting = SampleWeighting::batch_sum;
+  else if (sww == "batch_normalized") l.weighting = SampleWeighting::batch_normalized;
   else if (sww == "none") l.weighting = SampleWeighting::none;
   else if (sww != "rows")
-    throw py::value_error(w + ": 'sample_weight' must be 'rows', 'batch_mean' or 'none'; received '" + sww + "'");
+    throw py::value_error(w + ": 'sample_weight' must be 'rows', 'batch_mean', 'batch_sum', 'batch_normalized' or "
+                          "'none'; received '" + sww + "'");
   oc.logged = get_bool(d, "logged", oc.logged, w);
   if (!(l.delta > 0)) throw py::value_error(w + ": 'delta' must be > 0");
   oc.weight = get_float(d, "weight", oc.weight, w);

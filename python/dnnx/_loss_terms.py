@@ -9,8 +9,10 @@ Keras's reductions apply:
 
 - per-sample values ``(batch, ...)``: the loss's reduction (``sum_over_batch_size``: the
   mean over every value; ``sum``; ``mean_with_sample_weight``), weighted per sample;
-- a batch-wide scalar (``ops.mean(...)`` / ``ops.sum(...)`` over every axis): as is, times
-  the batch's mean sample weight (Keras multiplies the scalar by the weights and averages);
+- a batch-wide scalar L (``ops.mean(...)`` / ``ops.sum(...)`` over every axis): Keras
+  multiplies L by each sample weight and reduces those values with the loss's reduction, so
+  L x mean(weights) (``sum_over_batch_size``), L x sum(weights) (``sum``), or L
+  (``mean_with_sample_weight``; 0 when the weights sum to 0);
 - ``add_loss`` terms: added to the loss as they are (a non-scalar is summed over every
   axis, as Keras does), never weighted.
 
@@ -50,9 +52,10 @@ def _value_spec(v: KerasTensor, reduction: str, what: str) -> dict:
     if not isinstance(v, KerasTensor):
         raise TypeError(f"{what} must return a tensor computed from y_true and y_pred with dnnx.ops; received "
                         f"{type(v).__name__}")
-    if v._batch_reduce is not None:
+    if v._batch_reduce is not None:  # a scalar L: Keras weighs L by each sample weight, then reduces
+        weighting = {"sum": "batch_sum", "mean_with_sample_weight": "batch_normalized"}.get(reduction, "batch_mean")
         return {"name": "value", "reduction": "sum_over_batch_size" if v._batch_reduce == "mean" else "sum",
-                "sample_weight": "batch_mean"}
+                "sample_weight": weighting}
     red = "sum_over_batch_size" if reduction == "mean" else reduction
     return {"name": "value", "reduction": red, "sample_weight": "rows"}
 

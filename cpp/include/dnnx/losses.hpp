@@ -39,10 +39,12 @@ enum class LossKind : int {
 /// sum (Keras "sum"): L = sum_i w_i l_i, with no normalizer.
 enum class LossReduction : int { sum_over_batch_size, mean_with_sample_weight, sum };
 
-/// How sample weights weigh an output's loss: per row (every built-in loss), as the
-/// batch's mean weight times the loss (a loss that is already a batch-wide scalar: Keras
-/// multiplies the scalar by the weights, then averages), or not at all (add_loss terms).
-enum class SampleWeighting : int { rows, batch_mean, none };
+/// How sample weights weigh an output's loss: per row (every built-in loss), or not at
+/// all (add_loss terms), or for a loss that is already a batch-wide scalar L (Keras
+/// multiplies L by each weight, then reduces the weighted values with the loss's
+/// reduction): batch_mean L x mean(w) (sum_over_batch_size), batch_sum L x sum(w) (sum),
+/// batch_normalized L, or 0 when sum(w) is 0 (mean_with_sample_weight).
+enum class SampleWeighting : int { rows, batch_mean, none, batch_sum, batch_normalized };
 
 struct LossSpec {
   LossKind kind = LossKind::mean_squared_error;

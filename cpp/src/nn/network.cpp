@@ -610,10 +610,14 @@ double Network<T>::run_batch(Mode mode, index_t n, const void* const* x, const T
     // none (add_loss terms).
     const T* rsw = oc.loss.weighting == SampleWeighting::rows ? sw : nullptr;
     double factor = 1.0;
-    if (oc.loss.weighting == SampleWeighting::batch_mean && sw) {
-      factor = 0;
-      for (index_t i = 0; i < n; ++i) factor += double(sw[i]);
-      factor /= double(n);
+    const SampleWeighting sww = oc.loss.weighting;
+    if (sw && (sww == SampleWeighting::batch_mean || sww == SampleWeighting::batch_sum ||
+               sww == SampleWeighting::batch_normalized)) {
+      double total = 0;
+      for (index_t i = 0; i < n; ++i) total += double(sw[i]);
+      factor = sww == SampleWeighting::batch_mean ? total / double(n)
+               : sww == SampleWeighting::batch_sum ? total
+                                                   : (total != 0 ? 1.0 : 0.0);
     }
     double norm = double(n);
     if (oc.loss.reduction == LossReduction::mean_with_sample_weight && rsw) {
