@@ -167,3 +167,36 @@ def test_multi_output_layer_matches_keras():
     dh = dm.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
     kh = km.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
     np.testing.assert_allclose(dh, kh, rtol=1e-4)
+
+
+class DictOut(dnnx.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.h = layers.Dense(4, activation="tanh")
+        self.a = layers.Dense(2)
+        self.b = layers.Dense(1)
+
+    def call(self, x):
+        h = self.h(x)
+        return {"score": self.a(h), "value": self.b(h)}
+
+
+def test_dict_loss_on_a_subclassed_model_compiled_before_its_first_call():
+    x = RNG.standard_normal((12, 4)).astype(np.float32)
+    ya = RNG.standard_normal((12, 2)).astype(np.float32)
+    yb = RNG.standard_normal((12, 1)).astype(np.float32)
+    m = DictOut(seed=3)
+    m.compile(optimizer="sgd", loss={"score": "mse", "value": "mae"}, loss_weights={"score": 2.0, "value": 1.0})
+    logs = m.evaluate(x, {"score": ya, "value": yb}, verbose=0, return_dict=True)
+    assert m.output_names == ["score", "value"]
+    pa, pb = m.predict(x, verbose=0)
+    np.testing.assert_allclose([logs["score_loss"], logs["value_loss"]],
+                               [np.mean((ya - pa) ** 2), np.mean(np.abs(yb - pb))], rtol=1e-5)
+    np.testing.assert_allclose(logs["loss"], 2 * logs["score_loss"] + logs["value_loss"], rtol=1e-5)
+    h = m.fit(x, {"score": ya, "value": yb}, epochs=2, verbose=0).history
+    assert set(h) == {"loss", "score_loss", "value_loss"}
+    bad = DictOut()
+    bad.compile(optimizer="sgd", loss={"score": "mse", "typo": "mae"})
+    with pytest.raises(ValueError, match=r"loss has key\(s\) \['typo'\] that name no model output; the outputs are "
+                                         r"\['score', 'value'\]"):
+        bad.fit(x, {"score": ya, "value": yb}, epochs=1, verbose=0)

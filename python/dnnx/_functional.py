@@ -166,9 +166,14 @@ class Model(WeightLists, Trainer):
             from ._subclass import specs_from_data
             self._trace_build(*specs_from_data(x, self.dtype, type(self).__name__))
 
-    def _pending_output_names(self) -> List[str]:
+    def _pending_output_names(self, args=None) -> List[str]:
         if self._graph is None:
-            return ["output"]  # a subclassed model before its first call: one output until traced
+            # A subclassed model before its first call: its output names are known once call() is traced.
+            # Until then the keys of dict compile arguments stand for them (checked against the traced
+            # outputs when the model is built: a key naming no output raises then); else one output.
+            args = args if args is not None else getattr(self, "_compile_args", None) or {}
+            keys = list(dict.fromkeys(k for v in args.values() if isinstance(v, dict) for k in v))
+            return keys or ["output"]
         return list(self._graph.output_names)
 
     # -- the C++ network ----------------------------------------------------------------

@@ -155,7 +155,7 @@ class Sequential(Model):
         else:
             self.build()
 
-    def _pending_output_names(self) -> List[str]:
+    def _pending_output_names(self, args=None) -> List[str]:
         return [self._layers[-1].name] if self._layers else ["output"]
 
     def _require_built(self, what: str) -> None:

@@ -167,7 +167,7 @@ class Trainer:
             self._net.check("compile", "configure")  # not from a callback or while another thread trains
         opt = _optimizers.get(optimizer)
         args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics, "weighted_metrics": weighted_metrics}
-        names = self._graph.output_names if self._net is not None else self._pending_output_names()
+        names = self._graph.output_names if self._net is not None else self._pending_output_names(args)
         config = CompileConfig(names, **args)  # checks every argument before anything changes
         self._compile_args = args
         self.optimizer = opt
