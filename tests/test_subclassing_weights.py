@@ -235,6 +235,8 @@ def test_gradients_of_a_shared_layer_add_up_and_the_regularizer_counts():
     loss, _ = check_gradients(m, xs, y, samples=3, rng=RNG)
     plain = float(np.mean((m.predict(xs, verbose=0) - y) ** 2))
     np.testing.assert_allclose(loss, plain + 0.1 * np.sum(sc.s.numpy() ** 2), rtol=1e-12)
+    assert len(m.losses) == 1  # Keras: one regularization loss per regularized weight
+    np.testing.assert_allclose(m.losses[0], 0.1 * np.sum(sc.s.numpy() ** 2), rtol=1e-12)
 
 
 def test_non_trainable_weight_is_read_not_trained_and_saved(tmp_path):
@@ -355,6 +357,28 @@ def test_eager_call_on_arrays_returns_numpy_and_shares_the_weights():
     np.testing.assert_allclose(lay(x), np.maximum(x @ lay.w.numpy() + lay.b.numpy(), 0), rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="training=True on arrays is not supported"):
         lay(x, training=True)
+
+
+def test_weights_outlive_the_model_and_survive_sequential_pop():
+    import gc
+    x, y = data()
+    lay = MyDense(4)
+    inp = dnnx.Input((5,))
+    m = dnnx.Model(inp, layers.Dense(1)(lay(inp)), seed=0)
+    m.compile(optimizer="sgd", loss="mse")
+    m.fit(x, y, verbose=0)
+    trained = lay.w.numpy()
+    del m
+    gc.collect()
+    np.testing.assert_array_equal(lay.w.numpy(), trained)  # Keras: the variable holds its values
+    seq = dnnx.Sequential([dnnx.Input((5,)), MyDense(4), MyDense(3), layers.Dense(1)], seed=1)
+    seq.compile(optimizer="sgd", loss="mse")
+    seq.fit(x, y, verbose=0)
+    before = seq.get_weights()
+    seq.pop()
+    seq.add(layers.Dense(2))
+    for a, b in zip(before[:4], seq.get_weights()[:4]):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_add_weight_arguments_are_checked():

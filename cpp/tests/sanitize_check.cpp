@@ -129,10 +129,12 @@ void chain(OptKind opt) {
 
 // A graph: float + int inputs, embedding, concatenate, shared dense, add, multiply, two outputs.
 // dnnx.ops nodes in a trained chain: flat unary ops, softmax along an inner axis and a sum
-// over an outer one of a per-sample (3, 4) shape, then a dense head.
+// over an outer one of a per-sample (3, 4) shape, then a dense head; with parameters
+// (add_weight): x @ P, a bias added, a (3, 1) weight multiplied along the rows.
 template <class T>
 void op_chain() {
-  auto op = [](const char* name, std::vector<index_t> dims = {}, double a = 0, double b = 0) {
+  auto op = [](const char* name, std::vector<index_t> dims = {}, double a = 0, double b = 0,
+               std::vector<index_t> params = {}) {
     const LayerDecl& decl = layer_declaration("op");
     LayerSpec s = decl.defaults;
     for (const FieldDecl& f : decl.fields)  // the op names, as the binding reads them
@@ -140,13 +142,16 @@ void op_chain() {
     s.op_dims = std::move(dims);
     s.op_a = a;
     s.op_b = b;
+    s.op_params = std::move(params);
     return s;
   };
   NetworkSpec spec;
   spec.seed = 3;
   spec.input_dim = 7;
-  spec.layers = {dense(12, Act::relu), op("square"), op("clip", {}, 0.0, 4.0), op("softmax", {3, 4, 1}),
-                 op("sum", {1, 3, 4}), dense(3, Act::softmax)};
+  spec.layers = {dense(12, Act::relu), op("matmul_param", {12, 12}, 0, 0, {1, 1, 2, 12, 12}),
+                 op("add", {2, 1, 12, -1, 1, -2, 1}, 0, 0, {1, 1, 1, 12}), op("square"), op("clip", {}, 0.0, 4.0),
+                 op("multiply", {2, 2, 3, 4, -1, 4, 1, -2, 1, 0}, 0, 0, {1, 1, 2, 3, 1}),
+                 op("softmax", {3, 4, 1}), op("sum", {1, 3, 4}), dense(3, Act::softmax)};
   Network<T> net(spec);
   net.configure(config(LossKind::sparse_categorical_crossentropy, OptKind::adam, {}));
   const index_t n = 41;

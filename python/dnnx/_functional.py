@@ -205,6 +205,7 @@ class Model(WeightLists, Trainer):
                 and not is_int_dtype(ins[0].dtype) and not g.host_nodes:
             self._plain_width = ins[0].batch_shape[1]
         self._pull_shared()  # a layer already trained in another model brings its weights
+        self._watch_variables(g)
         for layer in g.leaf_layers:
             if layer._home is None:
                 layer._home = weakref.ref(self)
@@ -214,6 +215,17 @@ class Model(WeightLists, Trainer):
                 layer._initial_weights = None
         if self.compiled:
             self._configure()
+
+    def _watch_variables(self, g) -> None:
+        """add_weight variables read through this network get its values back when the
+        model goes away (or drops the network), so they outlive it as Keras's do."""
+        from ._variable import keep_values
+        old = self.__dict__.get("_variable_sync")
+        if old is not None:
+            old.detach()
+        entries = [(v, self._slices[id(layer)][0] + i) for layer in g.core_layers
+                   for i, v in enumerate(getattr(layer, "_variables", ()))]
+        self._variable_sync = weakref.finalize(self, keep_values, self._net, entries) if entries else None
 
     # -- custom losses and add_loss (dnnx._loss_terms) -----------------------------------------
     def add_loss(self, loss) -> None:

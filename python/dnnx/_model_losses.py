@@ -35,6 +35,14 @@ def regularization_losses(model) -> List[np.ndarray]:
     out = []
     for layer in model._graph.core_layers:
         first, n = model._slices.get(id(layer), (0, 0))
+        held = getattr(layer, "_variables", None)  # an op node holding add_weight variables
+        if n and held:
+            for i, v in enumerate(held):
+                if v.regularizer is not None and flags[first + i]:
+                    w = params[first + i].astype(np.float64)
+                    value = v.regularizer.l1 * np.sum(np.abs(w)) + v.regularizer.l2 * np.sum(w * w)
+                    out.append(np.asarray(value, dtype=model._np_dtype))
+            continue
         if not n or layer.type_name not in decls:
             continue
         fields = [f["key"] for f in declared_fields(layer.type_name) if f["type"] == "regularizer"]

@@ -89,8 +89,17 @@ class Sequential(Model):
         """Drop the C++ network (its layers keep their current weights, for the next one)."""
         if self._net is None:
             return
+        sync = self.__dict__.get("_variable_sync")
+        if sync is not None:
+            sync()  # add_weight variables keep the network's values (see Model._watch_variables)
+        leaves = [leaf for layer in self._layers for leaf in (layer._leaves() if layer._is_composite() else [layer])]
         for layer in self._layers:
-            if not isinstance(getattr(type(layer), "_initial_weights", None), property):
+            if layer._is_composite():
+                layer._models.discard(self)
+        for layer in leaves:
+            if getattr(layer, "_variables", None):
+                layer._initial_weights = [v._value for v in layer._variables]
+            elif not isinstance(getattr(type(layer), "_initial_weights", None), property):
                 w = layer.get_weights()
                 layer._initial_weights = w if w else None
             layer._models.discard(self)

@@ -180,6 +180,14 @@ class Variable(TensorOperators):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, trainable={self.trainable}>"
 
 
+def keep_values(net, entries) -> None:
+    """Copy each variable's values out of a network that is going away: ``entries`` are
+    (variable, index into ``net.params()``)."""
+    params = net.params()
+    for var, i in entries:
+        var._value[...] = params[i]
+
+
 def make_variable(owner, shape, initializer, dtype, trainable, name, regularizer, constraint) -> Variable:
     """``Layer.add_weight``'s arguments checked (Keras 3 names and defaults)."""
     from . import initializers, regularizers
