@@ -6,17 +6,9 @@ import pytest
 
 import dnnx
 from dnnx import layers, metrics
+from keras_oracle import keras_or_skip as _keras
 
 RNG = np.random.default_rng(11)
-
-
-def _keras():
-    import os
-    import warnings
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pytest.importorskip("keras")
 
 
 def _model(d=4, out=2, act="sigmoid", dtype="float64", loss="binary_crossentropy", **compile_kw):

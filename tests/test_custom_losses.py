@@ -3,9 +3,7 @@ C++ graph: against Keras 3 on JAX (same weights: same outputs, losses and traini
 finite differences in float64, and the errors for what cannot be traced."""
 
 import importlib.util
-import os
 import pathlib
-import warnings
 
 import numpy as np
 import pytest
@@ -13,16 +11,10 @@ import pytest
 import dnnx
 from dnnx import layers, losses, ops
 from finite_differences import check_gradients
+from keras_oracle import keras_or_skip as _keras
 
 RNG = np.random.default_rng(21)
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "custom_loss_add_loss.py"
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pytest.importorskip("keras")
 
 
 def _example():

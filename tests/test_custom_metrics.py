@@ -4,7 +4,6 @@ logs), checked against Keras 3 on JAX for the same metric code."""
 
 import os
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -16,15 +15,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 
 from custom_metric import build_model, data, metric_classes  # noqa: E402
+from keras_oracle import keras_or_skip as _keras
 
 BatchMaxError, WeightedAbsoluteError = metric_classes(dnnx, np)
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pytest.importorskip("keras")
 
 
 class Seen(dnnx.metrics.Metric):

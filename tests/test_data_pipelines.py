@@ -9,18 +9,11 @@ import pytest
 
 import dnnx
 from dnnx import callbacks, layers
+from keras_oracle import keras_or_skip as _keras
 
 RNG = np.random.default_rng(21)
 X = RNG.standard_normal((40, 4))
 Y = RNG.integers(0, 3, 40)
-
-
-def _keras():
-    import os
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pytest.importorskip("keras")
 
 
 def model(seed=0, dtype="float64", **compile_kw):

@@ -4,7 +4,6 @@ import inspect
 
 import pytest
 
-import dnnx
 from dnnx import _core, metrics, optimizers
 
 # Keras 3's defaults: what the single C++ home must hold.

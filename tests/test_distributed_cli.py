@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 
-import dnnx
 from mpi_util import mpiexec as _mpiexec
 
 

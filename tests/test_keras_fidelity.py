@@ -8,6 +8,7 @@ import pytest
 
 import dnnx
 from dnnx import callbacks, layers, optimizers
+from keras_oracle import keras_or_skip as _keras
 
 RNG = np.random.default_rng(5)
 
@@ -102,15 +103,6 @@ def test_learning_rate_zero_and_schedule_from_zero():
 
 
 # -- against Keras 3 itself, where it is installed (same weights, learning rate 0) ---------------
-def _keras():
-    import os
-    import warnings
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pytest.importorskip("keras")
-
-
 def _close(a: dict, b: dict):
     assert set(a) == set(b)
     for k in a:

@@ -10,19 +10,12 @@ import pytest
 
 import dnnx
 from dnnx import callbacks, layers
+from keras_oracle import keras_or_skip as _keras
 
 RNG = np.random.default_rng(8)
 X = RNG.standard_normal((50, 4)).astype(np.float32)
 Y = (RNG.random((50, 1)) > 0.5).astype(np.float32)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _keras():
-    import os
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pytest.importorskip("keras")
 
 
 def _binary(seed=0):

@@ -1,23 +1,14 @@
 """``model.losses``: the add_loss values of the last ``model(x)`` call and the weight
 regularization losses, against Keras 3 on JAX."""
 
-import os
-import warnings
 
 import numpy as np
-import pytest
 
 import dnnx
 from dnnx import layers, ops
+from keras_oracle import keras_or_skip as _keras
 
 RNG = np.random.default_rng(29)
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pytest.importorskip("keras")
 
 
 class Penalty(layers.Layer):

@@ -2,8 +2,6 @@
 against its own eager NumPy form, and its C++ gradient against central differences in
 float64."""
 
-import os
-import warnings
 
 import numpy as np
 import pytest
@@ -11,6 +9,7 @@ import pytest
 import dnnx
 from dnnx import layers, ops
 from finite_differences import check_gradients
+from keras_oracle import keras_or_skip as _keras
 
 RNG = np.random.default_rng(3)
 W34 = RNG.standard_normal((4, 3))
@@ -118,13 +117,6 @@ CASES = [
     ("chain_of_operators", (4,), lambda o, x: -(x * 2.0 + 1.0) / (abs(x) + 1.0) - x ** 2.0 + 3.0 ** x),
 ]
 IDS = [c[0] for c in CASES]
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pytest.importorskip("keras")
 
 
 def _data(shape, n=7):

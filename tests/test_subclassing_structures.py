@@ -2,23 +2,15 @@
 models used inside functional models: traced into the same C++ graph, saved and loaded,
 and against Keras 3 on JAX."""
 
-import os
-import warnings
 
 import numpy as np
 import pytest
 
 import dnnx
 from dnnx import layers, ops
+from keras_oracle import keras_or_skip as _keras
 
 RNG = np.random.default_rng(17)
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pytest.importorskip("keras")
 
 
 @dnnx.saving.register_keras_serializable(package="test_structures")

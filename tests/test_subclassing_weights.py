@@ -3,8 +3,6 @@ parameters of the op nodes that read them (x @ w: Dense's GEMMs; x * w + b: the
 broadcasting ops), trained in C++ like a Dense kernel. Held against finite differences in
 float64, a functional Dense twin (bitwise), and Keras 3 on JAX."""
 
-import os
-import warnings
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import pytest
 import dnnx
 from dnnx import layers, ops
 from finite_differences import check_gradients
+from keras_oracle import keras_or_skip as _keras
 
 RNG = np.random.default_rng(17)
 
@@ -451,13 +450,6 @@ def test_weights_used_outside_ops_are_refused_naming_the_line():
 
 
 # -- Keras 3 (JAX) as the oracle -----------------------------------------------------------------
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pytest.importorskip("keras")
-
-
 def build_with(keras, kops, d=5):
     inp = keras.Input(shape=(d,))
     cls = my_dense_class(keras, kops)
