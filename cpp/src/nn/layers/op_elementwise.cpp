@@ -251,33 +251,31 @@ class Broadcast final : public MultiInputLayer<T> {
       if (param_operands_ == 1 && period_[i] > 0) {
         if (!(op_ == Op::add || (op_ == Op::subtract && i == 0))) {
           row_blocks(n, w, [&](index_t r0, index_t r1) {
-            for (index_t r = r0; r < r1; ++r) {
-              const T* base[3];
-              bases(xs, r, base);
-              T* gr = dy + r * w;
-              const T* yr = y + r * w;
-              for (index_t e = 0; e < w; ++e) {
-                T gs[3];
-                grads(base[0][at(0, e)], base[1][at(1, e)], k > 2 ? base[2][at(2, e)] : T(0), gr[e], yr[e], gs);
-                gr[e] = gs[i];
-              }
-            }
+            for (index_t r = r0; r < r1; ++r)
+              row_grads(xs, y, dy, r, i, [&](index_t e, T g) { dy[r * w + e] = g; });
           });
         }
         detail::column_sums(n * (w / ps), ps, dy, gp);
         continue;
       }
-      for (index_t r = 0; r < n; ++r) {
-        const T* base[3];
-        bases(xs, r, base);
-        const T* gr = dy + r * w;
-        const T* yr = y + r * w;
-        for (index_t e = 0; e < w; ++e) {
-          T gs[3];
-          grads(base[0][at(0, e)], base[1][at(1, e)], k > 2 ? base[2][at(2, e)] : T(0), gr[e], yr[e], gs);
-          gp[at(i, e)] += gs[i];
-        }
-      }
+      for (index_t r = 0; r < n; ++r) row_grads(xs, y, dy, r, i, [&](index_t e, T g) { gp[at(i, e)] += g; });
+    }
+  }
+
+  // Operand i's elementwise gradient over row r, element by element: sink(e, gradient).
+  // Reads the row's dy[e] before sink writes element e (so the sink may overwrite dy).
+  template <class Sink>
+  void row_grads(const T* const* xs, const T* y, const T* dy, index_t r, std::size_t i, Sink&& sink) const {
+    const index_t w = this->out_dim_;
+    const std::size_t k = src_.size();
+    const T* base[3];
+    bases(xs, r, base);
+    const T* gr = dy + r * w;
+    const T* yr = y + r * w;
+    for (index_t e = 0; e < w; ++e) {
+      T gs[3];
+      grads(base[0][at(0, e)], base[1][at(1, e)], k > 2 ? base[2][at(2, e)] : T(0), gr[e], yr[e], gs);
+      sink(e, gs[i]);
     }
   }
 
