@@ -50,10 +50,13 @@ Workspace<T>& workspace() {
   return ws;
 }
 
-// Each thread gets at least ~10 us of work (1 MFLOP at ~100 GFLOP/s), several times the
-// OpenMP fork/join and barrier cost, so more threads never make a small product slower:
-// 64^3 (0.5 MFLOP) runs on one thread, 128^3 on two.
-constexpr double kMinFlopsPerThread = 1.0e6;
+// Each thread gets at least ~20 us of work (3 MFLOP at ~150 GFLOP/s), several times the
+// OpenMP fork/join and barrier cost and the moving of its operands between the cores'
+// caches, so more threads never make a small product slower: 128^3 (4.2 MFLOP) runs on
+// one thread, 192^3 (14 MFLOP) on up to four. At 1 MFLOP (the earlier figure) the 200-row steps of the
+// digits MLP (64-100-10) ran 1.3x slower on 2 threads than on 1 (Xeon, Sapphire Rapids
+// class, 2 vCPUs: 1.0 against 0.75 ms per epoch); at 3 MFLOP the two are equal.
+constexpr double kMinFlopsPerThread = 3.0e6;
 // Skinny products: at ~30 B/cycle from L2/L3, 512 KiB of B is ~4 us of streaming per
 // thread, well above a fork/join on a warm pool (at 256 KiB, 1x512x256 gained little).
 constexpr double kMinBytesPerThread = 512.0 * 1024.0;
