@@ -505,6 +505,28 @@ def test_n_jobs_sets_the_threads_and_not_the_result(monkeypatch):
         MLPClassifier(n_jobs=0).fit(x, y)
 
 
+def test_lbfgs_runs_scipy_with_one_blas_thread(monkeypatch):
+    # OpenBLAS's idle threads spin between L-BFGS-B's vector operations and take the cores
+    # from dnnx's loss and gradient: the minimizer runs under a 1-thread BLAS limit, which
+    # is lifted again afterwards.
+    import scipy.optimize
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    if not blas_threads():
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    real, seen = scipy.optimize.minimize, []
+    monkeypatch.setattr(scipy.optimize, "minimize", lambda *a, **k: (seen.append(blas_threads()), real(*a, **k))[1])
+    x, y = blobs()
+    with threadpool_limits(limits=2, user_api="blas"):
+        quiet(MLPClassifier((8,), solver="lbfgs", max_iter=5, random_state=0).fit, x, y)
+        after = blas_threads()
+    assert seen and all(n == 1 for n in seen[0]), seen
+    assert all(n == 2 for n in after), after
+
+
 def test_partial_fit():
     x, y = blobs()
     est = MLPClassifier((4,), random_state=0)
