@@ -73,20 +73,23 @@ def test_optimizer_kernels_match_reference_bitwise(kernel, name, hyper):
     _assert_same_bits(_run_steps(kernel, name, hyper), _run_steps("ref", name, hyper))
 
 
+@pytest.mark.parametrize("units", [10, 67, 100, 130, 300])
 @pytest.mark.parametrize("act", ["relu", "linear"])
-def test_dense_backward_and_bias_gradient_match_reference(kernel, act):
+def test_dense_backward_and_bias_gradient_match_reference(kernel, act, units):
     # Batch 7: the bias gradient (the fused column sums) sums over rows in the core's own
     # pass, which must match the reference bitwise; dW goes through the GEMM (k = 7),
-    # where kernels may round differently, so it is compared with a tolerance.
+    # where kernels may round differently, so it is compared with a tolerance. The widths
+    # cover one to four vectors of column sums in registers, a partial last vector, several
+    # column blocks and two 256-column chunks.
     def grads(k):
         before = _core.active_kernel()
         _core.set_kernel(k)
         try:
-            net = make_net([dense(67, act)], 1, {"name": "mse"}, {"name": "sgd"}, dtype="float32", seed=1)
+            net = make_net([dense(units, act)], 1, {"name": "mse"}, {"name": "sgd"}, dtype="float32", seed=1)
             rng = np.random.default_rng(2)
             # x > 0 and zero biases: the units with a negative weight are dead in every row.
             x = np.abs(rng.standard_normal((7, 1))).astype(np.float32) + 0.1
-            y = rng.standard_normal((7, 67)).astype(np.float32)
+            y = rng.standard_normal((7, units)).astype(np.float32)
             net.compute_gradients(x, y, None)
             return [g.copy() for g in net.grads()]
         finally:

@@ -43,6 +43,18 @@ struct V {
     return D{_mm256_add_pd(a.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e))),
              _mm256_add_pd(a.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)))};
   }
+  static D zero8() { return D{_mm256_setzero_pd(), _mm256_setzero_pd()}; }
+  static double sum8(D x) {  // ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7))
+    const __m256d h = _mm256_hadd_pd(x.lo, x.hi);
+    const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
+  }
+  static R mul_f64(R e, double k) {  // float(double(e) * k) per lane
+    const __m256d kk = _mm256_set1_pd(k);
+    const __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(e)), kk));
+    const __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)), kk));
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+  }
   static R scale2n(R y, R t) {
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(127 - 0x4B400000)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));

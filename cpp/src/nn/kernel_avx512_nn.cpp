@@ -48,6 +48,18 @@ struct V {
     a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
     return _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
   }
+  static D zero8() { return _mm512_setzero_pd(); }
+  static double sum8(D x) {  // ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7))
+    const __m256d h = _mm256_hadd_pd(_mm512_castpd512_pd256(x), _mm512_extractf64x4_pd(x, 1));
+    const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
+  }
+  static R mul_f64(R e, double k) {  // float(double(e) * k) per lane
+    const __m512d kk = _mm512_set1_pd(k);
+    const __m256 lo = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(e)), kk));
+    const __m256 hi = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)), kk));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+  }
   static R scale2n(R y, R t) {
     const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(127 - 0x4B400000)), 23);
     return _mm512_mul_ps(y, _mm512_castsi512_ps(e));

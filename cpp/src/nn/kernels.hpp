@@ -63,6 +63,17 @@ inline void exp_sum(index_t n, const float* z, float shift, float* out, double* 
   if (const nnk::Table* k = nnk::active()) k->exp_sum(n, z, shift, out, lanes);
   else nnk::exp_sum_ref(n, z, shift, out, lanes);
 }
+/// row_max, exp_sum from zero lanes and combine_lanes in one call: returns the row's sum
+/// of exps and sets *shift (the same bits as the three steps).
+inline double softmax_exp(index_t n, const float* z, float* out, float* shift) {
+  const nnk::Table* k = nnk::active();
+  return k ? k->softmax_exp(n, z, out, shift) : nnk::softmax_exp_ref(n, z, out, shift);
+}
+/// g[j] = s * float(double(g[j]) * k): softmax numerators scaled into gradients.
+inline void scale_f64(index_t n, float* g, double k, float s) {
+  if (const nnk::Table* t = nnk::active()) t->scale_f64(n, g, k, s);
+  else nnk::scale_f64_ref(n, g, k, s);
+}
 
 /// The fixed lane tree of reg_sums: ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
 inline double combine_lanes(const double* s) { return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); }

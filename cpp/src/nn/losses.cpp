@@ -115,11 +115,14 @@ double row_cce_logits(index_t d, const T* z, const T* y, index_t label, T* g, T 
   if constexpr (std::is_same_v<T, float>) {
     constexpr index_t kChunk = 256;  // a multiple of 8: lanes follow columns
     float buf[kChunk];
-    mx = detail::row_max(d, z);
-    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (index_t j0 = 0; j0 < d; j0 += kChunk)
-      detail::exp_sum(std::min(kChunk, d - j0), z + j0, mx, g ? g + j0 : buf, lanes);
-    se = detail::combine_lanes(lanes);
+    if (g || d <= kChunk) {  // the whole row in one call
+      se = detail::softmax_exp(d, z, g ? g : buf, &mx);
+    } else {
+      mx = detail::row_max(d, z);
+      double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (index_t j0 = 0; j0 < d; j0 += kChunk) detail::exp_sum(std::min(kChunk, d - j0), z + j0, mx, buf, lanes);
+      se = detail::combine_lanes(lanes);
+    }
   } else {
     mx = z[0];
     for (index_t j = 1; j < d; ++j) mx = std::max(mx, z[j]);
@@ -139,7 +142,8 @@ double row_cce_logits(index_t d, const T* z, const T* y, index_t label, T* g, T 
   }
   if (g) {
     const double k = ysum / se;
-    for (index_t j = 0; j < d; ++j) g[j] = s * T(double(g[j]) * k);
+    if constexpr (std::is_same_v<T, float>) detail::scale_f64(d, g, k, s);
+    else for (index_t j = 0; j < d; ++j) g[j] = s * T(double(g[j]) * k);
     if (y) for (index_t j = 0; j < d; ++j) g[j] -= s * y[j];
     else g[label] -= s;
   }

@@ -71,6 +71,12 @@ struct Table {
   /// multiples of 8, so an element's lane is that of its column): the lane sums of
   /// detail::reg_sums, combined by the caller. out may be z.
   void (*exp_sum)(idx n, const float* z, float shift, float* out, double* lanes);
+  /// A whole softmax row in one call: *shift = row_max(n, z), out[j] = exp(z[j] - shift)
+  /// and the return value combine_lanes(lanes) of exp_sum's lane sums from +0 (the same bits
+  /// as the three steps; the lanes never leave the registers). out may be z.
+  double (*softmax_exp)(idx n, const float* z, float* out, float* shift);
+  /// g[j] = s * float(double(g[j]) * k) over n elements: softmax numerators to gradients.
+  void (*scale_f64)(idx n, float* g, double k, float s);
 };
 
 /// Elements per dropout_fwd block: 16 Philox calls of 4 words (AVX2 runs it as 2 x 8).
@@ -82,8 +88,11 @@ extern const Table kAvx512;
 /// The table for the active kernel choice, or nullptr (portable loops).
 const Table* active();
 
-/// The portable references of Table::row_max and Table::exp_sum (the same operations).
+/// The portable references of Table::row_max, exp_sum, softmax_exp and scale_f64 (the same
+/// operations).
 float row_max_ref(idx n, const float* z);
 void exp_sum_ref(idx n, const float* z, float shift, float* out, double* lanes);
+double softmax_exp_ref(idx n, const float* z, float* out, float* shift);
+void scale_f64_ref(idx n, float* g, double k, float s);
 
 }  // namespace dnnx::nnk
