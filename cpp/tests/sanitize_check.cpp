@@ -293,7 +293,8 @@ void gemms() {
 // std::bad_alloc inside the GEMM's parallel regions reaches the caller (no std::terminate,
 // no thread left at a barrier), and the next product works.
 void alloc_failure_in_parallel() {
-  const index_t m = 1024, k = 256, nn = 256;  // every product big enough for 2 threads
+  const index_t m = 1024, k = 512, nn = 256;  // every product big enough for 2 threads (>= 2 x 3 MFLOP;
+                                              // the narrow n = 8 one: 8.4 MFLOP)
   auto a = randn<float>(static_cast<std::size_t>(m * k), 8), b = randn<float>(static_cast<std::size_t>(k * nn), 9);
   std::vector<float> c(static_cast<std::size_t>(m * nn));
   for (int round = 0; round < 3; ++round) {
