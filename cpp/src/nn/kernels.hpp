@@ -63,20 +63,25 @@ inline void exp_sum(index_t n, const float* z, float shift, float* out, double* 
   if (const nnk::Table* k = nnk::active()) k->exp_sum(n, z, shift, out, lanes);
   else nnk::exp_sum_ref(n, z, shift, out, lanes);
 }
+
+/// The fixed lane tree of reg_sums: ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
+inline double combine_lanes(const double* s) { return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); }
+
 /// row_max, exp_sum from zero lanes and combine_lanes in one call: returns the row's sum
-/// of exps and sets *shift (the same bits as the three steps).
+/// of exps and sets *shift (the SIMD kernels keep the lanes in registers; the same bits).
 inline double softmax_exp(index_t n, const float* z, float* out, float* shift) {
-  const nnk::Table* k = nnk::active();
-  return k ? k->softmax_exp(n, z, out, shift) : nnk::softmax_exp_ref(n, z, out, shift);
+  if (const nnk::Table* k = nnk::active()) return k->softmax_exp(n, z, out, shift);
+  *shift = nnk::row_max_ref(n, z);
+  double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  nnk::exp_sum_ref(n, z, *shift, out, lanes);
+  return combine_lanes(lanes);
 }
 /// g[j] = s * float(double(g[j]) * k): softmax numerators scaled into gradients.
 inline void scale_f64(index_t n, float* g, double k, float s) {
   if (const nnk::Table* t = nnk::active()) t->scale_f64(n, g, k, s);
-  else nnk::scale_f64_ref(n, g, k, s);
+  else
+    for (index_t j = 0; j < n; ++j) g[j] = s * float(double(g[j]) * k);
 }
-
-/// The fixed lane tree of reg_sums: ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
-inline double combine_lanes(const double* s) { return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); }
 
 /// out[j] = sum_i a[i*cols + j] over rows (row order fixed), for a rows x cols block.
 template <class T>

@@ -50,17 +50,6 @@ void exp_sum_ref(idx n, const float* z, float shift, float* out, double* lanes) 
   }
 }
 
-double softmax_exp_ref(idx n, const float* z, float* out, float* shift) {
-  *shift = row_max_ref(n, z);
-  double l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  exp_sum_ref(n, z, *shift, out, l);
-  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
-}
-
-void scale_f64_ref(idx n, float* g, double k, float s) {
-  for (idx j = 0; j < n; ++j) g[j] = s * float(double(g[j]) * k);
-}
-
 const Table* active() {
 #if defined(DNNX_HAVE_X86)
   switch (active_isa()) {

@@ -88,11 +88,9 @@ extern const Table kAvx512;
 /// The table for the active kernel choice, or nullptr (portable loops).
 const Table* active();
 
-/// The portable references of Table::row_max, exp_sum, softmax_exp and scale_f64 (the same
-/// operations).
+/// The portable references of Table::row_max and Table::exp_sum (the same operations);
+/// those of softmax_exp and scale_f64 are composed from them in kernels.hpp.
 float row_max_ref(idx n, const float* z);
 void exp_sum_ref(idx n, const float* z, float shift, float* out, double* lanes);
-double softmax_exp_ref(idx n, const float* z, float* out, float* shift);
-void scale_f64_ref(idx n, float* g, double k, float s);
 
 }  // namespace dnnx::nnk
