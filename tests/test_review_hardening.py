@@ -1,7 +1,7 @@
 """The review findings of the hardening issue: each test failed before its fix.
 
 Stale optimizer-state views, ignored writes through layer weight views, re-entrant calls
-from callbacks, NaN in AUC, models too large to allocate, std::bad_alloc inside OpenMP
+from callbacks, NaN in AUC, models too large to allocate, std::bad_alloc inside parallel
 and a learning rate of 0.
 """
 
@@ -253,7 +253,7 @@ def test_model_larger_than_physical_memory_is_refused():
     assert "this machine has" in first and float(took) < 5
 
 
-# -- std::bad_alloc inside an OpenMP region --------------------------------------------------
+# -- std::bad_alloc inside a parallel loop ----------------------------------------------------
 def test_bad_alloc_inside_a_parallel_region_is_a_memory_error():
     out = run_child("""
         import numpy as np, dnnx

@@ -27,7 +27,7 @@ void register_config(py::module_& m) {
     d["version"] = DNNX_VERSION;
     d["compiler"] = DNNX_COMPILER;
     d["build_flags"] = DNNX_BUILD_FLAGS;
-    d["openmp"] = have_openmp() ? std::string(DNNX_OPENMP_RUNTIME) : std::string("none (serial build)");
+    d["threading"] = threading_description();
     d["cpu_vendor"] = f.vendor;
     d["cpu_brand"] = f.brand;
     d["cpu_features"] = f.describe();

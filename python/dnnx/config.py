@@ -43,13 +43,13 @@ def config_dict() -> dict:
 
 
 def show_config(file=None) -> None:
-    """Print version, compiler and flags, CPU features, kernels, threads and OpenMP runtime."""
+    """Print version, compiler and flags, CPU features, kernels, threads and threading."""
     info = config_dict()
     rows = [
         ("dnnx version", info["version"]),
         ("compiler", info["compiler"]),
         ("build flags", info["build_flags"]),
-        ("OpenMP runtime", info["openmp"]),
+        ("threading", info["threading"]),
         ("CPU", f"{info['cpu_vendor']} {info['cpu_brand']}".strip()),
         ("CPU features", info["cpu_features"]),
         ("kernels available", ", ".join(info["available_kernels"])),

@@ -1,12 +1,12 @@
-// dnnx public C++ API, base layer (dnnx_common): the library's own thread count.
+// dnnx public C++ API, base layer (dnnx_common): the library's own threads.
 //
-// Every parallel region in dnnx asks num_threads() (never omp_get_max_threads()), so
-// dnnx.set_num_threads() governs dnnx alone and leaves other OpenMP users untouched.
+// dnnx runs its parallel loops on its own pool (cpp/src/common/thread_pool.cpp), never on
+// OpenMP: every loop asks num_threads(), so dnnx.set_num_threads() governs dnnx alone and
+// other libraries' thread pools in the same process are untouched.
 #pragma once
-#include <atomic>
 #include <cstdint>
-#include <exception>
-#include <mutex>
+#include <type_traits>
+#include <utility>
 
 namespace dnnx {
 
@@ -17,13 +17,8 @@ int num_threads() noexcept;
 /// Set the thread count (n >= 1; throws std::invalid_argument otherwise).
 void set_num_threads(int n);
 
-/// True when the library was built with OpenMP.
-bool have_openmp() noexcept;
-
-/// Index of the calling thread inside a dnnx parallel region (0 outside one).
-int thread_index() noexcept;
-
-/// True inside an OpenMP parallel region.
+/// True while the calling thread runs items of a dnnx parallel_for that more than one
+/// thread may share (a parallel_for nested inside one runs serially).
 bool in_parallel() noexcept;
 
 /// Bytes of physical memory of this machine (0 if unknown).
@@ -32,31 +27,30 @@ std::uint64_t physical_memory() noexcept;
 /// Arm (true) or disarm the fault injection of detail::fail_alloc_in_parallel (tests).
 void set_fail_alloc_in_parallel(bool armed) noexcept;
 
-/// An exception escaping an OpenMP region ends the process (std::terminate). Each thread
-/// runs its part through run(), which keeps the first exception; after the region the
-/// caller calls rethrow(). A region with barriers must let every thread reach them
-/// (check failed() after a barrier instead of returning early).
-class ParallelErrors {
- public:
-  template <class F>
-  void run(F&& f) noexcept {
-    try {
-      f();
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(m_);
-      if (!e_) e_ = std::current_exception();
-      failed_.store(true, std::memory_order_relaxed);
-    }
-  }
-  bool failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
-  void rethrow() {
-    if (e_) std::rethrow_exception(e_);
-  }
+/// How dnnx threads (for show_config).
+const char* threading_description() noexcept;
 
- private:
-  std::mutex m_;
-  std::exception_ptr e_;
-  std::atomic<bool> failed_{false};
-};
+namespace detail {
 
+/// Runs call(ctx, i) for every i in [0, items) on the calling thread and up to threads - 1
+/// pool workers; each item is claimed by whichever thread is free next, so a thread that the
+/// OS deschedules delays only the item it holds. Returns when every item has run. The first
+/// exception an item throws is rethrown here (the items not yet started are skipped).
+/// Results must not depend on which thread runs an item.
+void pool_run(int threads, std::int64_t items, void* ctx, void (*call)(void*, std::int64_t));
+
+/// f(i) for i in [0, items): on the pool when threads > 1, else (and inside another
+/// parallel_for) in order on the calling thread.
+template <class F>
+void parallel_for(int threads, std::int64_t items, F&& f) {
+  if (threads <= 1 || items <= 1 || in_parallel()) {
+    for (std::int64_t i = 0; i < items; ++i) f(i);
+    return;
+  }
+  using Fn = std::remove_reference_t<F>;
+  pool_run(threads, items, const_cast<void*>(static_cast<const void*>(&f)),
+           [](void* ctx, std::int64_t i) { (*static_cast<Fn*>(ctx))(i); });
+}
+
+}  // namespace detail
 }  // namespace dnnx

@@ -6,9 +6,6 @@
 #include <string>
 #include <thread>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 #if defined(__linux__)
 #include <sched.h>
 #include <unistd.h>
@@ -46,41 +43,11 @@ std::atomic<int>& threads_ref() {
 
 }  // namespace
 
-int num_threads() noexcept {
-#if defined(_OPENMP)
-  return threads_ref().load(std::memory_order_relaxed);
-#else
-  return 1;
-#endif
-}
+int num_threads() noexcept { return threads_ref().load(std::memory_order_relaxed); }
 
 void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("set_num_threads: n must be >= 1; received " + std::to_string(n));
   threads_ref().store(n, std::memory_order_relaxed);
-}
-
-bool have_openmp() noexcept {
-#if defined(_OPENMP)
-  return true;
-#else
-  return false;
-#endif
-}
-
-int thread_index() noexcept {
-#if defined(_OPENMP)
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
-bool in_parallel() noexcept {
-#if defined(_OPENMP)
-  return omp_in_parallel() != 0;
-#else
-  return false;
-#endif
 }
 
 std::uint64_t physical_memory() noexcept {

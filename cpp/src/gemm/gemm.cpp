@@ -3,17 +3,20 @@
 //
 //   for jc in n by NC:                     (B block: KC x NC, in L3)
 //     for pc in k by KC:                   (k is never split across threads)
-//       pack B block (all threads, disjoint panels; barrier)  -- or read row-major B in place
-//       for ic in (this thread's rows) by MC:
-//         pack A block (per thread)                           -- or read A in place
-//         macro-kernel over (this thread's columns)           -- jr / ir / micro-kernel
+//       pack B block (parallel_for over disjoint panels)     -- or read row-major B in place
+//       parallel_for over the cells of C (row range x column-panel range):
+//         for ic in (the cell's rows) by MC:
+//           pack A block (the running thread's buffer)        -- or read A in place
+//           macro-kernel over (the cell's columns)            -- jr / ir / micro-kernel
 //
-// Threads split C into a tm x tn grid of (row range, column-panel range). Every element of
-// C sees the same sequence of k-blocks and the same micro-kernel arithmetic whatever the
-// grid, so the result is bitwise identical for any thread count.
+// The threads of dnnx's pool (parallel.hpp) claim the cells of a tm x tn grid of C. Every
+// element of C sees the same sequence of k-blocks and the same micro-kernel arithmetic
+// whatever the grid and whichever thread runs its cell, so the result is bitwise identical
+// for any thread count.
 #include "dnnx/gemm.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -124,48 +127,39 @@ Plan make_plan(const KernelDesc<T>& kd, const Problem<T>& pr) {
   return pl;
 }
 
-// This thread's packing buffers for run_thread (the only allocation of a product's
-// threads; run() reserves them before the loops with barriers start).
+// The rows of cell row ti of the grid (whole MR panels), walked in MC-sized steps.
+struct Rows {
+  index_t i0, i1, step;
+};
 template <class T>
-void reserve_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, int tid) {
-  const int MR = kd.MR, NR = kd.NR;
-  const index_t m = pr.m;
-  const int ti = tid / pl.tn;
-  const index_t row_panels = ceil_div(m, MR);
-  const index_t i0 = std::min(m, row_panels * ti / pl.tm * MR);
-  const index_t i1 = std::min(m, row_panels * (ti + 1) / pl.tm * MR);
-  const index_t mc_max = std::min<index_t>(kd.MC, i1 - i0);
-  const index_t n_ic = mc_max > 0 ? ceil_div(i1 - i0, mc_max) : 0;
-  const index_t mc_step = n_ic > 0 ? round_up(ceil_div(i1 - i0, n_ic), MR) : 0;
-  Workspace<T>& ws = workspace<T>();
-  if (pl.pack_a) ws.a.reserve(static_cast<size_t>(round_up(std::max<index_t>(mc_step, MR), MR) * pl.kc));
-  if (!pl.pack_b && !pr.Bp) ws.b_edge.reserve(static_cast<size_t>(NR * pl.kc));
+Rows cell_rows(const KernelDesc<T>& kd, index_t m, const Plan& pl, int ti) {
+  const index_t row_panels = ceil_div(m, kd.MR);
+  Rows r;
+  r.i0 = std::min(m, row_panels * ti / pl.tm * kd.MR);
+  r.i1 = std::min(m, row_panels * (ti + 1) / pl.tm * kd.MR);
+  const index_t mc_max = std::min<index_t>(kd.MC, r.i1 - r.i0);
+  const index_t n_ic = mc_max > 0 ? ceil_div(r.i1 - r.i0, mc_max) : 0;
+  r.step = n_ic > 0 ? round_up(ceil_div(r.i1 - r.i0, n_ic), kd.MR) : 0;
+  return r;
 }
 
-// One thread's share of the product. All threads run the same jc/pc loops (and barriers).
+// The blocked product. For each (jc, pc) block: pack B (threads take disjoint panels),
+// then the cells of the tm x tn grid of C, each claimed by whichever thread is free (one
+// cell: its rows of A packed into that thread's buffer, then the macro-kernel over its
+// columns). parallel_for returns when every item is done, so the next block may overwrite
+// the packed B.
 template <class T>
-void run_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, T* b_shared, int tid) {
-  const int MR = kd.MR, NR = kd.NR, nt = pl.threads;
+void run_blocked(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, T* b_shared) {
+  const int MR = kd.MR, NR = kd.NR, nt = pl.threads, cells = pl.tm * pl.tn;
   const index_t m = pr.m, n = pr.n, k = pr.k;
-  const int ti = tid / pl.tn, tj = tid % pl.tn;
-  const index_t row_panels = ceil_div(m, MR);
-  const index_t i0 = std::min(m, row_panels * ti / pl.tm * MR);
-  const index_t i1 = std::min(m, row_panels * (ti + 1) / pl.tm * MR);
-  const index_t mc_max = std::min<index_t>(kd.MC, i1 - i0);
-  const index_t n_ic = mc_max > 0 ? ceil_div(i1 - i0, mc_max) : 0;
-  const index_t mc_step = n_ic > 0 ? round_up(ceil_div(i1 - i0, n_ic), MR) : 0;
-
-  Workspace<T>& ws = workspace<T>();  // reserved by reserve_thread() (no allocation here)
   const Epilogue<T>* ep = pr.ep;
 
   for (index_t jc = 0; jc < n; jc += pl.nc) {
     const index_t nc = std::min(pl.nc, n - jc);
     const index_t q_all = ceil_div(nc, NR);
-    // Column panels per thread; skinny products split in whole groups of the wide kernel.
+    // Column panels per cell; skinny products split in whole groups of the wide kernel.
     const index_t unit = kd.ukr_wide && m <= kd.wide_rows ? kd.wide_panels[m - 1] : 1;
     const index_t units = ceil_div(q_all, unit);
-    const index_t q0 = std::min(q_all, units * tj / pl.tn * unit);
-    const index_t q1 = std::min(q_all, units * (tj + 1) / pl.tn * unit);
     for (index_t pc = 0; pc < k; pc += pl.kc) {
       const index_t kc = std::min(pl.kc, k - pc);
       Operand<T> bo;
@@ -174,14 +168,10 @@ void run_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, T
         bo.rs = NR;
         bo.panel_stride = NR * kc;
       } else if (pl.pack_b) {
-        const index_t p0 = q_all * tid / nt, p1 = q_all * (tid + 1) / nt;
         const T* src = pr.tb == Trans::N ? pr.B + pc * pr.ldb + jc : pr.B + jc * pr.ldb + pc;
-        pack_b(pr.tb, kc, nc, src, pr.ldb, NR, p0, p1, b_shared);
-#if defined(_OPENMP)
-        if (nt > 1) {
-#pragma omp barrier
-        }
-#endif
+        detail::parallel_for(nt, nt, [&](std::int64_t part) {
+          pack_b(pr.tb, kc, nc, src, pr.ldb, NR, q_all * part / nt, q_all * (part + 1) / nt, b_shared);
+        });
         bo.ptr = b_shared;
         bo.rs = NR;
         bo.panel_stride = NR * kc;
@@ -189,35 +179,42 @@ void run_thread(const KernelDesc<T>& kd, const Problem<T>& pr, const Plan& pl, T
         bo.ptr = pr.B + pc * pr.ldb + jc;
         bo.rs = pr.ldb;
         bo.panel_stride = NR;
-        if (nc % NR != 0 && q1 == q_all && q0 < q1) {
-          const index_t j_edge = (q_all - 1) * NR;
-          pack_b(Trans::N, kc, nc - j_edge, bo.ptr + j_edge, pr.ldb, NR, 0, 1, ws.b_edge.data());
-          bo.edge = ws.b_edge.data();
-        }
       }
       const bool last = pc + kc == k;
-      BlockEpilogue<T> be{pr.alpha, pc == 0 ? pr.beta : T(1), last, ep ? ep->bias : nullptr, nullptr,
-                          ep ? ep->ldp : 0, ep ? ep->act : ActParams{}};
-      if (be.bias) be.bias += jc;
-      for (index_t ic = i0; ic < i1 && q0 < q1; ic += mc_step) {
-        const index_t mc = std::min(mc_step, i1 - ic);
-        const T* src = pr.ta == Trans::N ? pr.A + ic * pr.lda + pc : pr.A + pc * pr.lda + ic;
-        Operand<T> ao;
-        if (pl.pack_a) {
-          pack_a(pr.ta, mc, kc, src, pr.lda, MR, ws.a.data());
-          ao = {ws.a.data(), 1, MR, MR * kc, nullptr};
-        } else {
-          if (pr.ta == Trans::N) ao = {src, pr.lda, 1, MR * pr.lda, nullptr};
-          else ao = {src, 1, pr.lda, MR, nullptr};
+      BlockEpilogue<T> be0{pr.alpha, pc == 0 ? pr.beta : T(1), last, ep ? ep->bias : nullptr, nullptr,
+                           ep ? ep->ldp : 0, ep ? ep->act : ActParams{}};
+      if (be0.bias) be0.bias += jc;
+      detail::parallel_for(nt, cells, [&](std::int64_t cell) {
+        const int ti = static_cast<int>(cell) / pl.tn, tj = static_cast<int>(cell) % pl.tn;
+        const index_t q0 = std::min(q_all, units * tj / pl.tn * unit);
+        const index_t q1 = std::min(q_all, units * (tj + 1) / pl.tn * unit);
+        const Rows r = cell_rows(kd, m, pl, ti);
+        if (q0 >= q1 || r.i0 >= r.i1) return;
+        Workspace<T>& ws = workspace<T>();  // grows on this thread's first use only
+        Operand<T> b = bo;
+        if (!pr.Bp && !pl.pack_b && nc % NR != 0 && q1 == q_all) {  // in-place B: pack the edge panel
+          ws.b_edge.reserve(static_cast<size_t>(NR * pl.kc));
+          const index_t j_edge = (q_all - 1) * NR;
+          pack_b(Trans::N, kc, nc - j_edge, b.ptr + j_edge, pr.ldb, NR, 0, 1, ws.b_edge.data());
+          b.edge = ws.b_edge.data();
         }
-        be.preact = ep && ep->preact ? ep->preact + ic * ep->ldp + jc : nullptr;
-        macro_kernel(kd, mc, nc, kc, q0, q1, ao, bo, pr.C + ic * pr.ldc + jc, pr.ldc, be);
-      }
-#if defined(_OPENMP)
-      if (pl.pack_b && !pr.Bp && nt > 1) {  // the next pc/jc iteration overwrites b_shared
-#pragma omp barrier
-      }
-#endif
+        if (pl.pack_a) ws.a.reserve(static_cast<size_t>(round_up(std::max<index_t>(r.step, MR), MR) * pl.kc));
+        BlockEpilogue<T> be = be0;
+        for (index_t ic = r.i0; ic < r.i1; ic += r.step) {
+          const index_t mc = std::min(r.step, r.i1 - ic);
+          const T* src = pr.ta == Trans::N ? pr.A + ic * pr.lda + pc : pr.A + pc * pr.lda + ic;
+          Operand<T> ao;
+          if (pl.pack_a) {
+            pack_a(pr.ta, mc, kc, src, pr.lda, MR, ws.a.data());
+            ao = {ws.a.data(), 1, MR, MR * kc, nullptr};
+          } else {
+            if (pr.ta == Trans::N) ao = {src, pr.lda, 1, MR * pr.lda, nullptr};
+            else ao = {src, 1, pr.lda, MR, nullptr};
+          }
+          be.preact = ep && ep->preact ? ep->preact + ic * ep->ldp + jc : nullptr;
+          macro_kernel(kd, mc, nc, kc, q0, q1, ao, b, pr.C + ic * pr.ldc + jc, pr.ldc, be);
+        }
+      });
     }
   }
 }
@@ -253,7 +250,7 @@ template <> const ColDesc<double>& col_desc<double>(const KernelSet& s) { return
 // of A is first transposed into a per-thread buffer by the kernel set's ColPack (on
 // AVX-512: 16 x 16 register transposes, ~0.3 cycles per value, against the 6/16 of the
 // FMA work a 16-wide row tile wastes on n = 10). The same k-blocks and per-block epilogue
-// as the blocked path, so the result is bitwise the one run_thread() would give; threads
+// as the blocked path, so the result is bitwise the one run_blocked() would give; threads
 // take whole row tiles.
 template <class T>
 void run_col(const KernelDesc<T>& kd, const ColDesc<T>& cd, const Problem<T>& pr) {
@@ -266,14 +263,16 @@ void run_col(const KernelDesc<T>& kd, const ColDesc<T>& cd, const Problem<T>& pr
   const Epilogue<T>* ep = pr.ep;
   const bool relu = ep && ep->act.kind == Act::relu;
   const bool other_act = ep && ep->act.kind != Act::relu && ep->act.kind != Act::linear;
-  auto body = [&](int tid) {  // no barriers: an exception may end one thread's share early
+  // Items of whole row tiles, a few per thread so that a descheduled thread holds up little.
+  const index_t items = std::min<index_t>(tiles, index_t(nt) * 4);
+  detail::parallel_for(nt, items, [&](std::int64_t item) {
     T* buf = nullptr;  // this thread's transposed A tile (op(A) = A only)
     if (pr.ta == Trans::N) {
       AlignedBuffer<T>& a_ws = workspace<T>().a;
       a_ws.reserve(static_cast<size_t>(MR * kc_max));
       buf = a_ws.data();
     }
-    const index_t t0 = tiles * tid / nt, t1 = tiles * (tid + 1) / nt;
+    const index_t t0 = tiles * item / items, t1 = tiles * (item + 1) / items;
     for (index_t t = t0; t < t1; ++t) {
       const index_t i = t * MR, mr = std::min(MR, m - i);
       T* c = pr.C + i * pr.ldc;
@@ -294,17 +293,7 @@ void run_col(const KernelDesc<T>& kd, const ColDesc<T>& cd, const Problem<T>& pr
       }
       if (other_act) act_forward(ep->act, mr, n, c, pr.ldc, c, pr.ldc);
     }
-  };
-  if (nt == 1) {
-    body(0);
-    return;
-  }
-  ParallelErrors errors;
-#if defined(_OPENMP)
-#pragma omp parallel num_threads(nt)
-  errors.run([&] { body(thread_index()); });
-#endif
-  errors.rethrow();
+  });
 }
 
 template <class T>
@@ -329,24 +318,7 @@ void run(const KernelDesc<T>& kd, const Problem<T>& pr, const ColDesc<T>* cd = n
     ws.b.reserve(static_cast<size_t>(pl.kc * round_up(pl.nc, kd.NR)));
     b_shared = ws.b.data();
   }
-  if (pl.threads == 1) {
-    reserve_thread(kd, pr, pl, 0);
-    run_thread(kd, pr, pl, b_shared, 0);
-    return;
-  }
-  // An allocation failure on one thread must not skip the barriers the others wait at:
-  // every thread reserves, all meet, and then either all compute or none does.
-  ParallelErrors errors;
-#if defined(_OPENMP)
-#pragma omp parallel num_threads(pl.threads)
-  {
-    const int tid = thread_index();
-    errors.run([&] { reserve_thread(kd, pr, pl, tid); });
-#pragma omp barrier
-    if (!errors.failed()) run_thread(kd, pr, pl, b_shared, tid);
-  }
-#endif
-  errors.rethrow();
+  run_blocked(kd, pr, pl, b_shared);
 }
 
 }  // namespace
@@ -377,16 +349,11 @@ void gemm_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, 
                 cd);
     return;
   }
-  ParallelErrors errors;
-#if defined(_OPENMP)
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-  for (index_t b = 0; b < batch; ++b) {
+  detail::parallel_for(nt, batch, [&](std::int64_t b) {
     blis::Problem<T> pr{ta, tb, m, n, k, alpha, A[b], lda, B[b], ldb, nullptr, beta, C[b], ldc, nullptr};
     pr.max_threads = 1;
-    if (!errors.failed()) errors.run([&] { blis::run(kd, pr, cd); });
-  }
-  errors.rethrow();
+    blis::run(kd, pr, cd);
+  });
 }
 
 template <class T>

@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <type_traits>
 
 #include "dnnx/activations.hpp"
@@ -17,30 +18,30 @@ namespace dnnx::detail {
 
 /// Below this much work a loop runs on the calling thread. Work is counted in elements of
 /// a memory-bound pass (read a few arrays, write one): callers scale it up for passes
-/// with real arithmetic per element (sqrt/div: x4, exp/log/RNG: x8). Measured on Zen 4:
-/// an OpenMP fork/join costs 2-5 us on an idle machine and tens of us on a loaded one,
-/// while a 1-thread SIMD pass streams ~4-8 floats/ns from L2/L3, so below ~256K elements
-/// a second thread cannot win back its start-up.
+/// with real arithmetic per element (sqrt/div: x4, exp/log/RNG: x8). Measured on Zen 4
+/// (with OpenMP, before dnnx's pool): a fork/join cost 2-5 us on an idle machine and tens
+/// of us on a loaded one, while a 1-thread SIMD pass streams ~4-8 floats/ns from L2/L3, so
+/// below ~256K elements a second thread could not win back its start-up.
 constexpr index_t kParallelMin = 1 << 18;
 
 /// f(begin, end) over [0, n) cut into fixed chunks of `chunk` elements. The chunks are the
-/// same for any thread count; threads only decide who runs which chunk.
+/// same for any thread count; threads only decide who runs which chunk. The pool's items
+/// are runs of consecutive chunks, kItemsPerThread per thread: few enough that claiming
+/// them costs nothing, enough that a descheduled thread holds up only a small share.
+constexpr index_t kItemsPerThread = 8;
 template <class F>
 void parallel_chunks(index_t n, index_t chunk, index_t work, F&& f) {
   const index_t nchunks = (n + chunk - 1) / chunk;
-  const int nt = (work >= kParallelMin && nchunks > 1) ? num_threads() : 1;
+  const int nt = work >= kParallelMin ? num_threads() : 1;
   if (nt <= 1) {
-    // No OpenMP entry at all: a parallel region with if(false) still sets up a team.
     for (index_t c = 0; c < nchunks; ++c) f(c * chunk, std::min(n, (c + 1) * chunk));
     return;
   }
-  ParallelErrors errors;  // an exception must not escape the region (std::terminate)
-#if defined(_OPENMP)
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-  for (index_t c = 0; c < nchunks; ++c)
-    if (!errors.failed()) errors.run([&] { f(c * chunk, std::min(n, (c + 1) * chunk)); });
-  errors.rethrow();
+  const index_t items = std::min<index_t>(nchunks, index_t(nt) * kItemsPerThread);
+  parallel_for(nt, items, [&](std::int64_t item) {
+    for (index_t c = nchunks * item / items, c1 = nchunks * (item + 1) / items; c < c1; ++c)
+      f(c * chunk, std::min(n, (c + 1) * chunk));
+  });
 }
 
 /// The SIMD optimizer scalars for a float step.

@@ -46,8 +46,8 @@ def init(communicator: Optional[Communicator] = None, threads: str = "auto",
     ``communicator``: default MPI's world through mpi4py (a RuntimeError saying how to
     install it when mpi4py or an MPI library is missing). ``threads="auto"`` (unless
     ``DNNX_NUM_THREADS`` is set): a rank the launcher bound to some cores uses them all;
-    unbound ranks sharing a node split its CPUs (oversubscribed OpenMP threads wait on
-    each other); ``None`` leaves the thread count alone. ``abort_on_exception``: an
+    unbound ranks sharing a node split its CPUs (oversubscribed threads wait on each
+    other); ``None`` leaves the thread count alone. ``abort_on_exception``: an
     uncaught exception on one rank aborts every rank (the others would otherwise wait in
     a collective forever), as ``python -m mpi4py`` does. ``bucket_mb``: the gradient
     allreduce runs in buckets of layers of at least this many megabytes, from the last layer
