@@ -54,11 +54,13 @@ Workspace<T>& workspace() {
 }
 
 // Each thread gets at least ~20 us of work (3 MFLOP at ~150 GFLOP/s), several times the
-// OpenMP fork/join and barrier cost and the moving of its operands between the cores'
+// cost of handing work to another thread and moving its operands between the cores'
 // caches, so more threads never make a small product slower: 128^3 (4.2 MFLOP) runs on
-// one thread, 192^3 (14 MFLOP) on up to four. At 1 MFLOP (the earlier figure) the 200-row steps of the
-// digits MLP (64-100-10) ran 1.3x slower on 2 threads than on 1 (Xeon, Sapphire Rapids
-// class, 2 vCPUs: 1.0 against 0.75 ms per epoch); at 3 MFLOP the two are equal.
+// one thread, 192^3 (14 MFLOP) on up to four. At 1 MFLOP (the earlier figure) the 200-row
+// steps of the digits MLP (64-100-10) ran 1.3x slower on 2 threads than on 1 (Xeon,
+// Sapphire Rapids class, 2 vCPUs, with OpenMP: 1.0 against 0.75 ms per epoch); at 3 MFLOP
+// the two are equal. With dnnx's pool, 1 MFLOP was again no faster there (1.23 against
+// 1.09 ms per epoch on a busy host).
 constexpr double kMinFlopsPerThread = 3.0e6;
 // Skinny products: at ~30 B/cycle from L2/L3, 512 KiB of B is ~4 us of streaming per
 // thread, well above a fork/join on a warm pool (at 256 KiB, 1x512x256 gained little).
