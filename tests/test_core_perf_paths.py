@@ -340,3 +340,25 @@ def test_regularization_kernels_match_reference_bitwise(kernel, threads, units):
         obj, g = run(kernel, nt)
         assert obj == ref_obj
         _assert_same_bits(g, ref_g)
+
+
+def test_predict_output_shapes_on_the_single_output_fast_path():
+    """predict / predict_on_batch hand a single 2-D output back as the core returned it
+    (no list, no reshape), and still reshape a rank-3 output and return lists for two outputs."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    inp = dnnx.layers.Input((6,))
+    flat = dnnx.layers.Dense(8)(inp)
+    cube = dnnx.layers.Reshape((2, 4))(flat)
+    two_d = dnnx.Model(inp, flat)
+    three_d = dnnx.Model(inp, cube)
+    both = dnnx.Model(inp, [flat, cube])
+    out2 = two_d.predict_on_batch(x)
+    assert type(out2) is np.ndarray and out2.shape == (4, 8)
+    np.testing.assert_allclose(out2, x @ two_d.get_weights()[0] + two_d.get_weights()[1], rtol=1e-5, atol=1e-6)
+    for got in (three_d.predict_on_batch(x), three_d.predict(x, verbose=0)):
+        assert got.shape == (4, 2, 4)
+        np.testing.assert_array_equal(got.reshape(4, 8), out2)
+    pair = both.predict_on_batch(x)
+    assert isinstance(pair, list) and [p.shape for p in pair] == [(4, 8), (4, 2, 4)]
+    np.testing.assert_array_equal(pair[1].reshape(4, 8), pair[0])

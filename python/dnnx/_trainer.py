@@ -761,6 +761,9 @@ class Trainer:
         """A custom loss was traced for targets of another per-sample shape: trace it again."""
 
     def _shape_outputs(self, out):
+        if type(out) is np.ndarray:  # one network output (predict_on_batch of one sample pays for every step here)
+            t = self._graph.outputs[0]
+            return out if len(t.shape) == 2 else out.reshape(out.shape[0], *t.shape[1:])
         outs = out if isinstance(out, list) else [out]
         outs = outs[:len(self._graph.outputs)]  # loss terms (dnnx._loss_terms) are not predictions
         shaped = [o.reshape(o.shape[0], *t.shape[1:]) if len(t.shape) != 2 else o
