@@ -332,6 +332,29 @@ def test_skinny_rows_bitwise_as_tall(kernel, dtype, ta, tb):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_aliasing_b_rows_packed_bitwise_as_in_place(kernel, dtype, threads):
+    # Row-major B of 64-256 KiB whose rows are a multiple of 512 bytes apart is packed for a
+    # tall product (in place its rows would share a few L1 sets); a few rows of A read the
+    # same B in place. Every element must get the same bits either way, on 1 and 2 threads.
+    bs = _core.kernel_info(kernel)[DT_NAME[dtype]]
+    n = 1024 // np.dtype(dtype).itemsize * 2  # rows 2 KiB apart
+    k = 200 * 1024 // (n * np.dtype(dtype).itemsize)  # B 200 KiB
+    M = 12 * bs["MR"] + 1  # > 4 MR rows; 2 M n k >= 7 MFLOP: two threads share it
+    a, b = operands(M, n, k, dtype, seed=11)
+    bias = rng(12).standard_normal(n).astype(dtype)
+    talls = []
+    for nt in (1, 2):
+        dnnx.set_num_threads(nt)
+        talls.append(run_gemm(a, b, M, n, dtype, bias=bias, activation="relu"))
+    np.testing.assert_array_equal(talls[0], talls[1])
+    assert rel_err(talls[0], np.maximum(ref64(a, b, False, False) + bias, 0)) <= tol(dtype, k)
+    for i0 in range(0, M, 3):
+        rows = np.ascontiguousarray(a[i0:i0 + 3])
+        c = run_gemm(rows, b, rows.shape[0], n, dtype, bias=bias, activation="relu")
+        np.testing.assert_array_equal(c, talls[0][i0:i0 + 3], err_msg=f"rows {i0}..")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_skinny_misaligned_b(kernel, dtype):
     # Row-major B read in place starting at every offset within a 64-byte line (NumPy
     # aligns to 16 bytes; avx512 then reads 1-2 rows by aligned vectors in a shifted lane
