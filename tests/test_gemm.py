@@ -339,7 +339,8 @@ def test_aliasing_b_rows_packed_bitwise_as_in_place(kernel, dtype, threads):
     bs = _core.kernel_info(kernel)[DT_NAME[dtype]]
     n = 1024 // np.dtype(dtype).itemsize * 2  # rows 2 KiB apart
     k = 200 * 1024 // (n * np.dtype(dtype).itemsize)  # B 200 KiB
-    M = 12 * bs["MR"] + 1  # > 4 MR rows; 2 M n k >= 7 MFLOP: two threads share it
+    M = 145  # > 4 MR rows for every kernel; 2 M n k >= 7 MFLOP: two threads share it
+    assert M > 4 * bs["MR"]
     a, b = operands(M, n, k, dtype, seed=11)
     bias = rng(12).standard_normal(n).astype(dtype)
     talls = []

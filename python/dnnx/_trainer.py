@@ -59,6 +59,11 @@ def _fit_rank(a: np.ndarray, shape: tuple, name: str, kind: str) -> np.ndarray:
     raise ValueError(f"{name} must have shape {expected} (the model's {kind}); received shape {a.shape}")
 
 
+def _shaped(out: np.ndarray, t) -> np.ndarray:
+    """A core output (n, width) in the per-sample shape of graph output ``t``."""
+    return out if len(t.shape) == 2 else out.reshape(out.shape[0], *t.shape[1:])
+
+
 def _holding(what: str):
     """Run the method with the network held (``_core.Network.hold``): a call from another
     thread, a nested call of the same kind or ``compile`` from a callback raises RuntimeError
@@ -761,13 +766,10 @@ class Trainer:
         """A custom loss was traced for targets of another per-sample shape: trace it again."""
 
     def _shape_outputs(self, out):
-        if type(out) is np.ndarray:  # one network output (predict_on_batch of one sample pays for every step here)
-            t = self._graph.outputs[0]
-            return out if len(t.shape) == 2 else out.reshape(out.shape[0], *t.shape[1:])
-        outs = out if isinstance(out, list) else [out]
-        outs = outs[:len(self._graph.outputs)]  # loss terms (dnnx._loss_terms) are not predictions
-        shaped = [o.reshape(o.shape[0], *t.shape[1:]) if len(t.shape) != 2 else o
-                  for o, t in zip(outs, self._graph.outputs)]
+        touts = self._graph.outputs
+        if not isinstance(out, list):  # one network output: no list per call (1-sample predict pays for each step)
+            return _shaped(out, touts[0])
+        shaped = [_shaped(o, t) for o, t in zip(out, touts)]  # zip drops loss terms (dnnx._loss_terms): not predictions
         return shaped if len(shaped) > 1 else shaped[0]
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):

@@ -98,14 +98,13 @@ Plan make_plan(const KernelDesc<T>& kd, const Problem<T>& pr) {
   // Row-major B is read in place when few row panels reuse each B panel (the copy would
   // cost as much as the product) or when all of B is small enough to stay in L2 anyway,
   // unless it is over 64 KiB with rows a multiple of 512 bytes apart: then the kc rows of
-  // one micro-panel fall into at most 8 of the 64 L1 sets and evict each other. Xeon
-  // (Sapphire Rapids class), best of 7 alternating runs, GFLOP/s in place -> packed: 256^3
-  // 69.6 -> 97.3 on one thread; the batch-128 weight gradient (512x128)^T @ 128x256
-  // 68.5 -> 81.8 on one thread, (784x128)^T @ 128x512 96.9 -> 131.4 on two. At 64 KiB
-  // (128^3, the batch-32 gradient) packing gained nothing.
-  const bool b_aliases = pr.ldb * index_t(sizeof(T)) % 512 == 0 && k * n * index_t(sizeof(T)) > (index_t(64) << 10);
-  pl.pack_b = !(pr.tb == Trans::N &&
-                (m <= 4 * kd.MR || (k * n * index_t(sizeof(T)) <= (index_t(256) << 10) && !b_aliases)));
+  // one micro-panel fall into at most 8 of the 64 L1 sets and evict each other (Xeon,
+  // Sapphire Rapids class, best of 7 alternating runs, in place -> packed: 256^3 69.6 ->
+  // 97.3 GFLOP/s on one thread; at 64 KiB, e.g. 128^3, packing gained nothing).
+  const index_t b_bytes = k * n * index_t(sizeof(T));
+  const bool b_aliases = pr.ldb * index_t(sizeof(T)) % 512 == 0 && b_bytes > (index_t(64) << 10);
+  const bool b_fits_l2 = b_bytes <= (index_t(256) << 10) && !b_aliases;
+  pl.pack_b = !(pr.tb == Trans::N && (m <= 4 * kd.MR || b_fits_l2));
   // A is read by broadcasts, so in place it costs only strided cache lines; packing pays
   // off when the A block is reused across many B panels.
   pl.pack_a = n > 4 * kd.NR && m > kd.MR;
