@@ -27,6 +27,24 @@ struct F32 {
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  // In-register 8 x 8 transpose: r[i] holds row i on entry, column i on return.
+  static void transpose(V (&r)[W]) {
+    V t[8], u[8];
+    for (int q = 0; q < 4; ++q) {  // per 128-bit lane: r0[2c] r1[2c] r0[2c+1] r1[2c+1]
+      t[2 * q] = _mm256_unpacklo_ps(r[2 * q], r[2 * q + 1]);
+      t[2 * q + 1] = _mm256_unpackhi_ps(r[2 * q], r[2 * q + 1]);
+    }
+    for (int g = 0; g < 2; ++g) {  // u[4g + c], lane L: column 4L + c of rows 4g..4g+3
+      u[4 * g + 0] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+      u[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+      u[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+      u[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; ++c) {  // low lanes: columns 0..3, high lanes: columns 4..7
+      r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+      r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+  }
 };
 
 struct F64 {
@@ -45,6 +63,15 @@ struct F64 {
   static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   static V add(V a, V b) { return _mm256_add_pd(a, b); }
   static V max(V a, V b) { return _mm256_max_pd(a, b); }
+  // In-register 4 x 4 transpose.
+  static void transpose(V (&r)[W]) {
+    const V t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    const V t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+  }
 };
 
 #include "kernel_body.inc"
@@ -76,8 +103,8 @@ const KernelSet kAvx2Kernels = {
      kRows<F64, 6, 1, 1, 2, 3, 4, 5, 6>},
     {},
     {},
-    {&ukr_col<F32, 1>, 8, 12},  // 8 x n <= 12: up to 12 accumulators of 16 registers
-    {&ukr_col<F64, 1>, 4, 12},
+    {&ukr_col<F32, 1>, 8, 12, &pack_col<F32, 1>},  // 8 x n <= 12: up to 12 accumulators of 16 registers
+    {&ukr_col<F64, 1>, 4, 12, &pack_col<F64, 1>},
 };
 
 }  // namespace dnnx::blis
