@@ -27,6 +27,24 @@ struct F32 {
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  // ukr_wide_shift: masked loads and lanes s..s+7 of the pair (lo, hi), as two cross-lane
+  // permutes and a blend (AVX2 has no two-source permute).
+  static __m256i lane() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+  static __m256i mask_from(int s) { return _mm256_cmpgt_epi32(lane(), _mm256_set1_epi32(s - 1)); }
+  static __m256i mask_below(int s) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(s), lane()); }
+  static V maskload_m(const T* p, __m256i m) { return _mm256_maskload_ps(p, m); }
+  struct Shift {
+    __m256i idx;  // lane l takes lane (l + s) mod 8 ...
+    __m256 hi;    // ... of hi where l + s >= 8, else of lo
+  };
+  static Shift shift_index(int s) {
+    const __m256i src = _mm256_add_epi32(lane(), _mm256_set1_epi32(s));
+    return {_mm256_and_si256(src, _mm256_set1_epi32(7)),
+            _mm256_castsi256_ps(_mm256_cmpgt_epi32(src, _mm256_set1_epi32(7)))};
+  }
+  static V perm2(V lo, const Shift& sh, V hi) {
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, sh.idx), _mm256_permutevar8x32_ps(hi, sh.idx), sh.hi);
+  }
   // In-register 8 x 8 transpose: r[i] holds row i on entry, column i on return.
   static void transpose(V (&r)[W]) {
     V t[8], u[8];
@@ -63,6 +81,27 @@ struct F64 {
   static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   static V add(V a, V b) { return _mm256_add_pd(a, b); }
   static V max(V a, V b) { return _mm256_max_pd(a, b); }
+  // ukr_wide_shift, as for F32: 64-bit lanes moved as pairs of 32-bit ones.
+  static __m256i lane() { return _mm256_setr_epi64x(0, 1, 2, 3); }
+  static __m256i mask_from(int s) { return _mm256_cmpgt_epi64(lane(), _mm256_set1_epi64x(s - 1)); }
+  static __m256i mask_below(int s) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(s), lane()); }
+  static V maskload_m(const T* p, __m256i m) { return _mm256_maskload_pd(p, m); }
+  struct Shift {
+    __m256i idx;  // 32-bit indices 2e, 2e+1 of lane e = (l + s) mod 4
+    __m256d hi;   // lanes with l + s >= 4 come from hi
+  };
+  static Shift shift_index(int s) {
+    const __m256i src = _mm256_add_epi64(lane(), _mm256_set1_epi64x(s));
+    const __m256i e = _mm256_and_si256(src, _mm256_set1_epi64x(3));
+    const __m256i e2 = _mm256_add_epi64(e, e);
+    const __m256i pair = _mm256_or_si256(e2, _mm256_slli_epi64(_mm256_add_epi64(e2, _mm256_set1_epi64x(1)), 32));
+    return {pair, _mm256_castsi256_pd(_mm256_cmpgt_epi64(src, _mm256_set1_epi64x(3)))};
+  }
+  static V perm2(V lo, const Shift& sh, V hi) {
+    const __m256 a = _mm256_permutevar8x32_ps(_mm256_castpd_ps(lo), sh.idx);
+    const __m256 b = _mm256_permutevar8x32_ps(_mm256_castpd_ps(hi), sh.idx);
+    return _mm256_blendv_pd(_mm256_castps_pd(a), _mm256_castps_pd(b), sh.hi);
+  }
   // In-register 4 x 4 transpose.
   static void transpose(V (&r)[W]) {
     const V t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
@@ -86,6 +125,11 @@ template <class S, int NR>
 constexpr WideKernel<typename S::T> kWide[] = {&ukr_wide<S, NR, 1, 2, 4>, &ukr_wide<S, NR, 2, 2, 3>,
                                                &ukr_wide<S, NR, 3, 2, 2>};
 
+// One row from misaligned in-place B, with the panels of kWide (9 accumulators); two rows
+// (2 x 7) would not leave registers for the broadcasts and loads.
+template <class S, int NR>
+constexpr WideShiftKernel<typename S::T> kWideShift[] = {&ukr_wide_shift<S, NR, 1, 2, 4>};
+
 }  // namespace
 
 // Block sizes (Zen 4 / Haswell-class: 32 KiB L1d, >= 256 KiB L2, shared L3):
@@ -97,10 +141,10 @@ constexpr WideKernel<typename S::T> kWide[] = {&ukr_wide<S, NR, 1, 2, 4>, &ukr_w
 // These are the BLIS haswell/zen values, confirmed by bench_gemm on this machine.
 const KernelSet kAvx2Kernels = {
     "avx2",
-    {kRows<F32, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 16, 144, 256, 4080, kWide<F32, 16>, kWidePanels, 3, 0, nullptr, 0, 0,
-     kRows<F32, 6, 1, 1, 2, 3, 4, 5, 6>},
-    {kRows<F64, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 8, 72, 256, 4080, kWide<F64, 8>, kWidePanels, 3, 0, nullptr, 0, 0,
-     kRows<F64, 6, 1, 1, 2, 3, 4, 5, 6>},
+    {kRows<F32, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 16, 144, 256, 4080, kWide<F32, 16>, kWidePanels, 3, 0,
+     kWideShift<F32, 16>, 1, 32, kRows<F32, 6, 1, 1, 2, 3, 4, 5, 6>},
+    {kRows<F64, 6, 2, 1, 2, 3, 4, 5, 6>, 6, 8, 72, 256, 4080, kWide<F64, 8>, kWidePanels, 3, 0,
+     kWideShift<F64, 8>, 1, 32, kRows<F64, 6, 1, 1, 2, 3, 4, 5, 6>},
     {},
     {},
     {&ukr_col<F32, 1>, 8, 12, &pack_col<F32, 1>},  // 8 x n <= 12: up to 12 accumulators of 16 registers
