@@ -53,15 +53,16 @@ Workspace<T>& workspace() {
   return ws;
 }
 
-// Each thread gets at least ~20 us of work (3 MFLOP at ~150 GFLOP/s), several times the
-// cost of handing work to another thread and moving its operands between the cores'
-// caches, so more threads never make a small product slower: 128^3 (4.2 MFLOP) runs on
-// one thread, 192^3 (14 MFLOP) on up to four. At 1 MFLOP (the earlier figure) the 200-row
-// steps of the digits MLP (64-100-10) ran 1.3x slower on 2 threads than on 1 (Xeon,
-// Sapphire Rapids class, 2 vCPUs, with OpenMP: 1.0 against 0.75 ms per epoch); at 3 MFLOP
-// the two are equal. With dnnx's pool, 1 MFLOP was again no faster there (1.23 against
-// 1.09 ms per epoch on a busy host).
-constexpr double kMinFlopsPerThread = 3.0e6;
+// Each thread gets at least ~13 us of work (2 MFLOP at ~150 GFLOP/s), several times the
+// cost of handing work to another thread of dnnx's pool and moving its operands between
+// the cores' caches, so more threads never make a small product slower: 128^3 (4.2
+// MFLOP) runs on two threads, 64^3 on one. At 3 MFLOP, 128^3 stayed on one thread and
+// ran at 0.69x OpenBLAS on 2 threads (AMD EPYC Zen 3, AVX2, 7 alternating rounds); at 2
+// MFLOP it is 1.41x. At 1 MFLOP the 200-row steps of the digits MLP (64-100-10, 2.6 MFLOP
+// products, so one thread at 2 MFLOP) ran 1.3x slower on 2 threads than on 1 (Xeon,
+// Sapphire Rapids class, 2 vCPUs, with OpenMP: 1.0 against 0.75 ms per epoch), and with
+// dnnx's pool no faster (1.23 against 1.09 ms per epoch on a busy host).
+constexpr double kMinFlopsPerThread = 2.0e6;
 // Skinny products: at ~30 B/cycle from L2/L3, 512 KiB of B is ~4 us of streaming per
 // thread, well above a fork/join on a warm pool (at 256 KiB, 1x512x256 gained little).
 constexpr double kMinBytesPerThread = 512.0 * 1024.0;
