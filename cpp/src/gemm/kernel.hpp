@@ -70,7 +70,7 @@ using WideKernel = void (*)(index_t k, const T* a, index_t rs_a, index_t cs_a, c
                             index_t gs_b, T* c, index_t ldc, const TileEpilogue<T>& ep);
 
 /// WideKernel for row-major B read in place (gs_b = NR) whose rows all begin `shift`
-/// elements (0 < shift < vector width) past a 64-byte line: aligned loads only, bitwise
+/// elements (0 < shift < vector width) past a vector boundary: aligned loads only, bitwise
 /// the result of the WideKernel with the same rows and panels.
 template <class T>
 using WideShiftKernel = void (*)(index_t k, const T* a, index_t rs_a, index_t cs_a, const T* b, index_t rs_b,
