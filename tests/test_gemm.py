@@ -186,8 +186,9 @@ def test_packed_b_survives_kernel_switch():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_thread_count_invariance(kernel, dtype, threads):
     # Shapes big enough for 2 threads, splitting rows (m large), columns (m small), with
-    # packed and in-place operands, several k-blocks and the fused epilogue.
-    for m, n, k, ta, tb in [(128, 512, 784, False, False), (8, 512, 784, False, False),
+    # packed and in-place operands, several k-blocks and the fused epilogue; 128^3 (4.2
+    # MFLOP) is the smallest size class that two threads share (kMinFlopsPerThread).
+    for m, n, k, ta, tb in [(128, 128, 128, False, False), (128, 512, 784, False, False), (8, 512, 784, False, False),
                             (128, 784, 512, False, True), (784, 130, 128, True, False),
                             (301, 203, 517, True, True), (61, 1100, 1100, False, False)]:
         a, b = operands(m, n, k, dtype, ta, tb)
@@ -358,8 +359,8 @@ def test_aliasing_b_rows_packed_bitwise_as_in_place(kernel, dtype, threads):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_skinny_misaligned_b(kernel, dtype):
     # Row-major B read in place starting at every offset within a 64-byte line (NumPy
-    # aligns to 16 bytes; avx512 then reads 1-2 rows by aligned vectors in a shifted lane
-    # layout): rows bitwise those of a tall product, with every epilogue input.
+    # aligns to 16 bytes; avx512 then reads 1-2 rows, avx2 1 row, by aligned vectors in a
+    # shifted lane layout): rows bitwise those of a tall product, with every epilogue input.
     item = np.dtype(dtype).itemsize
     W = 64 // item
     k, M = 37, 30
